@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Sets up everything the project needs on a fresh Debian machine, idempotently:
+# Debian packages, npm packages (npm ci), and the offline Pulumi toolchain.
+# A second run only checks and takes seconds. Each step says what it does and how long it took.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+# Debian packages the tests and host scripts use:
+#   - shellcheck lints the host scripts (part of `npm test`)
+#   - openssh-server: a throw-away sshd on 127.0.0.1 for the Command provider's real SSH tests
+#   - openssh-client: ssh-keygen for those tests' keys
+readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client)
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+t0=$(date +%s)
+elapsed() { printf '%ss' "$(( $(date +%s) - t0 ))"; }
+
+for tool in node npm go; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    log "error: '$tool' is not installed (Node.js >= 20, npm and Go >= 1.25 are expected on the machine)"
+    exit 1
+  }
+done
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # policy-rc.d style environments must not start sshd on the machine: we start our own.
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  log "  done at $(elapsed)"
+else
+  log "Debian packages present: ${DEBIAN_PACKAGES[*]}"
+fi
+
+# npm ci is slow (it empties node_modules); run it only when the lock file changed.
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.hh-lock-sha256 2>/dev/null || true)" != "$lock_sum" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > node_modules/.hh-lock-sha256
+  log "  done at $(elapsed)"
+else
+  log "node_modules matches package-lock.json"
+fi
+
+bash scripts/pulumi-toolchain.sh
+log "ready in $(elapsed)"

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Makes the Pulumi engine available with no internet:
+#   pulumi                         the CLI/engine, built from its Go module
+#   pulumi-language-nodejs         the Node.js language host, built from its Go module
+#   pulumi-resource-pulumi-nodejs  the dynamic-provider launcher shipped inside the Go SDK module
+#   pulumi-resource-command 1.2.1  the Command provider plugin (see tools/command-provider/)
+#
+# Binaries are cached by version outside the clone (HH_TOOLCHAIN_DIR), so a second run, or a
+# fresh clone on the same machine, takes seconds. Each step says what it does and how long it took.
+#
+# Why not the exact versions the npm SDKs name (see ../shared/notes/pulumi-offline.md)?
+# The Go module proxy reachable here refuses (403 "This module version is not available"):
+#   - github.com/pulumi/pulumi/pkg/v3 @ v3.259.1 .. v3.274.1 (and some older ones); v3.258.0 is the
+#     newest it serves, so that is the engine we build (HH_PULUMI_VERSION);
+#   - github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 at every pseudo-version tried,
+#     so we fall back to the last release whose language host lived inside the sdk/v3 module
+#     (v3.68.0). It speaks the same gRPC protocol; the engine tolerates RPCs it lacks;
+#   - github.com/pulumi/pulumi-command/provider at every pseudo-version, so the Command provider
+#     cannot be built here; tools/command-provider/ is our stand-in (same schema, same type tokens).
+# Each refused download is tried first, so the real thing is used as soon as the proxy serves it.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/pulumi-env.sh
+source "$repo/scripts/pulumi-env.sh"
+
+# The language host module has no tags: its release is the commit of the sdk tag, as a pseudo-version.
+readonly LANGHOST_MODULE="github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3"
+readonly LANGHOST_PSEUDO_3_258_0="v3.0.0-20260817123626-dd623623bc63"
+readonly LANGHOST_FALLBACK_SDK="3.68.0"
+readonly CLIPBOARD_REPLACE="github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e"
+
+bin="$HH_TOOLCHAIN_DIR/bin"
+src="$HH_TOOLCHAIN_DIR/src"
+mkdir -p "$bin" "$src"
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+step_start=0
+step() { step_start=$(date +%s); log "$*"; }
+done_step() { log "  done in $(( $(date +%s) - step_start ))s"; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { log "error: '$1' is required ($2)"; exit 1; }
+}
+
+go_build() { # go_build <module dir> <output> <version ldflag value> <package>
+  local dir=$1 out=$2 ver=$3 pkg=$4
+  (cd "$dir" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath \
+      -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$ver" \
+      -o "$out.tmp" "$pkg" 2> >(grep -v '^go: downloading ' >&2))
+  mv -f "$out.tmp" "$out"
+}
+
+# Is this exact module version served by the proxy? (A refusal answers in well under a second.)
+module_available() {
+  (cd "$src" && GOFLAGS=-mod=mod go mod download -json "$1@$2" 2>/dev/null | grep -q '"Zip"')
+}
+
+write_go_mod() { # write_go_mod <dir> <module name> <require lines...>
+  local dir=$1 name=$2; shift 2
+  mkdir -p "$dir"
+  { printf 'module %s\n\ngo 1.25\n\nrequire (\n' "$name"
+    printf '\t%s\n' "$@"
+    printf ')\n\nreplace %s\n' "$CLIPBOARD_REPLACE"; } > "$dir/go.mod"
+}
+
+build_cli() {
+  if [ -x "$bin/pulumi" ] && [ "$("$bin/pulumi" version 2>/dev/null)" = "v$HH_PULUMI_VERSION" ]; then
+    log "pulumi v$HH_PULUMI_VERSION: cached at $bin/pulumi"
+    return
+  fi
+  need go "the Pulumi CLI is built from its Go module"
+  step "pulumi v$HH_PULUMI_VERSION: building from github.com/pulumi/pulumi/pkg/v3 (cold: several minutes)"
+  write_go_mod "$src/cli" hardened-hosts/toolchain/cli \
+    "github.com/pulumi/pulumi/pkg/v3 v$HH_PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 v$HH_PULUMI_VERSION"
+  go_build "$src/cli" "$bin/pulumi" "$HH_PULUMI_VERSION" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  done_step
+}
+
+build_language_host() {
+  if [ -x "$bin/pulumi-language-nodejs" ]; then
+    log "pulumi-language-nodejs: cached at $bin/pulumi-language-nodejs"
+    return
+  fi
+  need go "the Node.js language host is built from its Go module"
+  step "pulumi-language-nodejs: building"
+  if [ "$HH_PULUMI_VERSION" = "3.258.0" ] && module_available "$LANGHOST_MODULE" "$LANGHOST_PSEUDO_3_258_0"; then
+    log "  from $LANGHOST_MODULE@$LANGHOST_PSEUDO_3_258_0"
+    write_go_mod "$src/langhost" hardened-hosts/toolchain/langhost \
+      "$LANGHOST_MODULE $LANGHOST_PSEUDO_3_258_0" \
+      "github.com/pulumi/pulumi/pkg/v3 v$HH_PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 v$HH_PULUMI_VERSION"
+    go_build "$src/langhost" "$bin/pulumi-language-nodejs" "$HH_PULUMI_VERSION" "$LANGHOST_MODULE"
+  else
+    log "  the proxy refuses $LANGHOST_MODULE; using the host inside github.com/pulumi/pulumi/sdk/v3@v$LANGHOST_FALLBACK_SDK"
+    write_go_mod "$src/langhost" hardened-hosts/toolchain/langhost \
+      "github.com/pulumi/pulumi/sdk/v3 v$LANGHOST_FALLBACK_SDK"
+    go_build "$src/langhost" "$bin/pulumi-language-nodejs" "$LANGHOST_FALLBACK_SDK" \
+      github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  fi
+  done_step
+}
+
+install_dynamic_provider_launcher() {
+  local target="$bin/pulumi-resource-pulumi-nodejs"
+  [ -x "$target" ] && { log "pulumi-resource-pulumi-nodejs: cached"; return; }
+  step "pulumi-resource-pulumi-nodejs: copying from the sdk/v3 module"
+  local dir
+  dir=$(cd "$src/cli" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+  install -m 0755 "$dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$target"
+  done_step
+}
+
+install_command_provider() {
+  step "pulumi-resource-command v1.2.1: installing into $PULUMI_HOME/plugins"
+  bash "$repo/tools/command-provider/install.sh"
+  done_step
+}
+
+total_start=$(date +%s)
+need node "the stacks are TypeScript programs"
+[ -d "$repo/node_modules/@pulumi/pulumi" ] || { log "error: run 'npm ci' first"; exit 1; }
+build_cli
+build_language_host
+install_dynamic_provider_launcher
+install_command_provider
+log "$(pulumi version) ready in $(( $(date +%s) - total_start ))s (bin: $bin, PULUMI_HOME: $PULUMI_HOME)"
