@@ -11,7 +11,8 @@ cd "$repo"
 #   - shellcheck lints the host scripts (part of `npm test`)
 #   - openssh-server: a throw-away sshd on 127.0.0.1 for the Command provider's real SSH tests
 #   - openssh-client: ssh-keygen for those tests' keys
-readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client)
+#   - uidmap, passwd: getsubids/newuidmap and useradd for the real /etc/subuid tests
+readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client uidmap passwd)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 t0=$(date +%s)

@@ -1,0 +1,6 @@
+/**
+ * hardened-hosts: Pulumi components that turn plain Linux machines into hardened container hosts.
+ *
+ * - `subids`: subordinate ID ranges (/etc/subuid, /etc/subgid): file format, allocator, ledger.
+ */
+export * from "./subids";

@@ -1,0 +1,83 @@
+/**
+ * Subordinate-id (subuid/subgid) library: file format with a managed block,
+ * a deterministic range allocator, and host conflict checks.
+ * Pure: no Pulumi runtime, no I/O.
+ */
+
+export type { IdRange } from "./ranges";
+export {
+    MAX_ID,
+    MIN_RANGE,
+    OWNER_NAME_MAX_LENGTH,
+    OWNER_NAME_PATTERN,
+    SubidError,
+    compareStrings,
+    contains,
+    formatRange,
+    isValidOwner,
+    isValidRange,
+    overlaps,
+    rangeEnd,
+    rangeLast,
+    validateOwner,
+    validateRange,
+} from "./ranges";
+
+export type {
+    BlankLine,
+    CommentLine,
+    EntryLine,
+    InvalidLine,
+    ManagedBlock,
+    ParseOptions,
+    SubidEntry,
+    SubidFile,
+    SubidLine,
+} from "./format";
+export {
+    MANAGED_BEGIN,
+    MANAGED_END,
+    MANAGED_END_ADDED_NEWLINE,
+    findManagedBlock,
+    formatEntry,
+    managedEntries,
+    parseSubidFile,
+    renderSubidFile,
+    shadowEntryOf,
+    sortEntries,
+    validateSubidFile,
+    withManagedEntries,
+    withoutManagedBlock,
+} from "./format";
+
+export type {
+    AllocateInput,
+    Allocation,
+    AllocationChange,
+    AllocationRequest,
+    AllocationResult,
+    AvoidRange,
+    IdPool,
+} from "./allocator";
+export {
+    DEFAULT_ALIGNMENT,
+    DEFAULT_POOL,
+    allocate,
+    allocationEntries,
+    describeChanges,
+    diffAllocations,
+    formatAllocationTable,
+} from "./allocator";
+
+export type {
+    AlreadyPresent,
+    GroupEntry,
+    HostCheck,
+    HostConflict,
+    HostSource,
+    HostState,
+    PasswdEntry,
+} from "./conflicts";
+export { avoidRangesFromHost, checkHostAgainstPlan, parseGroup, parsePasswd } from "./conflicts";
+export { SubidLedger, planLedger } from "./ledger";
+export type { LedgerInputs, LedgerMemory, LedgerState, SubidLedgerArgs } from "./ledger";

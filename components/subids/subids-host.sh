@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Host side of the subordinate-ID plan: checks and writes our managed block in /etc/subuid and
+# /etc/subgid, or removes it. Mirrors components/subids/format.ts (the tests run both on the
+# same inputs and compare bytes).
+#
+#   subids-host.sh check  OWNER:START:COUNT...   read-only: conflicts as JSON, exit 3 if any
+#   subids-host.sh apply  OWNER:START:COUNT...   check, then write both files (nothing if conflicts)
+#   subids-host.sh remove                        remove our block (pulumi destroy)
+#
+# The same entries go into subuid and subgid: an owner gets identical UID and GID ranges.
+# A conflict is a planned range that overlaps a line outside our block (unless it is the very
+# same owner:start:count, which is reported as "present" and not written twice), another range
+# of the same owner outside our block, or a real account's UID (passwd) / group's GID (group).
+# HH_ETC (default /etc) names the directory holding subuid, subgid, passwd and group; tests use it.
+#
+# stdout: one JSON object. stderr: one line per step. Exit: 0 ok, 2 bad arguments,
+# 3 conflicts (nothing written), 4 the files' markers are damaged (nothing written).
+set -euo pipefail
+
+readonly BEGIN_MARK="# BEGIN hardened-hosts managed block (do not edit)"
+readonly END_MARK="# END hardened-hosts managed block"
+readonly END_MARK_NL="# END hardened-hosts managed block (final newline added)"
+readonly MAX_LAST_ID=4294967294 # uid 4294967295 is (uid_t)-1, never valid
+etc="${HH_ETC:-/etc}"
+
+say() { printf 'subids: %s\n' "$*" >&2; }
+fail() { local code=$1; shift; say "error: $*"; printf '{"ok":false,"error":"%s"}\n' "$(json_escape "$*")"; exit "$code"; }
+json_escape() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "${s//$'\n'/\\n}"; }
+
+usage() { fail 2 "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove"; }
+[ $# -ge 1 ] || usage
+action=$1; shift
+case "$action" in
+  check|apply) [ $# -ge 1 ] || fail 2 "$action needs at least one OWNER:START:COUNT" ;;
+  remove) [ $# -eq 0 ] || fail 2 "remove takes no entries" ;;
+  *) usage ;;
+esac
+
+# Validate every entry before anything is read or written. Owner: a login name (as useradd
+# accepts by default) or a numeric UID; numbers: plain decimal, no leading zeros.
+entries=()
+for arg in "$@"; do
+  if [[ ! "$arg" =~ ^([a-z_][a-z0-9_-]{0,30}[a-z0-9_$-]?|[0-9]+):(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]]; then
+    fail 2 "entry '$arg': expected OWNER:START:COUNT (owner a login name or UID, decimal numbers, count > 0)"
+  fi
+  start=${BASH_REMATCH[2]} count=${BASH_REMATCH[3]}
+  if (( start + count - 1 > MAX_LAST_ID )); then
+    fail 2 "entry '$arg': range ends at $(( start + count - 1 )), past the last valid ID $MAX_LAST_ID"
+  fi
+  entries+=("$arg")
+done
+planned="${entries[*]:-}"
+
+# One awk program does the reading: it parses a subuid/subgid file like shadow does (lines
+# outside our block with three ':'-separated fields and numeric 2nd/3rd are entries; anything
+# else is kept verbatim), checks the plan against it and the account IDs, and renders the new text.
+# Output: "conflict\t<message>", "present\t<entry>", "marker\t<message>" lines, then
+# "text" followed by the new file content (only when there is no conflict).
+plan_file() { # plan_file <file> <accounts file> <account kind> <action> <display name>
+  local file=$1 accounts=$2 kind=$3 act=$4 display=$5
+  awk -v planned="$planned" -v act="$act" -v accfile="$accounts" -v hadnl="$(has_final_newline "$file")" -v kind="$kind" -v fname="$display" \
+      -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" '
+    function overl(s1, c1, s2, c2) { return s1 < s2 + c2 && s2 < s1 + c1 }
+    # mawk prints numbers past 2^31 as 2.14748e+09: numbers are printed with %.0f, exact to 2^53.
+    function num(x) { return sprintf("%.0f", x) }
+    function rng(j) { return num(ps[j]) "-" num(ps[j] + pc[j] - 1) }
+    BEGIN { while ((getline l < accfile) > 0) if (split(l, f, ":") >= 3 && f[3] ~ /^[0-9]+$/) ids[++nids] = f[3] " " f[1] }
+    { lines[++n] = $0 }
+    END {
+      np = split(planned, pl, " ")
+      for (i = 1; i <= np; i++) { split(pl[i], p, ":"); po[i] = p[1]; ps[i] = p[2] + 0; pc[i] = p[3] + 0 }
+      begin = 0; endl = 0; addednl = 0; nb = 0; ne = 0
+      for (i = 1; i <= n; i++) {
+        if (lines[i] == B) { nb++; begin = i }
+        else if (lines[i] == E || lines[i] == ENL) { ne++; endl = i; addednl = (lines[i] == ENL) }
+      }
+      if (nb > 1 || ne > 1 || nb != ne || (nb == 1 && endl < begin)) {
+        print "marker\t" fname ": damaged hardened-hosts markers (BEGIN " nb "x, END " ne "x): fix the file by hand"
+        exit
+      }
+      for (i = 1; i <= n; i++) {
+        if (begin && i >= begin && i <= endl) continue
+        if (split(lines[i], f, ":") < 3 || f[2] !~ /^[0-9]+$/ || f[3] !~ /^[0-9]+$/) continue
+        for (j = 1; j <= np; j++) {
+          same = (f[1] == po[j] && f[2] + 0 == ps[j] && f[3] + 0 == pc[j])
+          if (same) { present[j] = 1; print "present\t" pl[j]; continue }
+          if (overl(f[2] + 0, f[3] + 0, ps[j], pc[j]))
+            print "conflict\t" fname ": planned " po[j] " " rng(j) " overlaps line " i " (" lines[i] ")"
+          else if (f[1] == po[j])
+            print "conflict\t" fname ": " po[j] " already has another range on line " i " (" lines[i] "); remove it or plan that range"
+        }
+      }
+      for (k = 1; k <= nids; k++) {
+        split(ids[k], a, " ")
+        for (j = 1; j <= np; j++)
+          if (a[1] + 0 >= ps[j] && a[1] + 0 < ps[j] + pc[j])
+            print "conflict\t" fname ": planned " po[j] " " rng(j) " contains " kind " " a[2] " (" a[1] ")"
+      }
+      # Render: entries sorted by start (then owner), skipping the ones already present.
+      m = 0
+      if (act == "apply") for (j = 1; j <= np; j++) if (!present[j]) order[++m] = j
+      for (x = 2; x <= m; x++) for (y = x; y > 1; y--) {
+        a1 = order[y - 1]; b1 = order[y]
+        if (ps[a1] > ps[b1] || (ps[a1] == ps[b1] && po[a1] > po[b1])) { order[y - 1] = b1; order[y] = a1 } else break
+      }
+      # Build the exact bytes, then decide the final newline the way format.ts does.
+      out = ""; nl = hadnl
+      if (begin) {
+        for (i = 1; i < begin; i++) out = out lines[i] "\n"
+        if (m > 0) { out = out B "\n"; for (x = 1; x <= m; x++) { j = order[x]; out = out pl[j] "\n" }; out = out lines[endl] "\n" }
+        for (i = endl + 1; i <= n; i++) out = out lines[i] "\n"
+        if (endl == n) nl = (m > 0) ? 1 : !addednl
+      } else {
+        for (i = 1; i <= n; i++) out = out lines[i] "\n"
+        if (m > 0) {
+          out = out B "\n"
+          for (x = 1; x <= m; x++) { j = order[x]; out = out pl[j] "\n" }
+          out = out ((n > 0 && !hadnl) ? ENL : E) "\n"
+          nl = 1
+        }
+      }
+      if (!nl && length(out) > 0) out = substr(out, 1, length(out) - 1)
+      print "text"
+      printf "%s", out
+    }' "$file"
+}
+
+# awk reads the last line whether or not it ends in "\n"; we must know which, to give the bytes back.
+has_final_newline() {
+  [ -s "$1" ] || { echo 1; return; }
+  if [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' ')" = "0a" ]; then echo 1; else echo 0; fi
+}
+
+# Atomic replace: temp file in the same directory, same owner and mode, then rename; the
+# previous version is kept next to it as <file>.hardened-hosts.bak.
+write_atomically() { # write_atomically <file> <new text file>
+  local file=$1 new=$2 tmp
+  tmp=$(mktemp "${file%/*}/.${file##*/}.hh.XXXXXX")
+  cat "$new" > "$tmp"
+  if [ -e "$file" ]; then
+    chmod --reference="$file" "$tmp"
+    chown --reference="$file" "$tmp" 2>/dev/null || true
+    cp -p "$file" "$file.hardened-hosts.bak"
+  else
+    chmod 0644 "$tmp"
+    : > "$file.hardened-hosts.created" # destroy deletes a file we created
+  fi
+  mv -f "$tmp" "$file"
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+conflicts=() present=() changed=()
+for name in subuid subgid; do
+  file="$etc/$name"
+  accounts="$etc/passwd" kind=user
+  [ "$name" = subgid ] && accounts="$etc/group" kind=group
+  [ -e "$accounts" ] || accounts=/dev/null
+  src="$file"; [ -e "$file" ] || src=/dev/null
+  say "$action: reading $file"
+  plan_file "$src" "$accounts" "$kind" "$action" "$name" > "$work/$name.out"
+  # File text follows the "text" line; everything before it is findings.
+  sed -n '/^text$/q;p' "$work/$name.out" > "$work/$name.findings"
+  sed '0,/^text$/d' "$work/$name.out" > "$work/$name.new"
+  if grep -q '^marker' "$work/$name.findings"; then
+    fail 4 "$(sed -n 's/^marker\t//p' "$work/$name.findings")"
+  fi
+  while IFS=$'\t' read -r tag msg; do
+    case "$tag" in
+      conflict) conflicts+=("$msg") ;;
+      present) present+=("$name:$msg") ;;
+    esac
+  done < "$work/$name.findings"
+done
+
+json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; printf '"%s"' "$(json_escape "$s")"; done; printf ']'; }
+
+if [ ${#conflicts[@]} -gt 0 ] && [ "$action" != remove ]; then
+  for c in "${conflicts[@]}"; do say "conflict: $c"; done
+  printf '{"ok":false,"action":"%s","conflicts":%s,"present":%s,"changed":[]}\n' \
+    "$action" "$(json_list "${conflicts[@]}")" "$(json_list "${present[@]}")"
+  exit 3
+fi
+
+if [ "$action" != check ]; then
+  for name in subuid subgid; do
+    file="$etc/$name"
+    current=/dev/null; [ -e "$file" ] && current="$file"
+    if cmp -s "$current" "$work/$name.new"; then
+      say "$action: $file unchanged"
+      continue
+    fi
+    if [ "$action" = remove ] && [ ! -s "$work/$name.new" ] && [ -e "$file.hardened-hosts.created" ]; then
+      rm -f "$file" "$file.hardened-hosts.created" "$file.hardened-hosts.bak"
+      say "remove: deleted $file (hardened-hosts had created it)"
+    else
+      write_atomically "$file" "$work/$name.new"
+      say "$action: wrote $file"
+      [ "$action" = remove ] && rm -f "$file.hardened-hosts.bak" "$file.hardened-hosts.created"
+    fi
+    changed+=("$file")
+  done
+fi
+printf '{"ok":true,"action":"%s","conflicts":[],"present":%s,"changed":%s}\n' \
+  "$action" "$(json_list "${present[@]}")" "$(json_list "${changed[@]}")"

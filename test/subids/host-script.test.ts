@@ -1,0 +1,169 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import fc from "fast-check";
+import { withManagedEntries, withoutManagedBlock } from "../../components/subids";
+import { repoRoot } from "../support/pulumi-cli";
+
+// components/subids/subids-host.sh is what runs on hosts; format.ts is what the plan and the
+// tests reason with. These tests run the real script (bash + the machine's awk) and hold it to
+// the same bytes as the TypeScript, on examples and on random files.
+const script = path.join(repoRoot, "components", "subids", "subids-host.sh");
+
+interface HostRun {
+    status: number;
+    json: { ok: boolean; conflicts?: string[]; present?: string[]; changed?: string[]; error?: string };
+    stderr: string;
+}
+
+function run(etc: string, args: string[]): HostRun {
+    const r = spawnSync("bash", [script, ...args], { env: { ...process.env, HH_ETC: etc }, encoding: "utf8" });
+    const last = r.stdout.trim().split("\n").pop() ?? "";
+    return { status: r.status ?? -1, json: JSON.parse(last), stderr: r.stderr };
+}
+
+function entryArgs(entries: { owner: string; start: number; count: number }[]): string[] {
+    return entries.map((e) => `${e.owner}:${e.start}:${e.count}`);
+}
+
+describe("subids-host.sh (real bash and awk, temp /etc)", function () {
+    let etc: string;
+    const file = (name: string) => path.join(etc, name);
+    const read = (name: string) => fs.readFileSync(file(name), "utf8");
+
+    beforeEach(function () {
+        etc = fs.mkdtempSync(path.join(os.tmpdir(), "hh-etc-"));
+        fs.writeFileSync(file("passwd"), "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n");
+        fs.writeFileSync(file("group"), "root:x:0:\nalice:x:1000:\n");
+    });
+    afterEach(function () {
+        fs.rmSync(etc, { recursive: true, force: true });
+    });
+
+    const plan = [
+        { owner: "tenant-a", start: 2147483648, count: 65536 },
+        { owner: "dockremap", start: 2147549184, count: 131072 },
+    ];
+
+    it("writes the same bytes as format.ts, and remove gives the original back", function () {
+        const original = "# local ranges\nalice:100000:65536\n\n1001:165536:65536"; // no final newline
+        fs.writeFileSync(file("subuid"), original);
+        const r = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(read("subuid"), withManagedEntries(original, plan));
+        assert.equal(read("subgid"), withManagedEntries("", plan));
+        assert.deepEqual(r.json.changed, [file("subuid"), file("subgid")]);
+
+        assert.equal(run(etc, ["remove"]).status, 0);
+        assert.equal(read("subuid"), original);
+        assert.equal(fs.existsSync(file("subgid")), false, "subgid did not exist before: remove deletes it");
+        assert.equal(fs.existsSync(file("subuid.hardened-hosts.bak")), false);
+    });
+
+    it("changes nothing on a second apply", function () {
+        run(etc, ["apply", ...entryArgs(plan)]);
+        const before = read("subuid");
+        const r = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(r.status, 0);
+        assert.deepEqual(r.json.changed, []);
+        assert.equal(read("subuid"), before);
+    });
+
+    it("keeps the file's mode and leaves a backup of the previous version", function () {
+        fs.writeFileSync(file("subuid"), "alice:100000:65536\n", { mode: 0o600 });
+        fs.chmodSync(file("subuid"), 0o600);
+        run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(fs.statSync(file("subuid")).mode & 0o777, 0o600);
+        assert.equal(fs.readFileSync(file("subuid.hardened-hosts.bak"), "utf8"), "alice:100000:65536\n");
+    });
+
+    it("stops on a conflict with a foreign entry, naming both, and writes nothing", function () {
+        const original = "alice:2147500000:65536\n";
+        fs.writeFileSync(file("subuid"), original);
+        const r = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(r.status, 3);
+        assert.equal(r.json.ok, false);
+        assert.deepEqual(r.json.conflicts, [
+            "subuid: planned tenant-a 2147483648-2147549183 overlaps line 1 (alice:2147500000:65536)",
+            "subuid: planned dockremap 2147549184-2147680255 overlaps line 1 (alice:2147500000:65536)",
+        ]);
+        assert.equal(read("subuid"), original);
+        assert.equal(fs.existsSync(file("subgid")), false);
+    });
+
+    it("stops when a range contains a real account's UID or a group's GID", function () {
+        fs.appendFileSync(file("passwd"), "svc:x:2147483700:100::/:/usr/sbin/nologin\n");
+        fs.appendFileSync(file("group"), "big:x:2147549200:\n");
+        const r = run(etc, ["check", ...entryArgs(plan)]);
+        assert.equal(r.status, 3);
+        assert.deepEqual(r.json.conflicts, [
+            "subuid: planned tenant-a 2147483648-2147549183 contains user svc (2147483700)",
+            "subgid: planned dockremap 2147549184-2147680255 contains group big (2147549200)",
+        ]);
+    });
+
+    it("stops when an owner already has another range outside our block", function () {
+        fs.writeFileSync(file("subuid"), "tenant-a:100000:65536\n");
+        const r = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(r.status, 3);
+        assert.match(r.json.conflicts?.[0] ?? "", /tenant-a already has another range on line 1/);
+    });
+
+    it("reports an identical foreign entry as present and does not write it twice", function () {
+        fs.writeFileSync(file("subuid"), "dockremap:2147549184:131072\n");
+        const r = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.json.present, ["subuid:dockremap:2147549184:131072"]);
+        assert.equal(read("subuid").match(/dockremap/g)?.length, 1);
+    });
+
+    it("refuses damaged markers and leaves the file alone", function () {
+        const damaged = "# BEGIN hardened-hosts managed block (do not edit)\nx:2147483648:65536\n";
+        fs.writeFileSync(file("subuid"), damaged);
+        const r = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(r.status, 4);
+        assert.match(r.json.error ?? "", /damaged hardened-hosts markers/);
+        assert.equal(read("subuid"), damaged);
+    });
+
+    for (const bad of ["a;rm -rf /:1:65536", "Tenant:1:65536", "x:01:65536", "x:1:0", "x:4294901760:65536", "x:1"]) {
+        it(`rejects the argument ${JSON.stringify(bad)} before reading anything`, function () {
+            const r = run(etc, ["apply", bad]);
+            assert.equal(r.status, 2);
+            assert.match(r.json.error ?? "", /entry '|usage/);
+            assert.equal(fs.existsSync(file("subuid")), false);
+        });
+    }
+
+    it("agrees with format.ts byte for byte on random files (property)", function () {
+        this.timeout(60_000);
+        const foreignLine = fc.oneof(
+            fc.tuple(fc.constantFrom("alice", "bob", "1000", "svc_x"), fc.nat(2 ** 30), fc.integer({ min: 1, max: 2 ** 20 }))
+                .map(([o, s, c]) => `${o}:${s}:${c}`),
+            fc.constantFrom("# comment", "", "   ", "garbage line", "+nis", "x:y:z", "alice:1:2:extra"),
+        );
+        fc.assert(
+            fc.property(
+                fc.array(foreignLine, { maxLength: 6 }),
+                fc.boolean(),
+                fc.uniqueArray(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 4 }),
+                (lines, finalNewline, slots) => {
+                    const original = lines.join("\n") + (finalNewline && lines.length > 0 ? "\n" : "");
+                    const entries = slots.map((s, i) => ({ owner: `t${i}`, start: 2 ** 31 + s * 65536, count: 65536 }));
+                    fs.writeFileSync(file("subuid"), original);
+                    fs.rmSync(file("subgid"), { force: true });
+                    const a = run(etc, ["apply", ...entryArgs(entries)]);
+                    assert.equal(a.status, 0, a.stderr);
+                    assert.equal(read("subuid"), withManagedEntries(original, entries));
+                    const r = run(etc, ["remove"]);
+                    assert.equal(r.status, 0, r.stderr);
+                    assert.equal(read("subuid"), original);
+                    assert.equal(withoutManagedBlock(withManagedEntries(original, entries)), original);
+                },
+            ),
+            { numRuns: 25 },
+        );
+    });
+});
