@@ -4,3 +4,6 @@
  * - `subids`: subordinate ID ranges (/etc/subuid, /etc/subgid): file format, allocator, ledger.
  */
 export * from "./subids";
+export * from "./host/connection";
+export { runHostScript, scriptCommandLine } from "./host/script";
+export { shellJoin, shellQuote } from "./host/shell";

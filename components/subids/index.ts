@@ -81,3 +81,5 @@ export type {
 export { avoidRangesFromHost, checkHostAgainstPlan, parseGroup, parsePasswd } from "./conflicts";
 export { SubidLedger, planLedger } from "./ledger";
 export type { LedgerInputs, LedgerMemory, LedgerState, SubidLedgerArgs } from "./ledger";
+export { HostSubids } from "./host-subids";
+export type { HostSubidsArgs, HostSubidsReport } from "./host-subids";

@@ -1,0 +1,43 @@
+import * as pulumi from "@pulumi/pulumi";
+import type * as command from "@pulumi/command";
+
+/**
+ * How to reach a host over SSH. Every kind of machine (EC2, bring-your-own, local test hosts)
+ * ends in one of these, so everything after it is one code path.
+ */
+export interface HostConnection {
+    /** Address or DNS name of the host. */
+    host: pulumi.Input<string>;
+    /** SSH port. Default 22. */
+    port?: pulumi.Input<number>;
+    /** Login user. Default `root`; any other user needs password-less `sudo` (see `sudo`). */
+    user?: pulumi.Input<string>;
+    /** Private key in OpenSSH or PEM form. Stored as a secret. */
+    privateKey?: pulumi.Input<string>;
+    /** Password, when there is no key. Stored as a secret. */
+    password?: pulumi.Input<string>;
+    /** The host's public key (`ssh-ed25519 AAAA...`); when set, any other key is refused. */
+    hostKey?: pulumi.Input<string>;
+    /** Run host scripts through `sudo -n`. Default: when `user` is not `root`. */
+    sudo?: pulumi.Input<boolean>;
+}
+
+/** The `connection` input of `@pulumi/command`'s remote resources, secrets marked secret. */
+export function commandConnection(c: HostConnection): pulumi.Input<command.types.input.remote.ConnectionArgs> {
+    return {
+        host: c.host,
+        port: c.port ?? 22,
+        user: c.user ?? "root",
+        privateKey: c.privateKey === undefined ? undefined : pulumi.secret(c.privateKey),
+        password: c.password === undefined ? undefined : pulumi.secret(c.password),
+        hostKey: c.hostKey,
+        // Bounded wait for hosts that are still booting: 20 dials × up to 15 s.
+        dialErrorLimit: 20,
+        perDialTimeout: 15,
+    };
+}
+
+/** Whether host scripts must go through sudo. */
+export function needsSudo(c: HostConnection): pulumi.Output<boolean> {
+    return pulumi.all([c.sudo, c.user]).apply(([sudo, user]) => sudo ?? (user ?? "root") !== "root");
+}

@@ -1,0 +1,54 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { HostConnection, commandConnection, needsSudo } from "./connection";
+import { shellJoin } from "./shell";
+
+/**
+ * Host scripts are real files next to the component that ships them (`components/<dir>/*.sh`).
+ * They travel to the host on the SSH session's stdin (`bash -s -- ARGS`), together with their
+ * arguments, so nothing is left on the host and the preview shows exactly what will run.
+ */
+export function readHostScript(relativePath: string): string {
+    return fs.readFileSync(path.join(__dirname, "..", relativePath), "utf8");
+}
+
+/** The command line that runs a script read from stdin, with quoted arguments. */
+export function scriptCommandLine(args: readonly string[], sudo: boolean): string {
+    return (sudo ? "sudo -n " : "") + shellJoin(["bash", "-s", "--", ...args]);
+}
+
+/** Arguments of {@link runHostScript}. */
+export interface HostScriptArgs {
+    connection: HostConnection;
+    /** Path of the script under `components/`, e.g. `subids/subids-host.sh`. */
+    script: string;
+    /** Arguments for create (and update: scripts are idempotent, so update re-runs create). */
+    create: pulumi.Input<string[]>;
+    /** Arguments for delete (`pulumi destroy`), if the script undoes its work. */
+    delete?: pulumi.Input<string[]>;
+    /** Values whose change must replace (delete, then create) instead of update. */
+    triggers?: pulumi.Input<any[]>;
+}
+
+/** One `remote.Command` that runs a shipped host script. */
+export function runHostScript(name: string, args: HostScriptArgs, opts?: pulumi.CustomResourceOptions): command.remote.Command {
+    const sudo = needsSudo(args.connection);
+    const text = readHostScript(args.script);
+    return new command.remote.Command(
+        name,
+        {
+            connection: commandConnection(args.connection),
+            create: pulumi.all([args.create, sudo]).apply(([a, s]) => scriptCommandLine(a, s)),
+            delete: args.delete
+                ? pulumi.all([args.delete, sudo]).apply(([a, s]) => scriptCommandLine(a, s))
+                : undefined,
+            stdin: text,
+            triggers: args.triggers,
+            // Scripts announce each step on stderr; stdout is one JSON object we parse.
+            addPreviousOutputInEnv: false,
+        },
+        opts,
+    );
+}

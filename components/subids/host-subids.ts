@@ -1,0 +1,68 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { HostConnection } from "../host/connection";
+import { runHostScript } from "../host/script";
+import { Allocation, allocationEntries } from "./allocator";
+
+/** Arguments of {@link HostSubids}. */
+export interface HostSubidsArgs {
+    /** The host. */
+    connection: HostConnection;
+    /**
+     * Every range this host must grant, owner → `{start, count}` (usually a `SubidLedger`'s
+     * `allocation`, fleet-wide and host-local owners together: a host has one managed block).
+     */
+    allocation: pulumi.Input<Allocation>;
+}
+
+/** What `subids-host.sh` reported on stdout. */
+export interface HostSubidsReport {
+    ok: boolean;
+    action: string;
+    /** Entries already on the host outside our block, identical to the plan (`file:owner:start:count`). */
+    present: string[];
+    /** Files the run wrote. */
+    changed: string[];
+}
+
+/**
+ * Writes the planned ranges into a host's /etc/subuid and /etc/subgid (our managed block only),
+ * after checking them against the host's own entries and accounts; `pulumi destroy` removes
+ * exactly our lines. The preview shows the `owner:start:count` lines in the command.
+ */
+export class HostSubids extends pulumi.ComponentResource {
+    /** The `owner:start:count` lines written to both files, sorted by start. */
+    public readonly lines: pulumi.Output<string[]>;
+    /** The host script's report. */
+    public readonly report: pulumi.Output<HostSubidsReport>;
+    /** The command that writes the files (for `dependsOn`). */
+    public readonly command: command.remote.Command;
+
+    constructor(name: string, args: HostSubidsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hardened-hosts:subids:HostSubids", name, {}, opts);
+        this.lines = pulumi.output(args.allocation).apply((allocation) => {
+            const entries = allocationEntries(allocation);
+            if (entries.length === 0) {
+                throw new pulumi.ResourceError("allocation: at least one owner is needed", this);
+            }
+            return entries.map((e) => `${e.owner}:${e.start}:${e.count}`);
+        });
+        this.command = runHostScript(
+            `${name}-write`,
+            {
+                connection: args.connection,
+                script: "subids/subids-host.sh",
+                create: this.lines.apply((l) => ["apply", ...l]),
+                delete: ["remove"],
+            },
+            { parent: this },
+        );
+        this.report = this.command.stdout.apply((out) => JSON.parse(lastLine(out)) as HostSubidsReport);
+        this.registerOutputs({ lines: this.lines, report: this.report });
+    }
+}
+
+function lastLine(text: string): string {
+    const lines = text.trim().split("\n");
+    return lines[lines.length - 1] ?? "{}";
+}

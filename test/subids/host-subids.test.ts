@@ -1,0 +1,44 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { installMocks, isSecret, promiseOf } from "../support/mocks";
+import { repoRoot } from "../support/pulumi-cli";
+
+// The resource graph of HostSubids, against Pulumi mocks: what it sends to the Command provider.
+describe("HostSubids (mocks)", function () {
+    const mocks = installMocks();
+    let mod: typeof import("../../components/subids/host-subids");
+
+    before(async function () {
+        mod = await import("../../components/subids/host-subids");
+    });
+    beforeEach(function () {
+        mocks.resources.length = 0;
+    });
+
+    it("runs subids-host.sh apply with the planned lines, and remove on destroy", async function () {
+        const c = new mod.HostSubids("host-a-subids", {
+            connection: { host: "10.0.0.5", user: "admin", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----x" },
+            allocation: { "tenant-b": { start: 2147549184, count: 65536 }, "tenant-a": { start: 2147483648, count: 65536 } },
+        });
+        assert.deepEqual(await promiseOf(c.lines), ["tenant-a:2147483648:65536", "tenant-b:2147549184:65536"]);
+        await promiseOf(c.command.urn);
+        const cmd = mocks.resources.find((r) => r.type === "command:remote:Command");
+        assert.ok(cmd, "a remote.Command is registered");
+        assert.equal(cmd.name, "host-a-subids-write");
+        assert.equal(cmd.inputs.create, "sudo -n bash -s -- apply tenant-a:2147483648:65536 tenant-b:2147549184:65536");
+        assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove");
+        assert.equal(cmd.inputs.stdin, fs.readFileSync(path.join(repoRoot, "components/subids/subids-host.sh"), "utf8"));
+        assert.ok(isSecret(cmd.inputs.connection), "the whole connection (with its key) is secret");
+    });
+
+    it("runs without sudo as root", async function () {
+        const c = new mod.HostSubids("host-b-subids", {
+            connection: { host: "10.0.0.6", privateKey: "k" },
+            allocation: { dockremap: { start: 2147483648, count: 65536 } },
+        });
+        await promiseOf(c.command.urn);
+        const cmd = mocks.resources.find((r) => r.name === "host-b-subids-write");
+        assert.equal(cmd?.inputs.create, "bash -s -- apply dockremap:2147483648:65536");
+    });
+});

@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** One resource registered against the mocks: what the component sent to the provider. */
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: any;
+}
+
+/**
+ * Installs Pulumi mocks that record every registered resource (call first, then `await import()`
+ * the module under test, as pulumi-eks' tests do). Invoke results come from `invokes`, keyed by
+ * token; clear it in `beforeEach`.
+ */
+export function installMocks(): { resources: Registered[]; invokes: Map<string, any> } {
+    const resources: Registered[] = [];
+    const invokes = new Map<string, any>();
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                // Commands echo a plausible stdout so components can parse it.
+                const state = args.type === "command:remote:Command" ? { ...args.inputs, stdout: "{}", stderr: "" } : args.inputs;
+                return { id: `${args.name}-id`, state };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                if (!invokes.has(args.token)) throw new Error(`unexpected invoke ${args.token}`);
+                return invokes.get(args.token);
+            },
+        },
+        "hardened-hosts",
+        "test",
+        false,
+    );
+    return { resources, invokes };
+}
+
+/** Resolves an Output in a mock test (its value, or undefined when unknown). */
+export function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
+}
+
+/** Whether a value sent to the provider was marked secret. */
+export function isSecret(v: any): boolean {
+    return v !== null && typeof v === "object" && v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+}
