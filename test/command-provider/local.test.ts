@@ -1,0 +1,154 @@
+import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { specialArchiveSig, specialAssetSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { CommandProvider } from "../../tools/command-provider/provider";
+import { MemorySink, secretOf, urnOf } from "./support";
+
+// Real local commands through the provider's Check/Create/Update/Delete, as the engine calls them.
+describe("command provider: local.Command (real processes)", () => {
+    const urn = urnOf("command:local:Command", "probe");
+    let sink: MemorySink;
+    let provider: CommandProvider;
+    let dir: string;
+
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "hh-local-"));
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    beforeEach(() => {
+        sink = new MemorySink();
+        provider = new CommandProvider(sink);
+    });
+
+    async function create(news: Record<string, unknown>) {
+        const checked = await provider.check(urn, {}, news);
+        assert.deepEqual(checked.failures, []);
+        return provider.create(urn, checked.inputs);
+    }
+
+    it("create runs the command and records stdout/stderr (one trailing newline trimmed)", async () => {
+        const r = await create({ create: "printf 'out\\n\\n'; echo err >&2" });
+        assert.match(r.id, /^probe[0-9a-f]{8}$/);
+        assert.equal(r.outs.stdout, "out\n");
+        assert.equal(r.outs.stderr, "err");
+        assert.equal(r.outs.create, "printf 'out\\n\\n'; echo err >&2");
+    });
+
+    it("create without a create command runs nothing and has empty outputs", async () => {
+        const r = await create({ delete: "true" });
+        assert.equal(r.outs.stdout, "");
+        assert.equal(r.outs.stderr, "");
+    });
+
+    it("passes environment, stdin and dir to the process", async () => {
+        const r = await create({ create: 'echo "$GREETING"; cat; pwd', environment: { GREETING: "hello there" }, stdin: "from stdin\n", dir });
+        assert.equal(r.outs.stdout, `hello there\nfrom stdin\n${fs.realpathSync(dir)}`);
+    });
+
+    it("runs with the interpreter given", async () => {
+        const r = await create({ create: "console.log(6 * 7)", interpreter: [process.execPath, "-e"] });
+        assert.equal(r.outs.stdout, "42");
+    });
+
+    it("logs output lines as ephemeral messages of the resource, according to `logging`", async () => {
+        await create({ create: "echo one; echo two >&2" });
+        assert.deepEqual(sink.statusLines().sort(), ["one", "two"]);
+        assert.ok(sink.messages.every((m) => m.urn === urn && m.severity === "info"));
+
+        sink.clear();
+        await create({ create: "echo one; echo two >&2", logging: "stderr" });
+        assert.deepEqual(sink.statusLines(), ["two"]);
+        sink.clear();
+        await create({ create: "echo one; echo two >&2", logging: "none" });
+        assert.deepEqual(sink.statusLines(), []);
+    });
+
+    it("fails with the exit status, the command and its output in the message", async () => {
+        await assert.rejects(create({ create: "echo to-out; echo to-err >&2; exit 3" }), (err: Error) => {
+            assert.match(err.message, /^exit status 3: running "echo to-out; echo to-err >&2; exit 3":\n/);
+            assert.match(err.message, /to-out/);
+            assert.match(err.message, /to-err/);
+            return true;
+        });
+    });
+
+    it("does not spell out a secret command in the failure message", async () => {
+        await assert.rejects(create({ create: secretOf("echo leaked; exit 1 # token=s3cr3t") }), (err: Error) => {
+            assert.match(err.message, /^exit status 1: running \[secret\]:/);
+            assert.doesNotMatch(err.message, /s3cr3t/);
+            return true;
+        });
+    });
+
+    it("fails before running anything when dir does not exist", async () => {
+        await assert.rejects(create({ create: "true", dir: path.join(dir, "missing") }), /chdir .*missing: no such file or directory/);
+    });
+
+    it("reports an interpreter that cannot be found", async () => {
+        await assert.rejects(create({ create: "x", interpreter: ["no-such-shell-hh", "-c"] }), /exec: "no-such-shell-hh": executable file not found in \$PATH/);
+    });
+
+    it("update runs `update` with the previous outputs in PULUMI_COMMAND_STDOUT/STDERR", async () => {
+        const first = await create({ create: "echo v1; echo w1 >&2", update: 'echo "was=$PULUMI_COMMAND_STDOUT/$PULUMI_COMMAND_STDERR"' });
+        const news = (await provider.check(urn, first.outs, { create: "echo v1; echo w1 >&2", update: 'echo "was=$PULUMI_COMMAND_STDOUT/$PULUMI_COMMAND_STDERR"', triggers: [] })).inputs;
+        const u = await provider.update(first.id, urn, first.outs, news);
+        assert.equal(u.outs.stdout, "was=v1/w1");
+        assert.equal(u.outs.stderr, "");
+    });
+
+    it("update falls back to `create`, and addPreviousOutputInEnv=false hides the previous output", async () => {
+        const first = await create({ create: "echo first" });
+        const u = await provider.update(first.id, urn, first.outs, { create: 'echo "again:${PULUMI_COMMAND_STDOUT:-none}"', addPreviousOutputInEnv: false });
+        assert.equal(u.outs.stdout, "again:none");
+    });
+
+    it("update without any command keeps the old outputs", async () => {
+        const first = await create({ create: "echo kept" });
+        const u = await provider.update(first.id, urn, first.outs, { delete: "true" });
+        assert.equal(u.outs.stdout, "kept");
+        assert.equal(u.outs.create, undefined);
+    });
+
+    it("delete runs `delete` with the last outputs available", async () => {
+        const marker = path.join(dir, "deleted.txt");
+        const first = await create({ create: "echo state-1", delete: `printf '%s' "$PULUMI_COMMAND_STDOUT" > '${marker}'` });
+        await provider.delete(first.id, urn, first.outs);
+        assert.equal(fs.readFileSync(marker, "utf8"), "state-1");
+    });
+
+    it("a failing delete fails the operation", async () => {
+        const first = await create({ create: "true", delete: "exit 7" });
+        await assert.rejects(provider.delete(first.id, urn, first.outs), /exit status 7: running "exit 7"/);
+    });
+
+    it("collects assetPaths and archivePaths after the command", async () => {
+        const work = fs.mkdtempSync(path.join(dir, "assets-"));
+        const r = await create({ create: "mkdir -p out/sub && echo a > out/a.txt && echo b > out/sub/b.txt && echo s > out/secret.txt", dir: work, assetPaths: ["out/**", "!**secret*"], archivePaths: ["out/sub/*"] });
+        const assets = r.outs.assets as Record<string, Record<string, string>>;
+        assert.deepEqual(Object.keys(assets).sort(), ["out/a.txt", "out/sub/b.txt"]);
+        assert.equal(assets["out/a.txt"][specialSigKey], specialAssetSig);
+        assert.equal(assets["out/a.txt"].path, path.join(work, "out/a.txt"));
+        assert.equal(assets["out/a.txt"].hash, crypto.createHash("sha256").update("a\n").digest("hex"));
+        const archive = r.outs.archive as Record<string, unknown>;
+        assert.equal(archive[specialSigKey], specialArchiveSig);
+        assert.deepEqual(Object.keys(archive.assets as object), ["out/sub/b.txt"]);
+    });
+
+    it("local:run invoke runs the command and returns its output", async () => {
+        const r = await provider.invoke("command:local:run", { command: "echo ran" });
+        assert.equal(r.outputs.stdout, "ran");
+        assert.equal(r.outputs.command, "echo ran");
+        const bad = await provider.invoke("command:local:run", {});
+        assert.deepEqual(bad.failures, [{ property: "command", reason: "missing required property 'command'" }]);
+    });
+
+    it("cancel kills a running command", async () => {
+        const running = create({ create: "sleep 5; true" });
+        await new Promise((r) => setTimeout(r, 300));
+        await provider.cancel();
+        await assert.rejects(running, /signal: killed/);
+    });
+});
