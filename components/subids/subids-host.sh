@@ -22,6 +22,12 @@ readonly END_MARK="# END hardened-hosts managed block"
 readonly END_MARK_NL="# END hardened-hosts managed block (final newline added)"
 readonly MAX_LAST_ID=4294967294 # uid 4294967295 is (uid_t)-1, never valid
 etc="${HH_ETC:-/etc}"
+# The owned list (our lines, one file per kind) lets us find our lines again after useradd has
+# moved our markers. Tests that set HH_ETC keep it next to their files.
+state="${HH_STATE_DIR:-}"
+if [ -z "$state" ]; then
+  if [ -n "${HH_ETC:-}" ]; then state="$HH_ETC/.hardened-hosts"; else state=/var/lib/hardened-hosts/subids; fi
+fi
 
 say() { printf 'subids: %s\n' "$*" >&2; }
 fail() { local code=$1; shift; say "error: $*"; printf '{"ok":false,"error":"%s"}\n' "$(json_escape "$*")"; exit "$code"; }
@@ -54,11 +60,14 @@ planned="${entries[*]:-}"
 # One awk program does the reading: it parses a subuid/subgid file like shadow does (lines
 # outside our block with three ':'-separated fields and numeric 2nd/3rd are entries; anything
 # else is kept verbatim), checks the plan against it and the account IDs, and renders the new text.
-# Output: "conflict\t<message>", "present\t<entry>", "marker\t<message>" lines, then
-# "text" followed by the new file content (only when there is no conflict).
-plan_file() { # plan_file <file> <accounts file> <account kind> <action> <display name>
-  local file=$1 accounts=$2 kind=$3 act=$4 display=$5
-  awk -v planned="$planned" -v act="$act" -v accfile="$accounts" -v hadnl="$(has_final_newline "$file")" -v kind="$kind" -v fname="$display" \
+# Our lines are the block's. When the markers are damaged (useradd re-sorts /etc/subuid and moves
+# every comment line, our markers included, to the end) or gone, our lines are recognised from the
+# owned list this script keeps on the host instead, and the block is rebuilt at the end of the file.
+# Output: "conflict\t<message>", "present\t<entry>", "repaired\t<message>", "marker\t<message>"
+# lines, then "text" followed by the new file content.
+plan_file() { # plan_file <file> <accounts file> <account kind> <action> <display name> <owned list>
+  local file=$1 accounts=$2 kind=$3 act=$4 display=$5 ownedf=$6
+  awk -v planned="$planned" -v act="$act" -v ownedf="$ownedf" -v accfile="$accounts" -v hadnl="$(has_final_newline "$file")" -v kind="$kind" -v fname="$display" \
       -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" '
     function overl(s1, c1, s2, c2) { return s1 < s2 + c2 && s2 < s1 + c1 }
     # mawk prints numbers past 2^31 as 2.14748e+09: numbers are printed with %.0f, exact to 2^53.
@@ -74,12 +83,22 @@ plan_file() { # plan_file <file> <accounts file> <account kind> <action> <displa
         if (lines[i] == B) { nb++; begin = i }
         else if (lines[i] == E || lines[i] == ENL) { ne++; endl = i; addednl = (lines[i] == ENL) }
       }
-      if (nb > 1 || ne > 1 || nb != ne || (nb == 1 && endl < begin)) {
-        print "marker\t" fname ": damaged hardened-hosts markers (BEGIN " nb "x, END " ne "x): fix the file by hand"
+      nown = 0
+      while ((getline l < ownedf) > 0) if (l != "") { own[l] = 1; nown++ }
+      intact = (nb == 0 && ne == 0) || (nb == 1 && ne == 1 && begin < endl)
+      recover = !intact || (nb == 0 && nown > 0)
+      if (recover && nown == 0) {
+        print "marker\t" fname ": damaged hardened-hosts markers (BEGIN " nb "x, END " ne "x) and no owned list to recognise our lines: fix the file by hand"
         exit
       }
       for (i = 1; i <= n; i++) {
-        if (begin && i >= begin && i <= endl) continue
+        if (recover) ours[i] = (lines[i] == B || lines[i] == E || lines[i] == ENL || (lines[i] in own))
+        else ours[i] = (begin && i >= begin && i <= endl)
+        if (recover && ours[i]) nours++
+      }
+      if (recover) { print "repaired\t" fname ": markers were moved (useradd re-sorts this file); recognised " nours " of our lines from the owned list"; begin = 0 }
+      for (i = 1; i <= n; i++) {
+        if (ours[i]) continue
         if (split(lines[i], f, ":") < 3 || f[2] !~ /^[0-9]+$/ || f[3] !~ /^[0-9]+$/) continue
         for (j = 1; j <= np; j++) {
           same = (f[1] == po[j] && f[2] + 0 == ps[j] && f[3] + 0 == pc[j])
@@ -111,11 +130,14 @@ plan_file() { # plan_file <file> <accounts file> <account kind> <action> <displa
         for (i = endl + 1; i <= n; i++) out = out lines[i] "\n"
         if (endl == n) nl = (m > 0) ? 1 : !addednl
       } else {
-        for (i = 1; i <= n; i++) out = out lines[i] "\n"
+        kept = 0
+        for (i = 1; i <= n; i++) if (!ours[i]) { out = out lines[i] "\n"; kept++ }
+        # After a repair the file always ends in a newline (shadow wants one anyway).
+        if (recover) nl = 1
         if (m > 0) {
           out = out B "\n"
           for (x = 1; x <= m; x++) { j = order[x]; out = out pl[j] "\n" }
-          out = out ((n > 0 && !hadnl) ? ENL : E) "\n"
+          out = out ((kept > 0 && !nl) ? ENL : E) "\n"
           nl = 1
         }
       }
@@ -148,9 +170,28 @@ write_atomically() { # write_atomically <file> <new text file>
   mv -f "$tmp" "$file"
 }
 
+# Keeps the owned list equal to the lines inside the new file's block (empty: list removed).
+record_owned() { # record_owned <name> <new file text>
+  local list="$state/$1.owned" tmp
+  tmp=$(mktemp)
+  awk -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" \
+    '$0 == B { inb = 1; next } $0 == E || $0 == ENL { inb = 0; next } inb { print }' "$2" > "$tmp"
+  if [ -s "$tmp" ]; then
+    if ! cmp -s "$tmp" "$list" 2>/dev/null; then
+      mkdir -p "$state"
+      cat "$tmp" > "$list.tmp" && mv -f "$list.tmp" "$list"
+    fi
+  elif [ -e "$list" ]; then
+    rm -f "$list"
+    rmdir "$state" 2>/dev/null || true
+    [ -n "${HH_STATE_DIR:-}${HH_ETC:-}" ] || rmdir /var/lib/hardened-hosts 2>/dev/null || true
+  fi
+  rm -f "$tmp"
+}
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-conflicts=() present=() changed=()
+conflicts=() present=() changed=() repaired=()
 for name in subuid subgid; do
   file="$etc/$name"
   accounts="$etc/passwd" kind=user
@@ -158,7 +199,8 @@ for name in subuid subgid; do
   [ -e "$accounts" ] || accounts=/dev/null
   src="$file"; [ -e "$file" ] || src=/dev/null
   say "$action: reading $file"
-  plan_file "$src" "$accounts" "$kind" "$action" "$name" > "$work/$name.out"
+  ownedf="$state/$name.owned"; [ -e "$ownedf" ] || ownedf=/dev/null
+  plan_file "$src" "$accounts" "$kind" "$action" "$name" "$ownedf" > "$work/$name.out"
   # File text follows the "text" line; everything before it is findings.
   sed -n '/^text$/q;p' "$work/$name.out" > "$work/$name.findings"
   sed '0,/^text$/d' "$work/$name.out" > "$work/$name.new"
@@ -169,6 +211,7 @@ for name in subuid subgid; do
     case "$tag" in
       conflict) conflicts+=("$msg") ;;
       present) present+=("$name:$msg") ;;
+      repaired) repaired+=("$msg"); say "$msg" ;;
     esac
   done < "$work/$name.findings"
 done
@@ -186,6 +229,7 @@ if [ "$action" != check ]; then
   for name in subuid subgid; do
     file="$etc/$name"
     current=/dev/null; [ -e "$file" ] && current="$file"
+    record_owned "$name" "$work/$name.new"
     if cmp -s "$current" "$work/$name.new"; then
       say "$action: $file unchanged"
       continue
@@ -201,5 +245,5 @@ if [ "$action" != check ]; then
     changed+=("$file")
   done
 fi
-printf '{"ok":true,"action":"%s","conflicts":[],"present":%s,"changed":%s}\n' \
-  "$action" "$(json_list "${present[@]}")" "$(json_list "${changed[@]}")"
+printf '{"ok":true,"action":"%s","conflicts":[],"present":%s,"changed":%s,"repaired":%s}\n' \
+  "$action" "$(json_list "${present[@]}")" "$(json_list "${changed[@]}")" "$(json_list "${repaired[@]}")"

@@ -119,12 +119,34 @@ describe("subids-host.sh (real bash and awk, temp /etc)", function () {
         assert.equal(read("subuid").match(/dockremap/g)?.length, 1);
     });
 
+    it("recognises its lines from the owned list after useradd moved the markers", function () {
+        fs.writeFileSync(file("subuid"), "alice:100000:65536\n");
+        run(etc, ["apply", ...entryArgs(plan)]);
+        // What useradd does when it allocates: entries sorted by start, comment lines at the end.
+        const reordered = [
+            "alice:100000:65536",
+            "bob:165536:65536",
+            "tenant-a:2147483648:65536",
+            "dockremap:2147549184:131072",
+            "# END hardened-hosts managed block",
+            "# BEGIN hardened-hosts managed block (do not edit)",
+        ].join("\n") + "\n";
+        fs.writeFileSync(file("subuid"), reordered);
+        const again = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(again.status, 0, again.stderr);
+        assert.match(again.stderr, /markers were moved .* recognised 4 of our lines/);
+        assert.equal(read("subuid"), withManagedEntries("alice:100000:65536\nbob:165536:65536\n", plan));
+        fs.writeFileSync(file("subuid"), reordered);
+        assert.equal(run(etc, ["remove"]).status, 0);
+        assert.equal(read("subuid"), "alice:100000:65536\nbob:165536:65536\n");
+    });
+
     it("refuses damaged markers and leaves the file alone", function () {
         const damaged = "# BEGIN hardened-hosts managed block (do not edit)\nx:2147483648:65536\n";
         fs.writeFileSync(file("subuid"), damaged);
         const r = run(etc, ["apply", ...entryArgs(plan)]);
         assert.equal(r.status, 4);
-        assert.match(r.json.error ?? "", /damaged hardened-hosts markers/);
+        assert.match(r.json.error ?? "", /damaged hardened-hosts markers .* no owned list/);
         assert.equal(read("subuid"), damaged);
     });
 

@@ -27,6 +27,12 @@ describe("subids-host.sh on this machine's real /etc/subuid", function () {
         if (process.getuid?.() !== 0 || !fs.existsSync("/usr/bin/newuidmap")) {
             throw new Error("needs root and the uidmap package: run scripts/bootstrap.sh as root");
         }
+        // A host has one managed block. If this machine already has one (a real deployment, or
+        // another test still running), this test must not touch it.
+        const existing = `${readOrNull("/etc/subuid") ?? ""}${readOrNull("/etc/subgid") ?? ""}`;
+        if (existing.includes("hardened-hosts managed block") || fs.existsSync("/var/lib/hardened-hosts/subids")) {
+            this.skip();
+        }
         for (const name of ["subuid", "subgid"] as const) {
             if (!existedAtStart[name]) fs.writeFileSync(`/etc/${name}`, "", { mode: 0o644 });
         }
@@ -72,6 +78,19 @@ describe("subids-host.sh on this machine's real /etc/subuid", function () {
             { encoding: "utf8" },
         );
         assert.deepEqual(map.trim().split(/\s+/), ["0", String(start), "65536"]);
+    });
+
+    it("survives a later useradd re-sorting the file around our block", function () {
+        const third = `hh-c-${id}`;
+        try {
+            execFileSync("useradd", ["-M", "-s", "/usr/sbin/nologin", third]);
+            const again = host(["apply", `${planned}:${start}:65536`]);
+            assert.equal(again.status, 0, again.stderr);
+            assert.match(execFileSync("getsubids", [planned], { encoding: "utf8" }), new RegExp(`${planned} ${start} 65536`));
+            assert.match(readOrNull("/etc/subuid") ?? "", new RegExp(`^${third}:\\d+:65536$`, "m"));
+        } finally {
+            spawnSync("userdel", [third]);
+        }
     });
 
     it("remove puts both files back to the bytes they had before apply", function () {
