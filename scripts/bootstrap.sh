@@ -12,7 +12,14 @@ cd "$repo"
 #   - openssh-server: a throw-away sshd on 127.0.0.1 for the Command provider's real SSH tests
 #   - openssh-client: ssh-keygen for those tests' keys
 #   - uidmap, passwd: getsubids/newuidmap and useradd for the real /etc/subuid tests
-readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client uidmap passwd)
+#   - docker.io: dockerd 20.10 and Debian's dockerd-rootless*.sh for the rootless Docker tests
+#   - busybox-static: the local busybox image the container tests import (no registry here)
+#   - podman: rootless Podman tests (components/rootless)
+#   - slirp4netns: rootless networking for rootless Docker and Podman
+#   - rootlesskit: user/mount/network namespaces for rootless dockerd
+#   - fuse-overlayfs: Podman's storage fallback where native rootless overlay is missing
+#   - acl: setfacl, rootless.sh grants a user /dev/net/tun with an ACL entry
+readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client uidmap passwd docker.io busybox-static podman slirp4netns rootlesskit fuse-overlayfs acl)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 t0=$(date +%s)

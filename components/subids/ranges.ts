@@ -178,3 +178,16 @@ export function validateOwner(owner: string, field: string): void {
 export function compareStrings(a: string, b: string): number {
     return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * Why `r` cannot serve as a container runtime's subordinate range, or undefined when it can:
+ * integers, at least 65536 IDs (images assume UIDs 0-65535 exist), ending at or before 4294967294.
+ */
+export function containerRangeProblem(r: IdRange): string | undefined {
+    if (!Number.isInteger(r.start) || !Number.isInteger(r.count) || r.start < 0) {
+        return `start and count must be non-negative integers, got ${JSON.stringify(r)}`;
+    }
+    if (r.count < MIN_RANGE) return `count ${r.count} is below ${MIN_RANGE}: images expect UIDs 0-65535`;
+    if (r.start + r.count - 1 >= MAX_ID) return `range ends past ${MAX_ID - 1}, the last valid ID`;
+    return undefined;
+}

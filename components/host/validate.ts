@@ -1,0 +1,25 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Validates an input as early as possible: a plain value (the usual case, from stack config) is
+ * checked right away, so a bad value stops the program with a `pulumi.ResourceError` before any
+ * resource is registered; an Output is checked when it resolves.
+ */
+export function validated<T, R>(input: pulumi.Input<T>, check: (value: T) => R): pulumi.Output<R> {
+    if (pulumi.Output.isInstance(input) || input instanceof Promise) {
+        return pulumi.output(input).apply((v) => check(v as T));
+    }
+    // Checks return plain values, for which Unwrap<R> is R.
+    return pulumi.output(check(input as T)) as unknown as pulumi.Output<R>;
+}
+
+/** Login names as useradd accepts them by default. */
+export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** Why `user` cannot be the non-root owner of a runtime, or undefined when it can. */
+export function nonRootUserProblem(user: string): string | undefined {
+    if (!USER_NAME.test(user) || user === "root") {
+        return `${JSON.stringify(user)} is not a valid non-root user name (${USER_NAME.source})`;
+    }
+    return undefined;
+}

@@ -1,0 +1,98 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { HostConnection } from "../host/connection";
+import { runHostScript } from "../host/script";
+import { nonRootUserProblem, validated } from "../host/validate";
+import { IdRange, containerRangeProblem } from "../subids/ranges";
+
+/** The rootless runtimes this component sets up. */
+export type RootlessMode = "docker-rootless" | "podman";
+
+
+/** Arguments of {@link RootlessRuntime}. */
+export interface RootlessRuntimeArgs {
+    /** The host. */
+    connection: HostConnection;
+    /** `docker-rootless` (rootlesskit + slirp4netns + dockerd as the user) or `podman`. */
+    mode: pulumi.Input<RootlessMode>;
+    /** The non-root user that owns the runtime. */
+    user: pulumi.Input<string>;
+    /** The user's subordinate range, written by `HostSubids` first (pass it in `dependsOn`). */
+    range: pulumi.Input<IdRange>;
+    /** Create the user when missing (without an automatic subuid range). Default true. */
+    createUser?: pulumi.Input<boolean>;
+    /** Install missing packages (uidmap, slirp4netns, rootlesskit, docker.io or podman). Default true. */
+    installPackages?: pulumi.Input<boolean>;
+    /** Set the user's login shell to nologin (restored on destroy). Default false. */
+    restrictShell?: pulumi.Input<boolean>;
+    /** Delete the user on destroy, when this component created it. Default false. */
+    deleteUserOnDestroy?: pulumi.Input<boolean>;
+}
+
+/** What `rootless.sh apply` reported (its JSON on stdout). */
+export type RootlessReport = Record<string, unknown> & { docker_host?: string };
+
+/**
+ * A container runtime owned by a named non-root user: no part of it runs as host root.
+ * Lingering is enabled where systemd runs; elsewhere the report says what is not supervised.
+ * `pulumi destroy` stops it and removes what was set up, leaving the user's own files alone.
+ */
+export class RootlessRuntime extends pulumi.ComponentResource {
+    /** The host script's report of the last apply. */
+    public readonly report: pulumi.Output<RootlessReport>;
+    /** `DOCKER_HOST` the user must use (docker-rootless only). */
+    public readonly dockerHost: pulumi.Output<string | undefined>;
+    /** The command that sets the runtime up (for `dependsOn`). */
+    public readonly command: command.remote.Command;
+
+    constructor(name: string, args: RootlessRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hardened-hosts:rootless:RootlessRuntime", name, {}, opts);
+        const fail = (field: string, why: string) => new pulumi.ResourceError(`${field}: ${why}`, this);
+        const mode = validated(args.mode, (m) => {
+            switch (m) {
+                case "docker-rootless":
+                case "podman":
+                    return m;
+                default: {
+                    const other: never = m;
+                    throw fail("mode", `${JSON.stringify(other)} is not one of "docker-rootless", "podman"`);
+                }
+            }
+        });
+        const user = validated(args.user, (u) => {
+            const problem = nonRootUserProblem(u);
+            if (problem) throw fail("user", problem);
+            return u;
+        });
+        const range = validated(args.range, (r) => {
+            const problem = containerRangeProblem(r);
+            if (problem) throw fail("range", problem);
+            return `${r.start}:${r.count}`;
+        });
+        const yes = (b: boolean) => (b ? "yes" : "no");
+
+        this.command = runHostScript(
+            `${name}-runtime`,
+            {
+                connection: args.connection,
+                script: "rootless/rootless.sh",
+                create: pulumi
+                    .all([mode, user, range, args.createUser ?? true, args.installPackages ?? true, args.restrictShell ?? false])
+                    .apply(([m, u, r, create, install, restrict]) => [
+                        "apply", "--mode", m, "--user", u,
+                        "--create-user", yes(create), "--install", yes(install),
+                        "--restrict-shell", yes(restrict), "--expect-range", r,
+                    ]),
+                delete: pulumi
+                    .all([mode, user, args.deleteUserOnDestroy ?? false])
+                    .apply(([m, u, del]) => ["remove", "--mode", m, "--user", u, "--delete-user", yes(del)]),
+                // A different user or runtime is a different installation: replace, not update.
+                triggers: [mode, user],
+            },
+            { parent: this },
+        );
+        this.report = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as RootlessReport);
+        this.dockerHost = this.report.apply((r) => r.docker_host);
+        this.registerOutputs({ report: this.report, dockerHost: this.dockerHost });
+    }
+}
