@@ -122,28 +122,29 @@ plan_file() { # plan_file <file> <accounts file> <account kind> <action> <displa
         a1 = order[y - 1]; b1 = order[y]
         if (ps[a1] > ps[b1] || (ps[a1] == ps[b1] && po[a1] > po[b1])) { order[y - 1] = b1; order[y] = a1 } else break
       }
-      # Build the exact bytes, then decide the final newline the way format.ts does.
-      out = ""; nl = hadnl
+      # Collect the output lines (appending to one string would be quadratic in mawk), then
+      # decide the final newline the way format.ts does.
+      no = 0; nl = hadnl
       if (begin) {
-        for (i = 1; i < begin; i++) out = out lines[i] "\n"
-        if (m > 0) { out = out B "\n"; for (x = 1; x <= m; x++) { j = order[x]; out = out pl[j] "\n" }; out = out lines[endl] "\n" }
-        for (i = endl + 1; i <= n; i++) out = out lines[i] "\n"
+        for (i = 1; i < begin; i++) outl[++no] = lines[i]
+        if (m > 0) { outl[++no] = B; for (x = 1; x <= m; x++) outl[++no] = pl[order[x]]; outl[++no] = lines[endl] }
+        for (i = endl + 1; i <= n; i++) outl[++no] = lines[i]
         if (endl == n) nl = (m > 0) ? 1 : !addednl
       } else {
         kept = 0
-        for (i = 1; i <= n; i++) if (!ours[i]) { out = out lines[i] "\n"; kept++ }
+        for (i = 1; i <= n; i++) if (!ours[i]) { outl[++no] = lines[i]; kept++ }
         # After a repair the file always ends in a newline (shadow wants one anyway).
         if (recover) nl = 1
         if (m > 0) {
-          out = out B "\n"
-          for (x = 1; x <= m; x++) { j = order[x]; out = out pl[j] "\n" }
-          out = out ((kept > 0 && !nl) ? ENL : E) "\n"
+          outl[++no] = B
+          for (x = 1; x <= m; x++) outl[++no] = pl[order[x]]
+          outl[++no] = (kept > 0 && !nl) ? ENL : E
           nl = 1
         }
       }
-      if (!nl && length(out) > 0) out = substr(out, 1, length(out) - 1)
       print "text"
-      printf "%s", out
+      for (k = 1; k < no; k++) print outl[k]
+      if (no > 0) printf "%s%s", outl[no], (nl ? "\n" : "")
     }' "$file"
 }
 
