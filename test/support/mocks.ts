@@ -44,3 +44,13 @@ export function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
 export function isSecret(v: any): boolean {
     return v !== null && typeof v === "object" && v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 }
+
+/** Settles an Output in a mock test: its value, or the error its apply threw. */
+export async function settle<T>(o: pulumi.Output<T>): Promise<{ value?: T; error?: unknown }> {
+    try {
+        // Output.promise() is internal but stable; it is how the SDK's own tests await outputs.
+        return { value: await (o as unknown as { promise(): Promise<T> }).promise() };
+    } catch (error) {
+        return { error };
+    }
+}
