@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { nonRootUserProblem, validated } from "../host/validate";
+import { nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 
 
@@ -53,16 +53,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
         super("hardened-hosts:docker:DockerUsernsRemap", name, {}, opts);
         const fail = (field: string, why: string) => new pulumi.ResourceError(`${field}: ${why}`, this);
 
-        const user = validated(args.remapUser ?? "dockremap", (u) => {
-            const problem = nonRootUserProblem(u);
-            if (problem) throw fail("remapUser", problem);
-            return u;
-        });
-        const range = validated(args.range, (r) => {
-            const problem = containerRangeProblem(r);
-            if (problem) throw fail("range", problem);
-            return r;
-        });
+        const user = validatedField(this, "remapUser", args.remapUser ?? "dockremap", nonRootUserProblem);
+        const range = validatedField(this, "range", args.range, containerRangeProblem);
         const options = validated(args.daemonOptions ?? {}, (o) => {
             if (o === null || typeof o !== "object" || Array.isArray(o)) throw fail("daemonOptions", "must be an object of daemon.json keys");
             if ("userns-remap" in o) throw fail("daemonOptions", `"userns-remap" is set by this component from remapUser`);

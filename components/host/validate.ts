@@ -23,3 +23,20 @@ export function nonRootUserProblem(user: string): string | undefined {
     }
     return undefined;
 }
+
+/**
+ * {@link validated} for one named argument of a component: `problem` says what is wrong (or
+ * undefined), and the error names the component and the field, e.g. `range: count 1000 is ...`.
+ */
+export function validatedField<T>(
+    parent: pulumi.Resource,
+    field: string,
+    input: pulumi.Input<T>,
+    problem: (value: T) => string | undefined,
+): pulumi.Output<T> {
+    return validated(input, (value) => {
+        const why = problem(value);
+        if (why !== undefined) throw new pulumi.ResourceError(`${field}: ${why}`, parent);
+        return value;
+    });
+}

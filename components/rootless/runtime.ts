@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { nonRootUserProblem, validated } from "../host/validate";
+import { nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 
 /** The rootless runtimes this component sets up. */
@@ -59,16 +59,8 @@ export class RootlessRuntime extends pulumi.ComponentResource {
                 }
             }
         });
-        const user = validated(args.user, (u) => {
-            const problem = nonRootUserProblem(u);
-            if (problem) throw fail("user", problem);
-            return u;
-        });
-        const range = validated(args.range, (r) => {
-            const problem = containerRangeProblem(r);
-            if (problem) throw fail("range", problem);
-            return `${r.start}:${r.count}`;
-        });
+        const user = validatedField(this, "user", args.user, nonRootUserProblem);
+        const range = validatedField(this, "range", args.range, containerRangeProblem).apply((r) => `${r.start}:${r.count}`);
         const yes = (b: boolean) => (b ? "yes" : "no");
 
         this.command = runHostScript(

@@ -13,6 +13,9 @@ export interface Registered {
  * token; clear it in `beforeEach`.
  */
 export function installMocks(): { resources: Registered[]; invokes: Map<string, any> } {
+    // One Pulumi runtime per mocha process: every test file shares one set of mocks (a second
+    // setMocks would silently take the resources of the files loaded before it).
+    if (installed) return installed;
     const resources: Registered[] = [];
     const invokes = new Map<string, any>();
     pulumi.runtime.setMocks(
@@ -32,8 +35,11 @@ export function installMocks(): { resources: Registered[]; invokes: Map<string, 
         "test",
         false,
     );
-    return { resources, invokes };
+    installed = { resources, invokes };
+    return installed;
 }
+
+let installed: { resources: Registered[]; invokes: Map<string, any> } | undefined;
 
 /** Resolves an Output in a mock test (its value, or undefined when unknown). */
 export function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
