@@ -20,6 +20,9 @@ describe("HostSubids over SSH with the real engine (this machine's /etc)", funct
         original = { subuid: read("/etc/subuid"), subgid: read("/etc/subgid") };
         // A host has one managed block: never touch one this test did not create.
         if (`${original.subuid}${original.subgid}`.includes("hardened-hosts managed block") || fs.existsSync("/var/lib/hardened-hosts/subids")) {
+            // On a developer's machine another suite may be running; in CI nothing else runs,
+            // so a block there is a leak from an earlier suite and must fail loudly.
+            if (process.env.CI) throw new Error("this machine already has a hardened-hosts block in /etc/subuid");
             this.skip();
         }
         sshd = await ThrowawaySshd.start();

@@ -31,6 +31,9 @@ describe("subids-host.sh on this machine's real /etc/subuid", function () {
         // another test still running), this test must not touch it.
         const existing = `${readOrNull("/etc/subuid") ?? ""}${readOrNull("/etc/subgid") ?? ""}`;
         if (existing.includes("hardened-hosts managed block") || fs.existsSync("/var/lib/hardened-hosts/subids")) {
+            // On a developer's machine another suite may be running; in CI nothing else runs,
+            // so a block there is a leak from an earlier suite and must fail loudly.
+            if (process.env.CI) throw new Error("this machine already has a hardened-hosts block in /etc/subuid");
             this.skip();
         }
         for (const name of ["subuid", "subgid"] as const) {
