@@ -7,3 +7,4 @@ export * from "./subids";
 export * from "./host/connection";
 export { runHostScript, scriptCommandLine } from "./host/script";
 export { shellJoin, shellQuote } from "./host/shell";
+export * from "./verify";

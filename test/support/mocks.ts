@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { planLedger } from "../../components/subids/ledger";
 
 /** One resource registered against the mocks: what the component sent to the provider. */
 export interface Registered {
@@ -22,8 +23,11 @@ export function installMocks(): { resources: Registered[]; invokes: Map<string, 
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-                // Commands echo a plausible stdout so components can parse it.
-                const state = args.type === "command:remote:Command" ? { ...args.inputs, stdout: "{}", stderr: "" } : args.inputs;
+                // Commands echo a plausible stdout so components can parse it; the subids ledger
+                // runs its real (pure) planning, as its provider's check() would.
+                let state = args.inputs;
+                if (args.type === "command:remote:Command") state = { ...args.inputs, stdout: "{}", stderr: "" };
+                if (args.type === "pulumi-nodejs:dynamic/subids:SubidLedger") state = { ...args.inputs, ...planLedger(undefined, args.inputs) };
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {

@@ -1,0 +1,102 @@
+import * as pulumi from "@pulumi/pulumi";
+import { HostConnection } from "../host/connection";
+import { Allocation, IdPool } from "../subids/allocator";
+import { SubidLedger } from "../subids/ledger";
+import { isValidOwner } from "../subids/ranges";
+import { FleetSummary, HostResult, fleetSummary } from "../verify/checks";
+import { HardenedHost, RuntimeSpec, runtimeOwner } from "./hardened-host";
+
+/** One host of a fleet. */
+export interface FleetHostSpec {
+    /** How to reach it. */
+    connection: HostConnection;
+    /** How it runs containers. */
+    runtime: RuntimeSpec;
+    /** Fleet tenants placed on this host: their fleet-wide ranges are granted here. Default none. */
+    tenants?: string[];
+    /** Verification settings (see `HardenedHost`). */
+    verify?: false | { reportOnly?: boolean; image?: string };
+    /** Resources this host's work waits for (e.g. an `Ec2Machine`'s `ready`). */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Arguments of {@link HardenedFleet}. */
+export interface HardenedFleetArgs {
+    /** Hosts by name; the name prefixes every child resource (`host-a-subids`, ...). */
+    hosts: Record<string, FleetHostSpec>;
+    /** Fleet-wide owners → size in IDs (default 65536): the same range on every host. */
+    tenants?: Record<string, { size?: number }>;
+    /** Pool of IDs for the whole fleet. Default 2^31 up to 2^32-1. */
+    pool?: IdPool;
+    /** Hand out removed owners' ranges again. Default false (they stay retired). */
+    reuseRetiredRanges?: boolean;
+}
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Many hosts, one subordinate-ID allocation: every tenant and runtime owner has the same range on
+ * every host, so shared volumes keep meaning the same owner everywhere. Hosts are configured in
+ * parallel (they share nothing but the ledger); run `pulumi up --continue-on-error` so that one
+ * failing host does not stop the others' work from being recorded.
+ */
+export class HardenedFleet extends pulumi.ComponentResource {
+    /** The fleet's allocation, owner → range. */
+    public readonly allocation: pulumi.Output<Allocation>;
+    /** The allocation as a text table. */
+    public readonly table: pulumi.Output<string>;
+    /** The hosts, by name. */
+    public readonly hosts: Record<string, HardenedHost>;
+    /** Hosts passed / failed and the failing checks (verified hosts only). */
+    public readonly summary: pulumi.Output<FleetSummary>;
+
+    constructor(name: string, args: HardenedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hardened-hosts:index:HardenedFleet", name, {}, opts);
+        const fail = (field: string, why: string) => new pulumi.ResourceError(`${field}: ${why}`, this);
+        const tenants = args.tenants ?? {};
+        for (const owner of Object.keys(tenants)) {
+            if (!isValidOwner(owner)) throw fail(`tenants.${owner}`, "is not a valid login name or UID");
+        }
+        const hostNames = Object.keys(args.hosts).sort();
+        if (hostNames.length === 0) throw fail("hosts", "at least one host is needed");
+        for (const host of hostNames) {
+            if (!HOST_NAME.test(host)) throw fail(`hosts.${host}`, `host names must match ${HOST_NAME.source}`);
+            for (const t of args.hosts[host]!.tenants ?? []) {
+                if (!(t in tenants)) throw fail(`hosts.${host}.tenants`, `${JSON.stringify(t)} is not one of the fleet's tenants`);
+            }
+        }
+
+        // Runtime owners join the fleet allocation at the default size unless they are tenants.
+        const sizes = new Map<string, number | undefined>(Object.entries(tenants).map(([o, t]) => [o, t.size]));
+        for (const host of hostNames) {
+            const owner = runtimeOwner(args.hosts[host]!.runtime);
+            if (!sizes.has(owner)) sizes.set(owner, undefined);
+        }
+        const ledger = new SubidLedger(`${name}-subids`, {
+            scope: name,
+            requests: [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([owner, size]) => (size === undefined ? { owner } : { owner, size })),
+            pool: args.pool,
+            reuseRetiredRanges: args.reuseRetiredRanges,
+        }, { parent: this });
+        this.allocation = ledger.allocation;
+        this.table = ledger.table;
+
+        this.hosts = {};
+        for (const host of hostNames) {
+            const spec = args.hosts[host]!;
+            const owners = [runtimeOwner(spec.runtime), ...(spec.tenants ?? [])];
+            this.hosts[host] = new HardenedHost(host, {
+                connection: spec.connection,
+                runtime: spec.runtime,
+                allocation: ledger.allocation.apply((a) => Object.fromEntries(owners.map((o) => [o, a[o]!]))),
+                verify: spec.verify,
+                dependsOn: spec.dependsOn,
+            }, { parent: this });
+        }
+        const results = hostNames
+            .map((h) => this.hosts[h]!.verification)
+            .filter((v): v is pulumi.Output<HostResult> => v !== undefined);
+        this.summary = pulumi.all(results).apply((r) => fleetSummary(r));
+        this.registerOutputs({ allocation: this.allocation, table: this.table, summary: this.summary });
+    }
+}

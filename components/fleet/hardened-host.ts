@@ -1,0 +1,156 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DockerUsernsRemap } from "../docker/remap";
+import { HostConnection } from "../host/connection";
+import { RootlessRuntime } from "../rootless/runtime";
+import { Allocation } from "../subids/allocator";
+import { HostSubids } from "../subids/host-subids";
+import { IdRange } from "../subids/ranges";
+import { HostResult } from "../verify/checks";
+import { HostVerification } from "../verify/verification";
+
+/** Rootful Docker with `userns-remap`. */
+export interface UsernsRemapRuntime {
+    mode: "userns-remap";
+    /** The remap user. Default `dockremap`. */
+    remapUser?: string;
+    /** More daemon.json keys to merge, e.g. `{"no-new-privileges": true}`. Default none. */
+    daemonOptions?: Record<string, unknown>;
+    /** Install Docker when missing. Default true. */
+    installDocker?: boolean;
+    /** Refuse to switch while containers run. Default false (they are reported). */
+    requireNoContainers?: boolean;
+}
+
+/** A runtime owned by a named non-root user. */
+export interface RootlessRuntimeSpec {
+    mode: "docker-rootless" | "podman";
+    /** The runtime's owner (a non-root login name). */
+    user: string;
+    /** Create the user when missing. Default true. */
+    createUser?: boolean;
+    /** Set the user's shell to nologin. Default false. */
+    restrictShell?: boolean;
+}
+
+/** How a host runs containers. */
+export type RuntimeSpec = UsernsRemapRuntime | RootlessRuntimeSpec;
+
+/** The subordinate-ID owner a runtime needs a range for. */
+export function runtimeOwner(runtime: RuntimeSpec): string {
+    switch (runtime.mode) {
+        case "userns-remap":
+            return runtime.remapUser ?? "dockremap";
+        case "docker-rootless":
+        case "podman":
+            return runtime.user;
+        default: {
+            const other: never = runtime;
+            throw new Error(`unknown runtime mode ${JSON.stringify((other as { mode: unknown }).mode)}`);
+        }
+    }
+}
+
+/** Arguments of {@link HardenedHost}. */
+export interface HardenedHostArgs {
+    /** The host (from an `Ec2Machine`, an existing host, or a local test host). */
+    connection: HostConnection;
+    /** How the host runs containers. */
+    runtime: RuntimeSpec;
+    /**
+     * Every range this host grants, owner → range: the runtime's owner and the tenants placed on
+     * it (usually from a fleet's `SubidLedger`). It must contain the runtime's owner.
+     */
+    allocation: pulumi.Input<Allocation>;
+    /** Verify after deploy. Default `{}` (verify, fail the update on a failed check). */
+    verify?: false | { reportOnly?: boolean; image?: string };
+    /** Resources the host work must wait for (e.g. an `Ec2Machine`'s `ready`). */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * One hardened machine: its subordinate ranges, its runtime, and the proof. Children read well
+ * in a preview: `<name>-subids`, `<name>-docker` or `<name>-<mode>`, `<name>-verify`.
+ */
+export class HardenedHost extends pulumi.ComponentResource {
+    /** The `owner:start:count` lines written to the host. */
+    public readonly subidLines: pulumi.Output<string[]>;
+    /** The runtime owner's range. */
+    public readonly runtimeRange: pulumi.Output<IdRange>;
+    /** Verification result, when verified. */
+    public readonly verification?: pulumi.Output<HostResult>;
+
+    constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hardened-hosts:index:HardenedHost", name, {}, opts);
+        const owner = runtimeOwner(args.runtime);
+        this.runtimeRange = pulumi.output(args.allocation).apply((a) => {
+            const range = a[owner];
+            if (!range) {
+                throw new pulumi.ResourceError(`allocation: has no range for the runtime's owner ${JSON.stringify(owner)}`, this);
+            }
+            return range;
+        });
+
+        const subids = new HostSubids(`${name}-subids`, { connection: args.connection, allocation: args.allocation }, {
+            parent: this,
+            dependsOn: args.dependsOn,
+        });
+        const runtime = args.runtime;
+        let runtimeResource: pulumi.Resource;
+        let dockerHost: pulumi.Output<string> | undefined;
+        let rerunOn: pulumi.Input<unknown>[];
+        switch (runtime.mode) {
+            case "userns-remap": {
+                const remap = new DockerUsernsRemap(`${name}-docker`, {
+                    connection: args.connection,
+                    remapUser: owner,
+                    range: this.runtimeRange,
+                    daemonOptions: runtime.daemonOptions,
+                    installDocker: runtime.installDocker,
+                    requireNoContainers: runtime.requireNoContainers,
+                }, { parent: this, dependsOn: [subids] });
+                runtimeResource = remap;
+                rerunOn = [remap.command.create, remap.command.stdin];
+                break;
+            }
+            case "docker-rootless":
+            case "podman": {
+                const rootless = new RootlessRuntime(`${name}-${runtime.mode}`, {
+                    connection: args.connection,
+                    mode: runtime.mode,
+                    user: runtime.user,
+                    range: this.runtimeRange,
+                    createUser: runtime.createUser,
+                    restrictShell: runtime.restrictShell,
+                }, { parent: this, dependsOn: [subids] });
+                runtimeResource = rootless;
+                // The script's report names the socket; verify.sh derives it itself when empty.
+                dockerHost = rootless.dockerHost.apply((h) => h ?? "");
+                rerunOn = [rootless.command.create, rootless.command.stdin];
+                break;
+            }
+            default: {
+                const other: never = runtime;
+                throw new pulumi.ResourceError(`runtime.mode: ${JSON.stringify((other as { mode: unknown }).mode)} is not one of "userns-remap", "docker-rootless", "podman"`, this);
+            }
+        }
+
+        if (args.verify !== false) {
+            const verify = new HostVerification(`${name}-verify`, {
+                connection: args.connection,
+                runtime: runtime.mode === "userns-remap" ? "docker-remap" : runtime.mode,
+                user: owner,
+                expectedRange: this.runtimeRange,
+                dockerHost,
+                image: args.verify?.image,
+                reportOnly: args.verify?.reportOnly ?? false,
+                hostName: name,
+                // Re-check whenever anything checked could have changed: the subids lines, the
+                // runtime's command (config, user, range) and the scripts themselves.
+                rerunOn: [subids.command.create, subids.command.stdin, ...rerunOn],
+            }, { parent: this, dependsOn: [runtimeResource] });
+            this.verification = verify.result;
+        }
+        this.subidLines = subids.lines;
+        this.registerOutputs({ subidLines: this.subidLines, runtimeRange: this.runtimeRange, verification: this.verification });
+    }
+}

@@ -1,0 +1,549 @@
+#!/usr/bin/env bash
+# Host side of post-deploy verification: gathers RAW observations about one container runtime on
+# this host, as one JSON object on stdout. It decides nothing: components/verify/checks.ts turns
+# the observations into pass/fail checks. Runs as root (directly or through `sudo -n`), normally
+# as `bash -s -- ARGS` with this text on stdin.
+#
+#   verify.sh observe --runtime docker-remap|docker-rootless|podman --user NAME
+#                     --expect-range START:COUNT [--image IMAGE] [--docker-host URI]
+#
+#   --runtime       docker-remap: the rootful dockerd (run as root) whose userns-remap user is NAME;
+#                   docker-rootless: NAME's rootless dockerd; podman: NAME's rootless podman.
+#                   The rootless CLIs run AS the user (runuser, else setpriv), clean environment.
+#   --user          the remap user (docker-remap) or the runtime's owner (rootless modes)
+#   --expect-range  the planned subordinate range; used only to find /etc/subuid and /etc/subgid
+#                   lines of other owners that overlap it (the checks compare, not this script)
+#   --image         the test image (needs sh, cat, id, touch, sleep, true); never pulled
+#                   (--pull never). Default: hardened-hosts/verify:busybox, imported from the
+#                   host's static busybox for this run and removed again afterwards
+#   --docker-host   the daemon address (docker modes only). Default: docker-remap: $DOCKER_HOST,
+#                   else unix:///var/run/docker.sock; docker-rootless: unix:///run/user/UID/docker.sock
+#
+# What it observes: the runtime version and the daemon's security settings (`docker info` /
+# `podman info`); /proc/self/uid_map and gid_map inside a throw-away container; the host UID/GID
+# of a container process (a `sleep` container's PID from inspect, read in /proc/PID/status); the
+# host owner of a file container root writes into a bind-mounted temp dir; whether container root
+# can write into a root-owned 0755 host dir mounted into it; whether `--privileged` is refused
+# (docker-remap only); the running containers with their userns mode; NAME's lines in
+# /etc/subuid and /etc/subgid and the other lines overlapping them or the expected range; NAME's
+# UID and GID.
+#
+# What it changes: nothing that outlives the run. Its containers (named hh-verify-<run>-*), the
+# test image when this run imported it, and its temp dir are removed before it prints the JSON,
+# and again by an EXIT trap on any failure path. A probe that cannot run (no daemon, no image) is
+# reported in the JSON, not as an error: the checks then fail with that observation.
+#
+# Environment (tests): HH_VERIFY_BUSYBOX  space-separated busybox paths to try, instead of
+#                      /bin/busybox /usr/bin/busybox /sbin/busybox /usr/sbin/busybox + PATH.
+#                      HH_VERIFY_TIMEOUT  seconds per runtime CLI call (default 120).
+#
+# stdout: one JSON object (see components/verify/README.md); on failure
+# {"ok":false,"action","error"}. stderr: one line per step ("verify: ...").
+# Exit: 0 observed (whatever the observations say); 1 unexpected failure; 2 bad arguments
+# (nothing was run); 3 not run as root.
+set -Eeuo pipefail
+umask 022
+
+readonly TOOL=verify
+readonly SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+readonly DEFAULT_IMAGE=hardened-hosts/verify:busybox
+readonly LABEL=org.hardened-hosts.verify.busybox-sha256
+readonly MAX_LAST_ID=4294967294
+
+action="" runtime="" user="" expect_range="" image="" docker_host=""
+exp_start="" exp_count=""
+cli_timeout="${HH_VERIFY_TIMEOUT:-120}"
+
+say() { printf '%s: %s\n' "$TOOL" "$*" >&2; }
+json_escape() {
+  local s=${1//\\/\\\\}
+  s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
+  printf '%s' "${s//[$'\001'-$'\037']/}"
+}
+jstr() { printf '"%s"' "$(json_escape "$1")"; }
+jstr_or_null() { if [ -n "$1" ]; then jstr "$1"; else printf 'null'; fi; }
+jnum_or_null() { if [[ "$1" =~ ^-?[0-9]+$ ]]; then printf '%s' "$1"; else printf 'null'; fi; }
+jbool() { if [ "$1" = yes ] || [ "$1" = true ] || [ "$1" = 1 ]; then printf 'true'; else printf 'false'; fi; }
+json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; jstr "$s"; done; printf ']'; }
+# A JSON value some other tool printed (docker/podman templates), or null when it is empty.
+jraw_or_null() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
+
+fail() {
+  local code=$1; shift
+  trap - ERR
+  say "error: $*"
+  printf '{"ok":false,"action":%s,"error":%s}\n' "$(jstr "$action")" "$(jstr "$*")"
+  exit "$code"
+}
+on_error() { fail 1 "unexpected failure (exit $1) at line $2: $3"; }
+usage() {
+  fail 2 "usage: verify.sh observe --runtime docker-remap|docker-rootless|podman --user NAME --expect-range START:COUNT [--image IMAGE] [--docker-host URI]"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Arguments: all of them are checked before anything is read or run.
+parse_args() {
+  [ $# -ge 1 ] || usage
+  action=$1; shift
+  [ "$action" = observe ] || { action=""; usage; }
+  local seen=" " opt val
+  while [ $# -gt 0 ]; do
+    opt=$1
+    [[ "$opt" == --* ]] || fail 2 "observe: unexpected argument '$opt'"
+    [ $# -ge 2 ] || fail 2 "observe: option $opt needs a value"
+    val=$2; shift 2
+    [[ "$seen" != *" $opt "* ]] || fail 2 "observe: option $opt given twice"
+    seen+="$opt "
+    case "$opt" in
+      --runtime) runtime=$val ;;
+      --user) user=$val ;;
+      --expect-range) expect_range=$val ;;
+      --image) image=$val ;;
+      --docker-host) docker_host=$val ;;
+      *) fail 2 "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host)" ;;
+    esac
+  done
+  [ -n "$runtime" ] || fail 2 "observe: --runtime docker-remap|docker-rootless|podman is required"
+  case "$runtime" in docker-remap|docker-rootless|podman) ;; *) fail 2 "--runtime '$runtime': expected docker-remap, docker-rootless or podman" ;; esac
+  [ -n "$user" ] || fail 2 "observe: --user NAME is required"
+  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail 2 "--user '$user': expected a login name matching ^[a-z_][a-z0-9_-]{0,31}\$"
+  [ "$user" != root ] || fail 2 "--user root: the runtime's containers must not map to root"
+  [ -n "$expect_range" ] || fail 2 "observe: --expect-range START:COUNT is required"
+  [[ "$expect_range" =~ ^(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]] ||
+    fail 2 "--expect-range '$expect_range': expected START:COUNT (decimal, count > 0)"
+  exp_start=${BASH_REMATCH[1]} exp_count=${BASH_REMATCH[2]}
+  (( exp_start + exp_count - 1 <= MAX_LAST_ID )) ||
+    fail 2 "--expect-range '$expect_range': the range ends past the last valid ID $MAX_LAST_ID"
+  if [ -n "$image" ]; then
+    # A reference as docker and podman accept it: no spaces, no leading '-', bounded length.
+    [[ "$image" =~ ^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$ ]] ||
+      fail 2 "--image '$image': expected an image reference such as registry.example/busybox:1.36"
+  fi
+  if [ -n "$docker_host" ]; then
+    [ "$runtime" != podman ] || fail 2 "--docker-host is for the docker runtimes, not podman"
+    [[ "$docker_host" =~ ^(unix|tcp|ssh|fd)://[A-Za-z0-9._/:@%+=,~-]+$ ]] ||
+      fail 2 "--docker-host '$docker_host': expected unix:///path, tcp://host:port, ssh://user@host or fd://"
+  fi
+  [[ "$cli_timeout" =~ ^[1-9][0-9]{0,3}$ ]] || fail 2 "HH_VERIFY_TIMEOUT must be 1-9999 seconds, not '$cli_timeout'"
+}
+
+# ---------------------------------------------------------------------------------------------
+# State of this run, for the JSON and for cleanup.
+run_id="" work="" started=() image_created=0 cleaned=0
+containers_left=() cleanup_errors=() image_removed=0 tempdir_removed=0
+uid="" gid="" home="" user_exists=0 run_as="" runner=""
+cli="" engine_reachable=0 engine_version="" engine_info="" engine_error=""
+
+now_ms() { local t; t=$(date +%s%N); printf '%s' "$(( t / 1000000 ))"; }
+declare -A timing=()
+
+# The runtime's CLI, as the right account, with a clean environment and a time limit.
+rt() {
+  case "$runtime" in
+    docker-remap)
+      (cd / && env -i PATH="$SYS_PATH" HOME=/root LANG=C.UTF-8 DOCKER_HOST="$docker_host" \
+        timeout "$cli_timeout" docker "$@") ;;
+    docker-rootless) as_user env DOCKER_HOST="$docker_host" timeout "$cli_timeout" docker "$@" ;;
+    podman) as_user timeout "$cli_timeout" podman "$@" ;;
+  esac
+}
+as_user() {
+  local env=(HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/sh PATH="$SYS_PATH" LANG=C.UTF-8)
+  [ ! -d "/run/user/$uid" ] || env+=(XDG_RUNTIME_DIR="/run/user/$uid")
+  case "$runner" in
+    runuser) (cd / && runuser -u "$user" -- env -i "${env[@]}" "$@") ;;
+    setpriv) (cd / && setpriv --reuid="$uid" --regid="$gid" --init-groups env -i "${env[@]}" "$@") ;;
+    *) return 127 ;;
+  esac
+}
+# Removes a container this run started: docker kills at once with -f; podman needs --time 0.
+rm_container() {
+  if [ "$runtime" = podman ]; then rt rm -f --time 0 "$1"; else rt rm -f "$1"; fi
+}
+# The last non-empty line of a file, shortened: error messages for the JSON.
+last_line() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c1-400 || true; }
+
+cleanup() {
+  [ "$cleaned" = 0 ] || return 0
+  cleaned=1
+  local name left=()
+  for name in ${started[@]+"${started[@]}"}; do
+    rm_container "$name" > /dev/null 2>&1 || true # most are gone already (--rm, removed after use)
+  done
+  if [ ${#started[@]} -gt 0 ]; then
+    if mapfile -t left < <(rt ps -a --filter "name=hh-verify-$run_id-" --format '{{.Names}}' 2>/dev/null); then
+      for name in ${left[@]+"${left[@]}"}; do [ -z "$name" ] || containers_left+=("$name"); done
+    fi
+    [ ${#containers_left[@]} = 0 ] || cleanup_errors+=("containers not removed: ${containers_left[*]}")
+  fi
+  if [ "$image_created" = 1 ]; then
+    if rt rmi "$image" > /dev/null 2> "$work/rmi.err"; then image_removed=1
+    else cleanup_errors+=("image $image: $(last_line "$work/rmi.err")")
+    fi
+  fi
+  if [ -n "$work" ] && [ -d "$work" ]; then
+    rm -rf --one-file-system -- "$work" 2>/dev/null || true
+    if [ -d "$work" ]; then cleanup_errors+=("temp dir $work could not be removed"); else tempdir_removed=1; fi
+  fi
+  [ ${#cleanup_errors[@]} = 0 ] || say "cleanup: ${cleanup_errors[*]}"
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Observations.
+observe_user() {
+  local entry
+  if entry=$(getent passwd "$user"); then
+    IFS=: read -r _ _ uid gid _ home _ <<< "$entry"
+    user_exists=1
+  fi
+  if [ "$runtime" = docker-remap ]; then run_as=root
+  elif command -v runuser >/dev/null 2>&1; then runner=runuser; run_as="$user (runuser)"
+  elif command -v setpriv >/dev/null 2>&1; then runner=setpriv; run_as="$user (setpriv)"
+  fi
+  say "user $user: $([ "$user_exists" = 1 ] && echo "uid $uid, gid $gid" || echo "does not exist")"
+}
+
+# subid_json FILE: {"file","exists","userLines":[...],"overlapping":[...]}. User lines are those
+# whose owner is NAME or NAME's UID; overlapping lines are other owners' lines sharing an ID with
+# a user line or with the expected range.
+subid_json() {
+  local file=$1 kind
+  if [ ! -e "$file" ]; then
+    printf '{"file":%s,"exists":false,"userLines":[],"overlapping":[]}' "$(jstr "$file")"
+    return
+  fi
+  local -a mine=() others=()
+  while IFS=$'\t' read -r kind line; do
+    case "$kind" in
+      user) mine+=("$line") ;;
+      overlap) others+=("$line") ;;
+    esac
+  done < <(awk -v n="$user" -v u="$uid" -v es="$exp_start" -v ec="$exp_count" '
+    /^[[:space:]]*(#|$)/ { next }
+    { split($0, f, ":") }
+    f[2] !~ /^[0-9]+$/ || f[3] !~ /^[0-9]+$/ { next }
+    f[1] == n || (u != "" && f[1] == u) { print "user\t" $0; us[++m] = f[2] + 0; uc[m] = f[3] + 0; next }
+    { o[++k] = $0; os[k] = f[2] + 0; oc[k] = f[3] + 0 }
+    END {
+      us[++m] = es + 0; uc[m] = ec + 0
+      for (i = 1; i <= k; i++)
+        for (j = 1; j <= m; j++)
+          if (oc[i] > 0 && uc[j] > 0 && os[i] < us[j] + uc[j] && us[j] < os[i] + oc[i]) { print "overlap\t" o[i]; break }
+    }' "$file")
+  printf '{"file":%s,"exists":true,"userLines":%s,"overlapping":%s}' "$(jstr "$file")" \
+    "$(json_list ${mine[@]+"${mine[@]}"})" "$(json_list ${others[@]+"${others[@]}"})"
+}
+
+observe_engine() {
+  local fmt
+  case "$runtime" in
+    docker-remap) cli=docker; [ -n "$docker_host" ] || docker_host=${DOCKER_HOST:-unix:///var/run/docker.sock} ;;
+    docker-rootless) cli=docker; [ -n "$docker_host" ] || docker_host=${uid:+unix:///run/user/$uid/docker.sock} ;;
+    podman) cli=podman ;;
+  esac
+  if [ "$runtime" != docker-remap ] && [ "$user_exists" = 0 ]; then
+    engine_error="user $user does not exist: cannot run $cli as that user"
+  elif [ "$runtime" != docker-remap ] && [ -z "$runner" ]; then
+    engine_error="neither runuser nor setpriv is available to run $cli as $user"
+  elif ! command -v "$cli" >/dev/null 2>&1; then
+    engine_error="no $cli command on this host (PATH $SYS_PATH)"
+  fi
+  [ -z "$engine_error" ] || { say "engine: $engine_error"; return 0; }
+  if [ "$cli" = docker ]; then
+    fmt='{"ServerVersion":{{json .ServerVersion}},"SecurityOptions":{{json .SecurityOptions}},"DockerRootDir":{{json .DockerRootDir}},'
+    fmt+='"Driver":{{json .Driver}},"CgroupDriver":{{json .CgroupDriver}},"CgroupVersion":{{json .CgroupVersion}},'
+    fmt+='"ContainersRunning":{{json .ContainersRunning}},"Warnings":{{json .Warnings}}}'
+    if rt version --format '{{.Server.Version}}' > "$work/version" 2> "$work/version.err" &&
+       rt info --format "$fmt" > "$work/info" 2> "$work/info.err"; then
+      engine_reachable=1
+    fi
+  else
+    # The keys podman info --format json uses, for the fields the checks read.
+    fmt='{"host":{"security":{{json .Host.Security}},"ociRuntime":{"name":{{json .Host.OCIRuntime.Name}}},'
+    fmt+='"cgroupVersion":{{json .Host.CgroupsVersion}},"idMappings":{{json .Host.IDMappings}}},'
+    fmt+='"store":{"graphRoot":{{json .Store.GraphRoot}},"graphDriverName":{{json .Store.GraphDriverName}}},'
+    fmt+='"version":{"Version":{{json .Version.Version}}}}'
+    if rt version --format '{{.Client.Version}}' > "$work/version" 2> "$work/version.err" &&
+       rt info --format "$fmt" > "$work/info" 2> "$work/info.err"; then
+      engine_reachable=1
+    fi
+  fi
+  if [ "$engine_reachable" = 1 ]; then
+    engine_version=$(head -n 1 "$work/version")
+    engine_info=$(tr -d '\n' < "$work/info")
+    say "engine: $cli $engine_version answers${docker_host:+ at $docker_host}"
+  else
+    engine_error="$cli as $run_as failed: $(last_line "$work/version.err") $(last_line "$work/info.err")"
+    engine_error=${engine_error% }
+    say "engine: $engine_error"
+  fi
+}
+
+# The test image: --image as given, or hardened-hosts/verify:busybox imported from the host's
+# static busybox (a tar of busybox + its applet links), removed again by cleanup.
+img_built=0 img_from="" img_busybox_version="" img_sha="" img_reused=0 img_error="" img_ready=0
+is_static() { # is_static FILE: ldd says it is not dynamic (no ldd: assume it may be)
+  local out
+  command -v ldd >/dev/null 2>&1 || return 0
+  out=$(LC_ALL=C ldd "$1" 2>&1 || true)
+  [[ "$out" == *"not a dynamic executable"* || "$out" == *"statically linked"* ]]
+}
+prepare_image() {
+  if [ -n "$image" ]; then
+    if rt image inspect "$image" >/dev/null 2> "$work/img.err"; then img_ready=1
+    else img_error="image $image is not in $cli's local store (verify.sh never pulls): $(last_line "$work/img.err")"
+    fi
+    return 0
+  fi
+  image=$DEFAULT_IMAGE
+  local candidates p tried=() label root applet
+  candidates=${HH_VERIFY_BUSYBOX:-"/bin/busybox /usr/bin/busybox /sbin/busybox /usr/sbin/busybox $(command -v busybox || true)"}
+  for p in $candidates; do
+    tried+=("$p")
+    if [ -f "$p" ] && [ -x "$p" ] && is_static "$p"; then img_from=$p; break; fi
+  done
+  if [ -z "$img_from" ]; then
+    img_error="no static busybox on this host (looked at: ${tried[*]}): install busybox-static, or pass --image with an image that has sh, cat, id, touch and sleep"
+    say "image: $img_error"
+    return 0
+  fi
+  img_sha=$(sha256sum "$img_from" | cut -c1-64)
+  img_busybox_version=$("$img_from" 2>&1 | head -n 1 | cut -c1-120 || true)
+  # Reuse a tag this script made from the very same binary (a run killed before its cleanup).
+  label=$(rt image inspect --format "{{index .Config.Labels \"$LABEL\"}}" "$image" 2>/dev/null || true)
+  [ "$label" != "<no value>" ] || label=""
+  if [ -n "$label" ] && [ "$label" = "$img_sha" ]; then
+    img_reused=1 img_ready=1
+    say "image: $image already holds $img_from (sha256 $img_sha): reused, kept"
+    return 0
+  fi
+  if [ -z "$label" ] && rt image inspect "$image" >/dev/null 2>&1; then
+    img_error="$image exists in $cli's store but was not made by verify.sh: not overwriting it; pass --image"
+    say "image: $img_error"
+    return 0
+  fi
+  root=$work/image-root
+  mkdir -p "$root/bin" "$root/tmp"
+  chmod 1777 "$root/tmp"
+  cp "$img_from" "$root/bin/busybox"
+  chmod 0755 "$root/bin/busybox"
+  for applet in $("$img_from" --list 2>/dev/null); do
+    [ "$applet" = busybox ] || [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+  done
+  tar -C "$root" -cf "$work/busybox.tar" . || { img_error="tar of $img_from failed"; return 0; }
+  # The tar goes in on stdin: the rootless CLI runs as the user, who cannot read our temp dir.
+  if rt import --change "LABEL $LABEL=$img_sha" - "$image" < "$work/busybox.tar" > /dev/null 2> "$work/import.err"; then
+    img_built=1 img_ready=1 image_created=1
+    say "image: imported $image from $img_from ($img_busybox_version)"
+  else
+    img_error="$cli import of $img_from as $image failed: $(last_line "$work/import.err")"
+    say "image: $img_error"
+  fi
+}
+
+# One throw-away container: its uid_map/gid_map, a file written into a 0777 bind mount, and a
+# write attempt into a root-owned 0755 dir.
+probe_ran=0 probe_error="" uid_map=() gid_map=() id_inside="" bind_written=0 bind_uid="" bind_gid="" bind_error=""
+root_dir_writable="" root_dir_message=""
+# shellcheck disable=SC2016 # runs inside the container
+readonly PROBE='echo @uid_map; cat /proc/self/uid_map; echo @gid_map; cat /proc/self/gid_map
+echo @id; echo "$(id -u):$(id -g)"
+echo @bind; if echo hardened-hosts > /hh/rw/written-by-container-root 2>/tmp/e; then echo written; else echo "failed: $(cat /tmp/e)"; fi
+echo @rootdir; if touch /hh/root/probe 2>/tmp/e; then echo writable; else echo "refused: $(cat /tmp/e)"; fi
+exit 0'
+section() { awk -v s="@$1" '/^@/ { on = ($0 == s); next } on' "$2"; }
+probe_container() {
+  local name=hh-verify-$run_id-probe line out
+  mkdir -m 0777 "$work/rw"; chmod 0777 "$work/rw"
+  mkdir -m 0755 "$work/rootdir"; chmod 0755 "$work/rootdir"
+  started+=("$name")
+  if ! rt run --rm --pull never --network none --name "$name" \
+      -v "$work/rw:/hh/rw" -v "$work/rootdir:/hh/root" "$image" sh -c "$PROBE" > "$work/probe.out" 2> "$work/probe.err"; then
+    probe_error="$cli run failed: $(last_line "$work/probe.err")"
+    say "probe: $probe_error"
+    return 0
+  fi
+  probe_ran=1
+  while read -r line; do [ -z "$line" ] || uid_map+=("$(echo "$line" | tr -s ' \t' '  ')"); done < <(section uid_map "$work/probe.out")
+  while read -r line; do [ -z "$line" ] || gid_map+=("$(echo "$line" | tr -s ' \t' '  ')"); done < <(section gid_map "$work/probe.out")
+  id_inside=$(section id "$work/probe.out" | head -n 1)
+  out=$(section bind "$work/probe.out" | head -n 1)
+  if [ "$out" = written ] && [ -e "$work/rw/written-by-container-root" ]; then
+    bind_written=1
+    bind_uid=$(stat -c %u "$work/rw/written-by-container-root")
+    bind_gid=$(stat -c %g "$work/rw/written-by-container-root")
+  else
+    bind_error=${out:-no output}
+  fi
+  out=$(section rootdir "$work/probe.out" | head -n 1)
+  if [ "$out" = writable ] || [ -e "$work/rootdir/probe" ]; then root_dir_writable=true; else root_dir_writable=false; fi
+  root_dir_message=$out
+  say "probe: uid_map ${uid_map[*]:-?}; bind-mount file owner ${bind_uid:-?}:${bind_gid:-?}; root-owned dir $([ "$root_dir_writable" = true ] && echo WRITABLE || echo refused)"
+}
+
+# A `sleep` container: its PID from inspect, its host UID/GID from /proc/PID/status (ps prints
+# UIDs above 2^31 as negative numbers).
+proc_ran=0 proc_pid="" proc_found_by="" proc_uid="" proc_gid="" proc_error=""
+argv_is() { [ -r "/proc/$1/cmdline" ] && [ "$(tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null)" = "$2 " ]; }
+probe_process() {
+  local name=hh-verify-$run_id-sleep secs=$(( 3600 + RANDOM % 3600 )) pid="" d
+  started+=("$name")
+  if ! rt run -d --pull never --network none --name "$name" "$image" sleep "$secs" > /dev/null 2> "$work/sleep.err"; then
+    proc_error="$cli run -d failed: $(last_line "$work/sleep.err")"
+    say "process: $proc_error"
+    return 0
+  fi
+  proc_ran=1
+  pid=$(rt inspect --format '{{.State.Pid}}' "$name" 2> "$work/inspect.err" || true)
+  if [[ "$pid" =~ ^[1-9][0-9]*$ ]] && argv_is "$pid" "sleep $secs"; then
+    proc_found_by=inspect
+  else
+    # Not a host PID (a runtime in its own PID namespace): find the exact argv on the host.
+    pid=""
+    for d in /proc/[0-9]*; do
+      if argv_is "${d#/proc/}" "sleep $secs"; then pid=${d#/proc/}; proc_found_by=argv; break; fi
+    done
+  fi
+  if [ -n "$pid" ]; then
+    proc_pid=$pid
+    proc_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    proc_gid=$(awk '/^Gid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    say "process: container pid $pid runs as host uid ${proc_uid:-?} gid ${proc_gid:-?}"
+  else
+    proc_error="the container's sleep process was not found on the host (inspect said '${pid:-$(last_line "$work/inspect.err")}')"
+    say "process: $proc_error"
+  fi
+  rm_container "$name" > /dev/null 2>&1 || true
+}
+
+# --privileged under userns-remap: dockerd must refuse it. Tried with `true` only.
+priv_tried=0 priv_exit="" priv_message="" priv_reason=""
+probe_privileged() {
+  if [ "$runtime" != docker-remap ]; then
+    priv_reason="only checked under docker-remap (rootless runtimes grant --privileged inside the user namespace)"
+    return 0
+  fi
+  local name=hh-verify-$run_id-priv rc=0
+  started+=("$name")
+  rt run --rm --pull never --network none --privileged --name "$name" "$image" true > /dev/null 2> "$work/priv.err" || rc=$?
+  priv_tried=1 priv_exit=$rc
+  priv_message=$(grep -v '^[[:space:]]*$' "$work/priv.err" | grep -v "^Run '.* --help'" | head -n 1 | cut -c1-400 || true)
+  say "privileged: exit $rc${priv_message:+: $priv_message}"
+}
+
+# Running containers and their userns mode (CIS 5.30: --userns=host), before ours start.
+ctr_listed=0 ctr_error="" ctr_json="[]"
+list_containers() {
+  local ids=() first=1 id name mode priv
+  if ! rt ps -q --no-trunc > "$work/ps.out" 2> "$work/ps.err"; then
+    ctr_error="$cli ps failed: $(last_line "$work/ps.err")"
+    say "containers: $ctr_error"
+    return 0
+  fi
+  mapfile -t ids < <(grep . "$work/ps.out" || true)
+  ctr_listed=1
+  [ ${#ids[@]} -gt 0 ] || { say "containers: none running"; return 0; }
+  if ! rt inspect --format '{{.Id}}|{{.Name}}|{{.HostConfig.UsernsMode}}|{{.HostConfig.Privileged}}' "${ids[@]}" > "$work/inspect.out" 2> "$work/ps.err"; then
+    # A container that stopped between ps and inspect: keep what inspect printed for the others.
+    say "containers: inspect: $(last_line "$work/ps.err")"
+  fi
+  ctr_json="["
+  while IFS='|' read -r id name mode priv; do
+    [ -n "$id" ] || continue
+    [[ "$name" != *hh-verify-"$run_id"-* ]] || continue
+    [ $first = 1 ] || ctr_json+=","
+    first=0
+    ctr_json+="{\"id\":$(jstr "${id:0:12}"),\"name\":$(jstr "$name"),\"usernsMode\":$(jstr "$mode"),\"privileged\":$(jbool "$priv")}"
+  done < "$work/inspect.out"
+  ctr_json+="]"
+  say "containers: ${#ids[@]} running"
+}
+
+timed() { # timed KEY FUNCTION: runs it, records its milliseconds
+  local t0; t0=$(now_ms)
+  "$2"
+  timing[$1]=$(( $(now_ms) - t0 ))
+}
+
+main() {
+  parse_args "$@"
+  [ "$(id -u)" = 0 ] || fail 3 "observe must run as root (directly or with sudo -n): it reads other users' processes and runs their runtimes"
+  local t_start; t_start=$(now_ms)
+  run_id=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+  # Always under /tmp: the remapped root or the rootless user must traverse the path to the bind
+  # mounts, which a private $TMPDIR (e.g. under /root) would not allow.
+  work=$(mktemp -d /tmp/hh-verify.XXXXXX)
+  # Traversable (not readable) by the remapped root / the rootless user, for the bind mounts.
+  chmod 0711 "$work"
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM HUP
+  trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+  say "observe: runtime $runtime, user $user, expected range $exp_start:$exp_count, run $run_id"
+
+  observe_user
+  local subuid subgid
+  subuid=$(subid_json /etc/subuid)
+  subgid=$(subid_json /etc/subgid)
+  timed engine observe_engine
+  if [ "$engine_reachable" = 1 ]; then
+    timed containers list_containers
+    timed image prepare_image
+    if [ "$img_ready" = 1 ]; then
+      timed probe probe_container
+      timed process probe_process
+      timed privileged probe_privileged
+    fi
+  fi
+  timed cleanup cleanup
+
+  local not_run="" image_json
+  [ "$engine_reachable" = 1 ] || not_run="the runtime did not answer: $engine_error"
+  [ -n "$not_run" ] || [ "$img_ready" = 1 ] || not_run="no test image: $img_error"
+  if [ "$img_ready" = 1 ] || [ -n "$img_error" ] || [ -n "$image" ]; then
+    image_json=$(printf '{"name":%s,"builtOnHost":%s,"from":%s,"busyboxVersion":%s,"busyboxSha256":%s,"reused":%s,"removedAfter":%s,"error":%s}' \
+      "$(jstr "${image:-$DEFAULT_IMAGE}")" "$(jbool "$img_built")" "$(jstr_or_null "$img_from")" "$(jstr_or_null "$img_busybox_version")" \
+      "$(jstr_or_null "$img_sha")" "$(jbool "$img_reused")" "$(jbool "$image_removed")" "$(jstr_or_null "$img_error")")
+  else
+    image_json=null
+  fi
+  [ -z "$not_run" ] || probe_error=${probe_error:-$not_run} proc_error=${proc_error:-$not_run}
+  if [ -n "$not_run" ] && [ "$runtime" = docker-remap ]; then priv_reason=${priv_reason:-$not_run}; fi
+  [ "$ctr_listed" = 1 ] || ctr_error=${ctr_error:-$not_run}
+
+  local total=$(( $(now_ms) - t_start )) k timings="" sep=""
+  for k in engine containers image probe process privileged cleanup; do
+    [ -z "${timing[$k]:-}" ] || { timings+="$sep\"$k\":${timing[$k]}"; sep=,; }
+  done
+  timings+="$sep\"total\":$total"
+  say "observe: done in ${total} ms"
+
+  printf '{"ok":true,"action":"observe","format":1,"runtime":%s,"expectedRange":{"start":%s,"count":%s},' \
+    "$(jstr "$runtime")" "$exp_start" "$exp_count"
+  printf '"host":{"hostname":%s,"kernel":%s},"observedAt":%s,"runAs":%s,' \
+    "$(jstr "$(cat /proc/sys/kernel/hostname 2>/dev/null || hostname)")" "$(jstr "$(uname -r)")" "$(jstr "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(jstr_or_null "$run_as")"
+  printf '"user":{"name":%s,"exists":%s,"uid":%s,"gid":%s,"home":%s},' \
+    "$(jstr "$user")" "$(jbool "$user_exists")" "$(jnum_or_null "$uid")" "$(jnum_or_null "$gid")" "$(jstr_or_null "$home")"
+  printf '"engine":{"cli":%s,"dockerHost":%s,"reachable":%s,"version":%s,"info":%s,"error":%s},"image":%s,' \
+    "$(jstr "$cli")" "$(jstr_or_null "$docker_host")" "$(jbool "$engine_reachable")" "$(jstr_or_null "$engine_version")" \
+    "$(jraw_or_null "$engine_info")" "$(jstr_or_null "$engine_error")" "$image_json"
+  printf '"probe":{"ran":%s,"error":%s,"uidMap":%s,"gidMap":%s,"idInside":%s,' \
+    "$(jbool "$probe_ran")" "$(jstr_or_null "$probe_error")" "$(json_list ${uid_map[@]+"${uid_map[@]}"})" \
+    "$(json_list ${gid_map[@]+"${gid_map[@]}"})" "$(jstr_or_null "$id_inside")"
+  printf '"bindFile":{"written":%s,"hostUid":%s,"hostGid":%s,"error":%s},"rootOwnedDir":{"writable":%s,"message":%s}},' \
+    "$(jbool "$bind_written")" "$(jnum_or_null "$bind_uid")" "$(jnum_or_null "$bind_gid")" "$(jstr_or_null "$bind_error")" \
+    "${root_dir_writable:-null}" "$(jstr_or_null "$root_dir_message")"
+  printf '"process":{"ran":%s,"pid":%s,"foundBy":%s,"hostUid":%s,"hostGid":%s,"error":%s},' \
+    "$(jbool "$proc_ran")" "$(jnum_or_null "$proc_pid")" "$(jstr_or_null "$proc_found_by")" "$(jnum_or_null "$proc_uid")" \
+    "$(jnum_or_null "$proc_gid")" "$(jstr_or_null "$proc_error")"
+  printf '"privileged":{"tried":%s,"exitCode":%s,"message":%s,"notTriedBecause":%s},' \
+    "$(jbool "$priv_tried")" "$(jnum_or_null "$priv_exit")" "$(jstr_or_null "$priv_message")" "$(jstr_or_null "$priv_reason")"
+  printf '"containers":{"listed":%s,"running":%s,"error":%s},"subuid":%s,"subgid":%s,' \
+    "$(jbool "$ctr_listed")" "$ctr_json" "$(jstr_or_null "$ctr_error")" "$subuid" "$subgid"
+  printf '"cleanup":{"containersLeft":%s,"imageRemoved":%s,"tempDirRemoved":%s,"errors":%s},"timingsMs":{%s}}\n' \
+    "$(json_list ${containers_left[@]+"${containers_left[@]}"})" "$(jbool "$image_removed")" "$(jbool "$tempdir_removed")" \
+    "$(json_list ${cleanup_errors[@]+"${cleanup_errors[@]}"})" "$timings"
+}
+
+# Children must not read stdin: with `bash -s` the rest of this script is on it.
+main "$@" </dev/null
