@@ -1,10 +1,24 @@
 /**
  * hardened-hosts: Pulumi components that turn plain Linux machines into hardened container hosts.
  *
- * - `subids`: subordinate ID ranges (/etc/subuid, /etc/subgid): file format, allocator, ledger.
+ * - `subids/`: subordinate ID ranges (/etc/subuid, /etc/subgid): file format, allocator, ledger,
+ *   the host-side writer.
+ * - `docker/`: rootful Docker with userns-remap.
+ * - `rootless/`: rootless Docker and rootless Podman for a named user.
+ * - `verify/`: post-deploy verification and its checks.
+ * - `fleet/`: HardenedHost (one machine) and HardenedFleet (many, one allocation).
+ * - `host/`: the SSH connection, quoting, and how host scripts are run.
  */
 export * from "./subids";
+export * from "./verify";
 export * from "./host/connection";
 export { runHostScript, scriptCommandLine } from "./host/script";
 export { shellJoin, shellQuote } from "./host/shell";
-export * from "./verify";
+export { DockerUsernsRemap } from "./docker/remap";
+export type { DockerUsernsRemapArgs, DockerRemapReport } from "./docker/remap";
+export { RootlessRuntime } from "./rootless/runtime";
+export type { RootlessMode, RootlessRuntimeArgs, RootlessReport } from "./rootless/runtime";
+export { HardenedHost, runtimeOwner } from "./fleet/hardened-host";
+export type { HardenedHostArgs, RuntimeSpec, RootlessRuntimeSpec, UsernsRemapRuntime } from "./fleet/hardened-host";
+export { HardenedFleet } from "./fleet/hardened-fleet";
+export type { FleetHostSpec, HardenedFleetArgs } from "./fleet/hardened-fleet";
