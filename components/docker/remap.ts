@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { nonRootUserProblem, validated, validatedField } from "../host/validate";
+import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 
 
@@ -51,7 +51,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerUsernsRemapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:docker:DockerUsernsRemap", name, {}, opts);
-        const fail = (field: string, why: string) => new pulumi.ResourceError(`${field}: ${why}`, this);
+        const fail = (field: string, why: string) => componentError(`${field}: ${why}`, this);
 
         const user = validatedField(this, "remapUser", args.remapUser ?? "dockremap", nonRootUserProblem);
         const range = validatedField(this, "range", args.range, containerRangeProblem);

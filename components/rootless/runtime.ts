@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { nonRootUserProblem, validated, validatedField } from "../host/validate";
+import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 
 /** The rootless runtimes this component sets up. */
@@ -47,7 +47,7 @@ export class RootlessRuntime extends pulumi.ComponentResource {
 
     constructor(name: string, args: RootlessRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:rootless:RootlessRuntime", name, {}, opts);
-        const fail = (field: string, why: string) => new pulumi.ResourceError(`${field}: ${why}`, this);
+        const fail = (field: string, why: string) => componentError(`${field}: ${why}`, this);
         const mode = validated(args.mode, (m) => {
             switch (m) {
                 case "docker-rootless":

@@ -1,9 +1,8 @@
-import { inspect } from "node:util";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { nonRootUserProblem, validated } from "../host/validate";
+import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
 
@@ -36,16 +35,6 @@ export interface HostVerificationArgs {
     hostName?: pulumi.Input<string>;
 }
 
-/**
- * A ResourceError that prints as its message alone. The SDK reports an error thrown in an apply
- * with `util.inspect`, and a ResourceError holds the component, so the whole resource graph would
- * be printed: measured here, a failing `pulumi up` then took 20-40 s of CPU instead of 2 s.
- */
-function quietResourceError(message: string, resource: pulumi.Resource): pulumi.ResourceError {
-    const e = new pulumi.ResourceError(message, resource, true);
-    Object.defineProperty(e, inspect.custom, { value: () => `${e.name}: ${e.message}`, enumerable: false });
-    return e;
-}
 
 /** Shapes a Docker host address or an image reference may take on verify.sh's command line. */
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$/;
@@ -72,7 +61,7 @@ export class HostVerification extends pulumi.ComponentResource {
 
     constructor(name: string, args: HostVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:verify:HostVerification", name, {}, opts);
-        const fail = (field: string, why: string) => quietResourceError(`${field}: ${why}`, this);
+        const fail = (field: string, why: string) => componentError(`${field}: ${why}`, this);
 
         const runtime = validated<VerifyRuntime, VerifyRuntime>(args.runtime, (r) => {
             switch (r) {
@@ -86,11 +75,7 @@ export class HostVerification extends pulumi.ComponentResource {
                 }
             }
         });
-        const user = validated(args.user, (u) => {
-            const problem = nonRootUserProblem(u);
-            if (problem) throw fail("user", problem);
-            return u;
-        });
+        const user = validatedField(this, "user", args.user, nonRootUserProblem);
         const range = validated(args.expectedRange, (r) => {
             const problem = r === null || typeof r !== "object" ? "must be {start, count}" : containerRangeProblem(r);
             if (problem) throw fail("expectedRange", problem);
@@ -144,12 +129,12 @@ export class HostVerification extends pulumi.ComponentResource {
                     return hostResult(parseObservations(out), { host, runtime: rt, user: u, expectedRange: r });
                 } catch (e) {
                     // Not a failed check: the verification itself could not be read.
-                    throw quietResourceError(`${host} (${rt}): ${(e as Error).message}`, this);
+                    throw componentError(`${host} (${rt}): ${(e as Error).message}`, this);
                 }
             });
         this.result = pulumi.all([evaluated, reportOnly, this.command.urn]).apply(([result, only, urn]) => {
             if (!only && failedChecks(result).length > 0) {
-                throw quietResourceError(
+                throw componentError(
                     `${failureMessage(result)}\n` +
                         `Export the result without failing: reportOnly: true. Re-check after fixing the host by hand: ` +
                         `pulumi up --replace '${urn}' (or change a rerunOn value).`,
