@@ -8,6 +8,7 @@
  * - `verify/`: post-deploy verification and its checks.
  * - `fleet/`: HardenedHost (one machine) and HardenedFleet (many, one allocation).
  * - `host/`: the SSH connection, quoting, and how host scripts are run.
+ * - `machines/`: EC2 instances and bring-your-own hosts, each ending in one HostConnection.
  */
 export * from "./subids";
 export * from "./verify";
@@ -22,3 +23,4 @@ export { HardenedHost, runtimeOwner } from "./fleet/hardened-host";
 export type { HardenedHostArgs, RuntimeSpec, RootlessRuntimeSpec, UsernsRemapRuntime } from "./fleet/hardened-host";
 export { HardenedFleet } from "./fleet/hardened-fleet";
 export type { FleetHostSpec, HardenedFleetArgs } from "./fleet/hardened-fleet";
+export * from "./machines";

@@ -1,6 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 
+/** A bastion (jump host) in front of a host. */
+export interface BastionConnection {
+    /** Address or DNS name of the bastion. */
+    host: pulumi.Input<string>;
+    /** SSH port of the bastion. Default 22. */
+    port?: pulumi.Input<number>;
+    /** Login user on the bastion. Default `root`. */
+    user?: pulumi.Input<string>;
+    /** Private key for the bastion. Stored as a secret. */
+    privateKey?: pulumi.Input<string>;
+    /** Password for the bastion, when there is no key. Stored as a secret. */
+    password?: pulumi.Input<string>;
+    /** The bastion's public host key; when set, any other key is refused. */
+    hostKey?: pulumi.Input<string>;
+}
+
 /**
  * How to reach a host over SSH. Every kind of machine (EC2, bring-your-own, local test hosts)
  * ends in one of these, so everything after it is one code path.
@@ -20,6 +36,8 @@ export interface HostConnection {
     hostKey?: pulumi.Input<string>;
     /** Run host scripts through `sudo -n`. Default: when `user` is not `root`. */
     sudo?: pulumi.Input<boolean>;
+    /** Reach the host through this bastion. Default: directly. */
+    proxy?: pulumi.Input<BastionConnection>;
 }
 
 /** The `connection` input of `@pulumi/command`'s remote resources, secrets marked secret. */
@@ -34,6 +52,16 @@ export function commandConnection(c: HostConnection): pulumi.Input<command.types
         // Bounded wait for hosts that are still booting: 20 dials × up to 15 s.
         dialErrorLimit: 20,
         perDialTimeout: 15,
+        proxy: c.proxy === undefined ? undefined : pulumi.output(c.proxy).apply((p) => ({
+            host: p.host,
+            port: p.port ?? 22,
+            user: p.user ?? "root",
+            privateKey: p.privateKey === undefined ? undefined : pulumi.secret(p.privateKey),
+            password: p.password === undefined ? undefined : pulumi.secret(p.password),
+            hostKey: p.hostKey,
+            dialErrorLimit: 20,
+            perDialTimeout: 15,
+        })),
     };
 }
 

@@ -62,6 +62,7 @@ export function hostKeyProblem(key: unknown): string | undefined {
 /** Why `key` cannot be an EC2 key pair's public key (OpenSSH ed25519 or RSA), or undefined. */
 export function ec2PublicKeyProblem(key: unknown): string | undefined {
     if (typeof key === "string" && /^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( .*)?$/.test(key.trim())) return undefined;
+    if (typeof key === "string" && /PRIVATE KEY/.test(key)) return "is a private key; give the public key (the .pub file)";
     const shown = typeof key === "string" && key.length > 40 ? JSON.stringify(key.slice(0, 40) + "...") : JSON.stringify(key);
     return `${shown} is not an OpenSSH ed25519 or RSA public key (EC2 key pairs accept only those)`;
 }

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, commandConnection } from "../host/connection";
-import { validatedField } from "../host/validate";
+import { componentError, validatedField } from "../host/validate";
 import { ec2PublicKeyProblem, parseSshCidr, privateKeyProblem, sshCidrsProblem } from "./checks";
 
 /** The distributions an {@link Ec2Machine} can run (x86_64 images). */
@@ -46,9 +46,11 @@ export function amiQuery(distro: Ec2Distro): aws.ec2.GetAmiArgs {
 }
 
 /**
- * How long `ready` waits for SSH: up to `dialErrorLimit` failed dials of up to `perDialTimeout`
- * seconds each (plus the provider's back-off between them, at most 5 s): 40 × 15 s ≈ 10 to 13
- * minutes, enough for a first boot, bounded so a machine that never answers fails the update.
+ * How long `ready` waits for SSH: up to `dialErrorLimit` failed dials (count) of up to
+ * `perDialTimeout` seconds each, with the provider's back-off between them (100 ms growing to at
+ * most 5 s). Dials that time out (an instance still booting drops packets): at most about
+ * 40 × (15 s + 5 s) ≈ 13 minutes; dials refused at once (sshd not up yet): about 2.5 minutes.
+ * Enough for a first boot, bounded so a machine that never answers fails the update.
  */
 export const SSH_READY_DIAL = { dialErrorLimit: 40, perDialTimeout: 15 } as const;
 
@@ -113,13 +115,17 @@ export class Ec2Machine extends pulumi.ComponentResource {
     public readonly hostConnection: HostConnection;
     /** The same connection as one Output (secret: it holds the private key). */
     public readonly connection: pulumi.Output<HostConnection>;
+    /** The EC2 instance ID (`i-...`). */
     public readonly instanceId: pulumi.Output<string>;
     /** Public IPv4 address; empty without one. */
     public readonly publicIp: pulumi.Output<string>;
+    /** Private IPv4 address in the subnet. */
     public readonly privateIp: pulumi.Output<string>;
     /** The login user of the distribution (with sudo). */
     public readonly loginUser: string;
+    /** The image the instance was created from (newer ones are ignored, see above). */
     public readonly amiId: pulumi.Output<string>;
+    /** The security group that lets SSH in from `sshCidrs` only. */
     public readonly securityGroupId: pulumi.Output<string>;
     /** Completes when SSH answers and cloud-init is done: put it in `dependsOn` of host work. */
     public readonly ready: command.remote.Command;
@@ -128,7 +134,7 @@ export class Ec2Machine extends pulumi.ComponentResource {
         super("hardened-hosts:machines:Ec2Machine", name, {}, opts);
         const image = (DISTRO_IMAGES as Record<string, DistroImage | undefined>)[args.distro];
         if (image === undefined) {
-            throw new pulumi.ResourceError(
+            throw componentError(
                 `distro: ${JSON.stringify(args.distro)} is not one of ${Object.keys(DISTRO_IMAGES).map((d) => JSON.stringify(d)).join(", ")}`,
                 this,
             );
@@ -165,14 +171,13 @@ export class Ec2Machine extends pulumi.ComponentResource {
             subnetId = pulumi.all([aws.ec2.getSubnetsOutput({ filters }, invokeOpts).ids, vpcId]).apply(([ids, vpc]) => {
                 const first = [...(ids ?? [])].sort()[0];
                 if (first === undefined) {
-                    throw new pulumi.ResourceError(`subnetId: not given, and VPC ${vpc} has no ${defaultVpc ? "default-for-AZ " : ""}subnet`, this);
+                    throw componentError(`subnetId: not given, and VPC ${vpc} has no ${defaultVpc ? "default-for-AZ " : ""}subnet`, this);
                 }
                 return first;
             });
         }
 
         const ami = aws.ec2.getAmiOutput(amiQuery(args.distro), invokeOpts);
-        this.amiId = ami.id;
 
         const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey, tags }, { parent: this });
 
@@ -216,6 +221,7 @@ export class Ec2Machine extends pulumi.ComponentResource {
             tags,
         }, { parent: this, ignoreChanges: ["ami"] });
         this.instanceId = instance.id;
+        this.amiId = instance.ami;
         this.publicIp = instance.publicIp;
         this.privateIp = instance.privateIp;
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HostConnection, commandConnection } from "../host/connection";
-import { validated } from "../host/validate";
+import { BastionConnection, HostConnection } from "../host/connection";
+import { componentError, validated } from "../host/validate";
 import { addressProblem, hostKeyProblem, loginUserProblem, passwordProblem, portProblem, privateKeyProblem } from "./checks";
 
 /** A bastion (jump host) in front of an existing machine. */
@@ -47,28 +47,12 @@ export interface ExistingMachineSpec {
     sudo?: pulumi.Input<boolean>;
 }
 
-/** The bastion part of a connection, in `@pulumi/command`'s `ProxyConnection` shape. */
-export interface BastionConnection {
-    host: pulumi.Input<string>;
-    port: pulumi.Input<number>;
-    user: pulumi.Input<string>;
-    privateKey?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
-    hostKey?: pulumi.Input<string>;
-}
+/** A {@link HostConnection} (kept as a name: the bastion is part of every connection now). */
+export type ExistingConnection = HostConnection;
 
-/** A {@link HostConnection}, plus the bastion when there is one. */
-export type ExistingConnection = HostConnection & { proxy?: BastionConnection };
-
-/**
- * Whether `commandConnection` (components/host/connection.ts) passes a `proxy` on to the Command
- * provider. Until it does, a bastion would be dropped silently and the scripts would dial the
- * address directly, so a spec with `proxy` is refused instead.
- */
-export function commandConnectionCarriesProxy(): boolean {
-    const probe = { host: "h", proxy: { host: "p", port: 22, user: "u" } } as HostConnection;
-    const out = commandConnection(probe) as { proxy?: unknown };
-    return out !== null && typeof out === "object" && out.proxy !== undefined;
+/** A `pulumi.ResourceError` that prints as its message (see `componentError`), with or without a resource. */
+export function machineError(message: string, parent: pulumi.Resource | undefined): pulumi.ResourceError {
+    return parent === undefined ? new pulumi.ResourceError(message, undefined, true) : componentError(message, parent);
 }
 
 /**
@@ -81,7 +65,7 @@ export function commandConnectionCarriesProxy(): boolean {
  */
 export function existingMachineConnection(name: string, spec: ExistingMachineSpec, parent?: pulumi.Resource): ExistingConnection {
     const fail = (field: string, why: string): never => {
-        throw new pulumi.ResourceError(`machine ${JSON.stringify(name)}: ${field}: ${why}`, parent);
+        throw machineError(`machine ${JSON.stringify(name)}: ${field}: ${why}`, parent);
     };
     function field<T>(fieldName: string, input: pulumi.Input<T>, problem: (v: T) => string | undefined): pulumi.Output<T> {
         return validated(input, (v) => {
@@ -99,9 +83,6 @@ export function existingMachineConnection(name: string, spec: ExistingMachineSpe
     if (spec.proxy !== undefined) {
         if (spec.proxy.privateKey === undefined && spec.proxy.password === undefined) {
             fail("proxy.privateKey", "is required (or proxy.password)");
-        }
-        if (!commandConnectionCarriesProxy()) {
-            fail("proxy", "bastions are not supported yet: commandConnection() does not pass a proxy to the Command provider");
         }
     }
 
@@ -127,7 +108,7 @@ export function existingMachineConnection(name: string, spec: ExistingMachineSpe
     };
     if (spec.proxy !== undefined) {
         const p = spec.proxy;
-        connection.proxy = {
+        const proxy: BastionConnection = {
             host: field("proxy.host", p.host, addressProblem),
             port: field("proxy.port", p.port ?? 22, portProblem),
             user: field("proxy.user", p.user ?? "root", loginUserProblem),
@@ -135,6 +116,7 @@ export function existingMachineConnection(name: string, spec: ExistingMachineSpe
             password: optional(p.password, (pw) => pulumi.secret(field("proxy.password", pw, passwordProblem))),
             hostKey: optional(p.hostKey, (k) => field("proxy.hostKey", k, hostKeyCheck("proxy.hostKey"))),
         };
+        connection.proxy = proxy;
     }
 
     if (spec.hostKey === undefined) trustWarning("hostKey");

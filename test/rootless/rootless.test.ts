@@ -4,6 +4,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { runCleanupSteps } from "../support/cleanup";
 import {
     Account,
     account,
@@ -146,15 +147,7 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             }
         }]);
         steps.push(["temp dir", () => tmp && fs.rmSync(tmp, { recursive: true, force: true })]);
-        const errors: string[] = [];
-        for (const [what, f] of steps) {
-            try {
-                f();
-            } catch (e) {
-                errors.push(`${what}: ${(e as Error).message}`);
-            }
-        }
-        if (errors.length > 0) throw new Error(`cleanup: ${errors.join("; ")}`);
+        runCleanupSteps(steps);
     });
 
     describe("arguments and preconditions", function () {

@@ -8,6 +8,7 @@ import { PrivateDockerd, busyboxImage, deleteAccount, hasCommand, makeBusyboxTar
 import { ScratchProject, repoRoot } from "../support/pulumi-cli";
 import { ThrowawaySshd, sshdMissing } from "../command-provider/sshd";
 import { Account, account, appendLines, killUserProcesses, mustAsUser, removeLines, runRootless, TestSubids } from "../support/rootless";
+import { runCleanupSteps } from "../support/cleanup";
 
 // components/verify/verify.sh + checks.ts against this machine's real daemons, no mocks:
 //   - docker-remap: a private dockerd 20.10 (test/support/dockerd.ts: own socket, data root, exec
@@ -214,15 +215,7 @@ describe("verify.sh + checks.ts on this machine (private remapped dockerd, rootl
                 if (!existedBefore.has(p) && fs.existsSync(p) && fs.readdirSync(p).length === 0) fs.rmdirSync(p);
             }
         }]);
-        const errors: string[] = [];
-        for (const [what, f] of steps) {
-            try {
-                f();
-            } catch (e) {
-                errors.push(`${what}: ${(e as Error).message}`);
-            }
-        }
-        if (errors.length > 0) throw new Error(`cleanup: ${errors.join("; ")}`);
+        runCleanupSteps(steps);
     });
 
     describe("arguments (exit 2, nothing run)", function () {
