@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HardenedFleet } from "../components/fleet/hardened-fleet";
+import { existingMachineConnection } from "../components/machines/existing";
 import { ConfigError, StackPlan, parseStackConfig } from "./config";
 
 // The stack program: what it builds is decided by the typed config (see Pulumi.yaml and
@@ -35,13 +36,14 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             const fleet = new HardenedFleet("fleet", {
                 tenants: p.tenants,
                 hosts: Object.fromEntries(p.hosts.map((h) => [h.name, {
-                    connection: {
-                        host: h.address,
+                    connection: existingMachineConnection(h.name, {
+                        kind: "existing",
+                        address: h.address,
                         port: h.port,
                         user: h.user,
                         privateKey: cfg.requireSecret(h.privateKeyKey),
                         hostKey: h.hostKey,
-                    },
+                    }),
                     runtime: h.runtime,
                     tenants: h.tenants,
                     verify: { reportOnly: p.reportOnly },
