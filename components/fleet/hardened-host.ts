@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
@@ -7,6 +8,11 @@ import { HostSubids } from "../subids/host-subids";
 import { IdRange } from "../subids/ranges";
 import { HostResult } from "../verify/checks";
 import { HostVerification } from "../verify/verification";
+
+/** A short digest of a host script, so triggers (and previews) carry a hash, not the whole text. */
+function fingerprint(script: pulumi.Output<string | undefined>): pulumi.Output<string> {
+    return script.apply((t) => `sha256:${createHash("sha256").update(t ?? "").digest("hex").slice(0, 16)}`);
+}
 
 /** Rootful Docker with `userns-remap`. */
 export interface UsernsRemapRuntime {
@@ -109,7 +115,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                     requireNoContainers: runtime.requireNoContainers,
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = remap;
-                rerunOn = [remap.command.create, remap.command.stdin];
+                rerunOn = [remap.command.create, fingerprint(remap.command.stdin)];
                 break;
             }
             case "docker-rootless":
@@ -125,7 +131,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                 runtimeResource = rootless;
                 // The script's report names the socket; verify.sh derives it itself when empty.
                 dockerHost = rootless.dockerHost.apply((h) => h ?? "");
-                rerunOn = [rootless.command.create, rootless.command.stdin];
+                rerunOn = [rootless.command.create, fingerprint(rootless.command.stdin)];
                 break;
             }
             default: {
@@ -146,7 +152,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                 hostName: name,
                 // Re-check whenever anything checked could have changed: the subids lines, the
                 // runtime's command (config, user, range) and the scripts themselves.
-                rerunOn: [subids.command.create, subids.command.stdin, ...rerunOn],
+                rerunOn: [subids.command.create, fingerprint(subids.command.stdin), ...rerunOn],
             }, { parent: this, dependsOn: [runtimeResource] });
             this.verification = verify.result;
         }
