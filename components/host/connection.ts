@@ -1,39 +1,30 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 
-/** A bastion (jump host) in front of a host. */
-export interface BastionConnection {
-    /** Address or DNS name of the bastion. */
-    host: pulumi.Input<string>;
-    /** SSH port of the bastion. Default 22. */
-    port?: pulumi.Input<number>;
-    /** Login user on the bastion. Default `root`. */
-    user?: pulumi.Input<string>;
-    /** Private key for the bastion. Stored as a secret. */
-    privateKey?: pulumi.Input<string>;
-    /** Password for the bastion, when there is no key. Stored as a secret. */
-    password?: pulumi.Input<string>;
-    /** The bastion's public host key; when set, any other key is refused. */
-    hostKey?: pulumi.Input<string>;
-}
-
-/**
- * How to reach a host over SSH. Every kind of machine (EC2, bring-your-own, local test hosts)
- * ends in one of these, so everything after it is one code path.
- */
-export interface HostConnection {
-    /** Address or DNS name of the host. */
+/** One SSH endpoint: a host, or the bastion in front of it. */
+export interface SshEndpoint {
+    /** Address or DNS name. */
     host: pulumi.Input<string>;
     /** SSH port. Default 22. */
     port?: pulumi.Input<number>;
-    /** Login user. Default `root`; any other user needs password-less `sudo` (see `sudo`). */
+    /** Login user. Default `root` (on a host, any other user needs password-less `sudo`). */
     user?: pulumi.Input<string>;
     /** Private key in OpenSSH or PEM form. Stored as a secret. */
     privateKey?: pulumi.Input<string>;
     /** Password, when there is no key. Stored as a secret. */
     password?: pulumi.Input<string>;
-    /** The host's public key (`ssh-ed25519 AAAA...`); when set, any other key is refused. */
+    /** The endpoint's public host key (`ssh-ed25519 AAAA...`); when set, any other key is refused. */
     hostKey?: pulumi.Input<string>;
+}
+
+/** A bastion (jump host) in front of a host. */
+export type BastionConnection = SshEndpoint;
+
+/**
+ * How to reach a host over SSH. Every kind of machine (EC2, bring-your-own, local test hosts)
+ * ends in one of these, so everything after it is one code path.
+ */
+export interface HostConnection extends SshEndpoint {
     /** Run host scripts through `sudo -n`. Default: when `user` is not `root`. */
     sudo?: pulumi.Input<boolean>;
     /** Reach the host through this bastion. Default: directly. */

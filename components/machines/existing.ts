@@ -3,21 +3,8 @@ import { BastionConnection, HostConnection } from "../host/connection";
 import { componentError, validated } from "../host/validate";
 import { addressProblem, hostKeyProblem, loginUserProblem, passwordProblem, portProblem, privateKeyProblem } from "./checks";
 
-/** A bastion (jump host) in front of an existing machine. */
-export interface BastionSpec {
-    /** Address or DNS name of the bastion. */
-    host: pulumi.Input<string>;
-    /** SSH port of the bastion. Default 22. */
-    port?: pulumi.Input<number>;
-    /** Login user on the bastion. Default `root`. */
-    user?: pulumi.Input<string>;
-    /** Private key for the bastion (OpenSSH or PEM). Stored as a secret. Required unless `password`. */
-    privateKey?: pulumi.Input<string>;
-    /** Password for the bastion, when there is no key. Stored as a secret. */
-    password?: pulumi.Input<string>;
-    /** The bastion's host public key (`ssh-ed25519 AAAA...`). Recommended; without it any key is trusted. */
-    hostKey?: pulumi.Input<string>;
-}
+/** A bastion (jump host) in front of an existing machine (its key is required unless a password is given). */
+export type BastionSpec = BastionConnection;
 
 /**
  * A bring-your-own machine (a provider onboarding a node): reached over SSH as it is, nothing is
