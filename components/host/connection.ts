@@ -31,28 +31,26 @@ export interface HostConnection extends SshEndpoint {
     proxy?: pulumi.Input<BastionConnection>;
 }
 
-/** The `connection` input of `@pulumi/command`'s remote resources, secrets marked secret. */
-export function commandConnection(c: HostConnection): pulumi.Input<command.types.input.remote.ConnectionArgs> {
+/** One endpoint in `@pulumi/command`'s shape, with defaults and secrets marked secret. */
+function endpointArgs(e: SshEndpoint) {
     return {
-        host: c.host,
-        port: c.port ?? 22,
-        user: c.user ?? "root",
-        privateKey: c.privateKey === undefined ? undefined : pulumi.secret(c.privateKey),
-        password: c.password === undefined ? undefined : pulumi.secret(c.password),
-        hostKey: c.hostKey,
+        host: e.host,
+        port: e.port ?? 22,
+        user: e.user ?? "root",
+        privateKey: e.privateKey === undefined ? undefined : pulumi.secret(e.privateKey),
+        password: e.password === undefined ? undefined : pulumi.secret(e.password),
+        hostKey: e.hostKey,
         // Bounded wait for hosts that are still booting: 20 dials × up to 15 s.
         dialErrorLimit: 20,
         perDialTimeout: 15,
-        proxy: c.proxy === undefined ? undefined : pulumi.output(c.proxy).apply((p) => ({
-            host: p.host,
-            port: p.port ?? 22,
-            user: p.user ?? "root",
-            privateKey: p.privateKey === undefined ? undefined : pulumi.secret(p.privateKey),
-            password: p.password === undefined ? undefined : pulumi.secret(p.password),
-            hostKey: p.hostKey,
-            dialErrorLimit: 20,
-            perDialTimeout: 15,
-        })),
+    };
+}
+
+/** The `connection` input of `@pulumi/command`'s remote resources, secrets marked secret. */
+export function commandConnection(c: HostConnection): pulumi.Input<command.types.input.remote.ConnectionArgs> {
+    return {
+        ...endpointArgs(c),
+        proxy: c.proxy === undefined ? undefined : pulumi.output(c.proxy).apply(endpointArgs),
     };
 }
 
