@@ -84,27 +84,21 @@ export function existingMachineConnection(name: string, spec: ExistingMachineSpe
     // An Output (e.g. from config) may resolve to nothing: that is an absent key, not a bad one.
     const hostKeyCheck = (what: string) => (k: string | undefined) => (k === undefined ? trustWarning(what) : hostKeyProblem(k));
 
+    // The host and its bastion are checked alike; only the field names differ (the host's
+    // address is `address` in the spec, the bastion's `proxy.host`).
+    const endpoint = (prefix: string, hostField: string, e: BastionConnection): BastionConnection => ({
+        host: field(`${prefix}${hostField}`, e.host, addressProblem),
+        port: field(`${prefix}port`, e.port ?? 22, portProblem),
+        user: field(`${prefix}user`, e.user ?? "root", loginUserProblem),
+        privateKey: optional(e.privateKey, (k) => pulumi.secret(field(`${prefix}privateKey`, k, privateKeyProblem))),
+        password: optional(e.password, (pw) => pulumi.secret(field(`${prefix}password`, pw, passwordProblem))),
+        hostKey: optional(e.hostKey, (k) => field(`${prefix}hostKey`, k, hostKeyCheck(`${prefix}hostKey`))),
+    });
     const connection: ExistingConnection = {
-        host: field("address", spec.address, addressProblem),
-        port: field("port", spec.port ?? 22, portProblem),
-        user: field("user", spec.user ?? "root", loginUserProblem),
-        privateKey: optional(spec.privateKey, (k) => pulumi.secret(field("privateKey", k, privateKeyProblem))),
-        password: optional(spec.password, (p) => pulumi.secret(field("password", p, passwordProblem))),
-        hostKey: optional(spec.hostKey, (k) => field("hostKey", k, hostKeyCheck("hostKey"))),
+        ...endpoint("", "address", { ...spec, host: spec.address }),
         sudo: spec.sudo,
     };
-    if (spec.proxy !== undefined) {
-        const p = spec.proxy;
-        const proxy: BastionConnection = {
-            host: field("proxy.host", p.host, addressProblem),
-            port: field("proxy.port", p.port ?? 22, portProblem),
-            user: field("proxy.user", p.user ?? "root", loginUserProblem),
-            privateKey: optional(p.privateKey, (k) => pulumi.secret(field("proxy.privateKey", k, privateKeyProblem))),
-            password: optional(p.password, (pw) => pulumi.secret(field("proxy.password", pw, passwordProblem))),
-            hostKey: optional(p.hostKey, (k) => field("proxy.hostKey", k, hostKeyCheck("proxy.hostKey"))),
-        };
-        connection.proxy = proxy;
-    }
+    if (spec.proxy !== undefined) connection.proxy = endpoint("proxy.", "host", spec.proxy);
 
     if (spec.hostKey === undefined) trustWarning("hostKey");
     if (spec.proxy !== undefined && spec.proxy.hostKey === undefined) trustWarning("proxy.hostKey");
