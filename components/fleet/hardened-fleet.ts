@@ -38,7 +38,15 @@ const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
  * Many hosts, one subordinate-ID allocation: every tenant and runtime owner has the same range on
  * every host, so shared volumes keep meaning the same owner everywhere. Hosts are configured in
  * parallel (they share nothing but the ledger); run `pulumi up --continue-on-error` so that one
- * failing host does not stop the others' work from being recorded.
+ * failing host does not stop the others' work from being recorded (the fleet's `summary` then
+ * fails with that host's error; the others' resources and outputs stand).
+ *
+ * Renames: the type token (`hardened-hosts:index:HardenedFleet`) and every child name
+ * (`<name>-subids`, `<host>`, `<host>-subids`, ...) are part of URNs in state. A rename must carry
+ * `aliases` (`{ type: "<old token>" }` on the component, `{ name: "<old name>" }` on a child, or
+ * `{ parent: ... }` when a child moves), or `pulumi up` deletes and recreates: for host work that
+ * runs the scripts' `remove` (daemon.json restored, subids lines removed) and then `apply` again,
+ * and for the ledger, a new allocation. None has been renamed since the first commit.
  */
 export class HardenedFleet extends pulumi.ComponentResource {
     /** The fleet's allocation, owner → range. */

@@ -20,13 +20,20 @@ interface MachineMocks {
     calls: RecordedInvoke[];
     /** The addresses the next instances get. */
     instance: InstanceState;
+    /** Resource name → the error its provider reports: that resource's create fails. */
+    failures: Map<string, string>;
+    /** Resource name → the URNs it was registered as depending on (`dependsOn` and inputs). */
+    dependencies: Map<string, string[]>;
+    /** Resource name → its URN, for every registration. */
+    urns: Map<string, string>;
 }
 
 let machineMocks: MachineMocks | undefined;
 
 /**
- * The shared mocks (test/support/mocks.ts), plus what machine tests need on top: invoke
- * arguments recorded, and EC2 outputs the provider would compute (key pair name, instance IPs).
+ * The shared mocks (test/support/mocks.ts), plus what machine, fleet and stack tests need on top:
+ * invoke arguments recorded, EC2 outputs the provider would compute (key pair name, instance
+ * IPs), each registration's dependencies and URN, and resources whose create fails.
  * Wraps the mock monitor's callbacks once per process; other resource types are untouched.
  */
 export function installMachineMocks(): MachineMocks {
@@ -39,9 +46,24 @@ export function installMachineMocks(): MachineMocks {
         invokes: base.invokes,
         calls: [],
         instance: { publicIp: "203.0.113.10", privateIp: "172.31.5.10" },
+        failures: new Map(),
+        dependencies: new Map(),
+        urns: new Map(),
+    };
+    // What the engine would see of each registration: its dependencies and its URN.
+    const rawMonitor = monitor as unknown as { registerResource(req: any, cb: (err: any, res: any) => void): Promise<void> };
+    const register = rawMonitor.registerResource.bind(rawMonitor);
+    rawMonitor.registerResource = (req, cb) => {
+        mm.dependencies.set(req.getName(), [...req.getDependenciesList()]);
+        return register(req, (err, res) => {
+            if (res) mm.urns.set(req.getName(), res.getUrn());
+            cb(err, res);
+        });
     };
     monitor.mocks = {
         async newResource(args) {
+            const failure = mm.failures.get(args.name);
+            if (failure !== undefined) throw new Error(failure);
             const result = await inner.newResource(args);
             if (args.type === "aws:ec2/instance:Instance") return { ...result, state: { ...result.state, ...mm.instance } };
             if (args.type === "aws:ec2/keyPair:KeyPair") return { ...result, state: { ...result.state, keyName: `${args.name}-kp` } };
