@@ -1,42 +1,70 @@
 /**
  * The stack's typed configuration (documented in Pulumi.yaml). Parsing is pure, so every
- * mistake is reported at preview, naming the config key, before any resource exists.
+ * mistake is reported at preview, naming the config key, before any resource exists and before
+ * anything reaches a host.
  */
 
 import { RuntimeSpec } from "../components/fleet/hardened-host";
+import {
+    distroProblem, ec2PublicKeyProblem, instanceTypeProblem, parseSshCidr, rootVolumeProblem, sshCidrsProblem, subnetIdProblem,
+    tagProblem, vpcIdProblem,
+} from "../components/machines/checks";
+import { Ec2Distro, MANAGED_TAG } from "../components/machines/distros";
 import { isValidOwner } from "../components/subids/ranges";
 import { nonRootUserProblem } from "../components/host/validate";
+import { ConfigError } from "./config-error";
+
+export { ConfigError } from "./config-error";
+
+/** What every fleet host has in config: its name, runtime and tenants. */
+export interface FleetHostConfig {
+    name: string;
+    runtime: RuntimeSpec;
+    tenants: string[];
+}
 
 /** A bring-your-own host from config (`hardened-hosts:hosts`). */
-export interface ExistingHostConfig {
-    name: string;
+export interface ExistingHostConfig extends FleetHostConfig {
     address: string;
     port: number;
     user: string;
     /** Config key of the host's private key (a secret), default `sshPrivateKey`. */
     privateKeyKey: string;
     hostKey?: string;
-    runtime: RuntimeSpec;
-    tenants: string[];
 }
+
+/** `hardened-hosts:aws`: what every EC2 host of the stack is made of. */
+export interface AwsConfig {
+    distro: Ec2Distro;
+    instanceType?: string;
+    subnetId?: string;
+    vpcId?: string;
+    sshCidrs: string[];
+    publicKey: string;
+    /** Config key of the matching private key (a secret), default `sshPrivateKey`. */
+    privateKeyKey: string;
+    tags: Record<string, string>;
+    rootVolumeGiB?: number;
+    associatePublicIp?: boolean;
+}
+
+type Tenants = Record<string, { size?: number }>;
 
 /** What the stack program builds. */
 export type StackPlan =
     | { kind: "probe" }
-    | { kind: "existing"; hosts: ExistingHostConfig[]; tenants: Record<string, { size?: number }>; reportOnly: boolean };
+    | { kind: "existing"; hosts: ExistingHostConfig[]; tenants: Tenants; reportOnly: boolean }
+    | { kind: "aws"; aws: AwsConfig; hosts: FleetHostConfig[]; tenants: Tenants; reportOnly: boolean };
 
-/** A config problem, with the full key it is about. */
-export class ConfigError extends Error {
-    constructor(readonly key: string, why: string) {
-        super(`${key}: ${why}`);
-        this.name = "ConfigError";
-    }
-}
+/** The values of `hardened-hosts:machines`. */
+export const MACHINE_KINDS = ["probe", "existing", "aws"] as const;
 
 type Raw = Record<string, unknown>;
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // An address is a DNS name or an IP literal: nothing a shell or ssh option parser could misread.
 const ADDRESS = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$/;
+// A key under the hardened-hosts namespace (where the private key secret lives).
+const CONFIG_KEY = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 function obj(v: unknown, key: string): Raw {
     if (v === null || typeof v !== "object" || Array.isArray(v)) throw new ConfigError(key, "must be an object");
@@ -45,6 +73,11 @@ function obj(v: unknown, key: string): Raw {
 function str(v: unknown, key: string): string {
     if (typeof v !== "string" || v.length === 0) throw new ConfigError(key, "must be a non-empty string");
     return v;
+}
+function checked<T>(v: unknown, key: string, problem: (v: unknown) => string | undefined): T {
+    const why = problem(v);
+    if (why !== undefined) throw new ConfigError(key, why);
+    return v as T;
 }
 
 function parseRuntime(v: unknown, key: string): RuntimeSpec {
@@ -56,7 +89,7 @@ function parseRuntime(v: unknown, key: string): RuntimeSpec {
             const problem = remapUser === undefined ? undefined : nonRootUserProblem(remapUser);
             if (problem) throw new ConfigError(`${key}.remapUser`, problem);
             const daemonOptions = r["daemonOptions"] === undefined ? undefined : obj(r["daemonOptions"], `${key}.daemonOptions`);
-            return { mode, remapUser, daemonOptions };
+            return { mode, ...defined("remapUser", remapUser), ...defined("daemonOptions", daemonOptions) };
         }
         case "docker-rootless":
         case "podman": {
@@ -70,11 +103,27 @@ function parseRuntime(v: unknown, key: string): RuntimeSpec {
     }
 }
 
-function parseHost(v: unknown, i: number, ns: string, tenants: Record<string, unknown>): ExistingHostConfig {
-    const key = `${ns}:hosts[${i}]`;
-    const h = obj(v, key);
+function parseHostTenants(v: unknown, key: string, ns: string, tenants: Tenants): string[] {
+    const hostTenants = v ?? [];
+    if (!Array.isArray(hostTenants)) throw new ConfigError(key, "must be a list of tenant names");
+    hostTenants.forEach((t, j) => {
+        if (typeof t !== "string" || !Object.prototype.hasOwnProperty.call(tenants, t)) {
+            throw new ConfigError(`${key}[${j}]`, `${JSON.stringify(t)} is not one of ${ns}:tenants`);
+        }
+    });
+    return hostTenants as string[];
+}
+
+function parseHostName(h: Raw, key: string): string {
     const name = str(h["name"], `${key}.name`);
     if (!HOST_NAME.test(name)) throw new ConfigError(`${key}.name`, `must match ${HOST_NAME.source}`);
+    return name;
+}
+
+function parseExistingHost(v: unknown, i: number, ns: string, tenants: Tenants): ExistingHostConfig {
+    const key = `${ns}:hosts[${i}]`;
+    const h = obj(v, key);
+    const name = parseHostName(h, key);
     const address = str(h["address"], `${key}.address`);
     if (!ADDRESS.test(address)) throw new ConfigError(`${key}.address`, `${JSON.stringify(address)} is not a host name or IP address`);
     const port = h["port"] ?? 22;
@@ -83,13 +132,6 @@ function parseHost(v: unknown, i: number, ns: string, tenants: Record<string, un
     }
     const user = h["user"] === undefined ? "root" : str(h["user"], `${key}.user`);
     if (user !== "root" && nonRootUserProblem(user)) throw new ConfigError(`${key}.user`, nonRootUserProblem(user)!);
-    const hostTenants = (h["tenants"] ?? []) as unknown;
-    if (!Array.isArray(hostTenants)) throw new ConfigError(`${key}.tenants`, "must be a list of tenant names");
-    hostTenants.forEach((t, j) => {
-        if (typeof t !== "string" || !(t in tenants)) {
-            throw new ConfigError(`${key}.tenants[${j}]`, `${JSON.stringify(t)} is not one of ${ns}:tenants`);
-        }
-    });
     return {
         name,
         address,
@@ -98,8 +140,124 @@ function parseHost(v: unknown, i: number, ns: string, tenants: Record<string, un
         privateKeyKey: h["privateKeyConfig"] === undefined ? "sshPrivateKey" : str(h["privateKeyConfig"], `${key}.privateKeyConfig`),
         hostKey: h["hostKey"] === undefined ? undefined : str(h["hostKey"], `${key}.hostKey`),
         runtime: parseRuntime(h["runtime"], `${key}.runtime`),
-        tenants: hostTenants as string[],
+        tenants: parseHostTenants(h["tenants"], `${key}.tenants`, ns, tenants),
     };
+}
+
+/** The connection settings of an existing host, which other kinds take from elsewhere. */
+const CONNECTION_FIELDS = ["address", "port", "user", "hostKey", "privateKeyConfig", "password", "proxy", "sudo"];
+
+/**
+ * A host of a kind whose connection is not in `hardened-hosts:hosts` (aws): only name,
+ * runtime and tenants; connection settings are refused with `where` (where they come from),
+ * anything else as unknown (a typo would otherwise be ignored).
+ */
+function parseFleetHost(v: unknown, key: string, ns: string, tenants: Tenants, where: string): FleetHostConfig {
+    const h = obj(v, key);
+    for (const field of Object.keys(h)) {
+        if (CONNECTION_FIELDS.includes(field)) throw new ConfigError(`${key}.${field}`, `is not set here: ${where}; remove it`);
+        if (!["name", "runtime", "tenants"].includes(field)) {
+            throw new ConfigError(`${key}.${field}`, "is not a host setting here (name, runtime, tenants)");
+        }
+    }
+    const name = parseHostName(h, key);
+    return {
+        name,
+        runtime: parseRuntime(h["runtime"], `${key}.runtime`),
+        tenants: parseHostTenants(h["tenants"], `${key}.tenants`, ns, tenants),
+    };
+}
+
+function uniqueNames(hosts: { name: string }[], ns: string): void {
+    const seen = new Set<string>();
+    hosts.forEach((h, i) => {
+        if (seen.has(h.name)) throw new ConfigError(`${ns}:hosts[${i}].name`, `${JSON.stringify(h.name)} is used twice`);
+        seen.add(h.name);
+    });
+}
+
+function parseTenants(get: (key: string) => unknown, ns: string): Tenants {
+    const rawTenants = obj(get("tenants") ?? {}, `${ns}:tenants`);
+    const tenants: Tenants = {};
+    for (const [owner, spec] of Object.entries(rawTenants)) {
+        if (!isValidOwner(owner)) throw new ConfigError(`${ns}:tenants.${owner}`, "is not a valid login name");
+        const size = spec === null || spec === undefined ? undefined : obj(spec, `${ns}:tenants.${owner}`)["size"];
+        if (size !== undefined && (!Number.isInteger(size) || (size as number) < 65536)) {
+            throw new ConfigError(`${ns}:tenants.${owner}.size`, "must be an integer of at least 65536");
+        }
+        tenants[owner] = size === undefined ? {} : { size: size as number };
+    }
+    return tenants;
+}
+
+function parseReportOnly(get: (key: string) => unknown, ns: string): boolean {
+    const reportOnly = get("reportOnly") ?? false;
+    if (typeof reportOnly !== "boolean") throw new ConfigError(`${ns}:reportOnly`, "must be true or false");
+    return reportOnly;
+}
+
+function hostList(get: (key: string) => unknown, ns: string): unknown[] {
+    const hosts = get("hosts");
+    if (!Array.isArray(hosts) || hosts.length === 0) throw new ConfigError(`${ns}:hosts`, "must be a non-empty list of hosts");
+    return hosts;
+}
+
+const AWS_FIELDS = ["distro", "instanceType", "subnetId", "vpcId", "sshCidrs", "publicKey", "privateKeyConfig", "tags", "rootVolumeGiB", "associatePublicIp"];
+
+function parseAws(v: unknown, ns: string): AwsConfig {
+    const key = `${ns}:aws`;
+    if (v === undefined) throw new ConfigError(key, "must be set for machines = aws (at least sshCidrs and publicKey; see Pulumi.yaml)");
+    const a = obj(v, key);
+    for (const field of Object.keys(a)) {
+        if (field === "region") {
+            throw new ConfigError(`${key}.region`, "is not a setting of this stack: the region is the AWS provider's (`pulumi config set aws:region ...`)");
+        }
+        if (!AWS_FIELDS.includes(field)) throw new ConfigError(`${key}.${field}`, `is not one of ${AWS_FIELDS.join(", ")}`);
+    }
+    const optional = <T>(field: string, problem: (v: unknown) => string | undefined): T | undefined =>
+        a[field] === undefined ? undefined : checked<T>(a[field], `${key}.${field}`, problem);
+
+    // SSH sources: each block checked on its own, so the key names the bad one.
+    const cidrs = a["sshCidrs"];
+    if (!Array.isArray(cidrs) || cidrs.length === 0) throw new ConfigError(`${key}.sshCidrs`, sshCidrsProblem(cidrs) ?? "must be a list");
+    const seen = new Set<string>();
+    cidrs.forEach((c, i) => {
+        const parsed = parseSshCidr(c);
+        if (typeof parsed === "string") throw new ConfigError(`${key}.sshCidrs[${i}]`, parsed);
+        if (seen.has(c)) throw new ConfigError(`${key}.sshCidrs[${i}]`, `${JSON.stringify(c)} is listed twice`);
+        seen.add(c);
+    });
+    if (a["publicKey"] === undefined) throw new ConfigError(`${key}.publicKey`, "is required: the OpenSSH public key (.pub) of the EC2 key pair");
+
+    const rawTags = a["tags"] === undefined ? {} : obj(a["tags"], `${key}.tags`);
+    const tags: Record<string, string> = {};
+    for (const [k, value] of Object.entries(rawTags)) {
+        if (k === MANAGED_TAG) throw new ConfigError(`${key}.tags.${k}`, "is set by hardened-hosts on everything it creates; remove it");
+        const why = tagProblem(k, value);
+        if (why !== undefined) throw new ConfigError(`${key}.tags.${k}`, why);
+        tags[k] = value as string;
+    }
+    const privateKeyKey = a["privateKeyConfig"] === undefined ? "sshPrivateKey" : checked<string>(a["privateKeyConfig"], `${key}.privateKeyConfig`,
+        (k) => (typeof k === "string" && CONFIG_KEY.test(k) ? undefined : `${JSON.stringify(k)} is not a config key name (${CONFIG_KEY.source})`));
+    const associatePublicIp = optional<boolean>("associatePublicIp", (b) => (typeof b === "boolean" ? undefined : "must be true or false"));
+
+    return {
+        distro: a["distro"] === undefined ? "debian-12" : checked<Ec2Distro>(a["distro"], `${key}.distro`, distroProblem),
+        ...defined("instanceType", optional<string>("instanceType", instanceTypeProblem)),
+        ...defined("subnetId", optional<string>("subnetId", subnetIdProblem)),
+        ...defined("vpcId", optional<string>("vpcId", vpcIdProblem)),
+        sshCidrs: cidrs as string[],
+        publicKey: checked<string>(a["publicKey"], `${key}.publicKey`, ec2PublicKeyProblem).trim(),
+        privateKeyKey,
+        tags,
+        ...defined("rootVolumeGiB", optional<number>("rootVolumeGiB", rootVolumeProblem)),
+        ...defined("associatePublicIp", associatePublicIp),
+    };
+}
+
+/** `{[k]: v}`, or nothing when v is undefined (plans hold no undefined fields). */
+function defined<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
+    return (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
 }
 
 /**
@@ -113,29 +271,20 @@ export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-h
         case "probe":
             return { kind: "probe" };
         case "existing": {
-            const rawTenants = obj(get("tenants") ?? {}, `${ns}:tenants`);
-            const tenants: Record<string, { size?: number }> = {};
-            for (const [owner, spec] of Object.entries(rawTenants)) {
-                if (!isValidOwner(owner)) throw new ConfigError(`${ns}:tenants.${owner}`, "is not a valid login name");
-                const size = spec === null || spec === undefined ? undefined : obj(spec, `${ns}:tenants.${owner}`)["size"];
-                if (size !== undefined && (!Number.isInteger(size) || (size as number) < 65536)) {
-                    throw new ConfigError(`${ns}:tenants.${owner}.size`, "must be an integer of at least 65536");
-                }
-                tenants[owner] = size === undefined ? {} : { size: size as number };
-            }
-            const hosts = get("hosts");
-            if (!Array.isArray(hosts) || hosts.length === 0) throw new ConfigError(`${ns}:hosts`, "must be a non-empty list of hosts");
-            const parsed = hosts.map((h, i) => parseHost(h, i, ns, tenants));
-            const seen = new Set<string>();
-            parsed.forEach((h, i) => {
-                if (seen.has(h.name)) throw new ConfigError(`${ns}:hosts[${i}].name`, `${JSON.stringify(h.name)} is used twice`);
-                seen.add(h.name);
-            });
-            const reportOnly = get("reportOnly") ?? false;
-            if (typeof reportOnly !== "boolean") throw new ConfigError(`${ns}:reportOnly`, "must be true or false");
-            return { kind: "existing", hosts: parsed, tenants, reportOnly };
+            const tenants = parseTenants(get, ns);
+            const hosts = hostList(get, ns).map((h, i) => parseExistingHost(h, i, ns, tenants));
+            uniqueNames(hosts, ns);
+            return { kind: "existing", hosts, tenants, reportOnly: parseReportOnly(get, ns) };
+        }
+        case "aws": {
+            const aws = parseAws(get("aws"), ns);
+            const tenants = parseTenants(get, ns);
+            const where = `it comes from the EC2 instance (its address, the login user of ${ns}:aws.distro, the key of ${ns}:aws.publicKey)`;
+            const hosts = hostList(get, ns).map((h, i) => parseFleetHost(h, `${ns}:hosts[${i}]`, ns, tenants, where));
+            uniqueNames(hosts, ns);
+            return { kind: "aws", aws, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
         }
         default:
-            throw new ConfigError(`${ns}:machines`, `${JSON.stringify(machines)} is not one of "probe", "existing"`);
+            throw new ConfigError(`${ns}:machines`, `${JSON.stringify(machines)} is not one of ${MACHINE_KINDS.map((k) => JSON.stringify(k)).join(", ")}`);
     }
 }

@@ -1,30 +1,38 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { HardenedFleet } from "../components/fleet/hardened-fleet";
+import { FleetHostSpec, HardenedFleet } from "../components/fleet/hardened-fleet";
+import { Ec2Machine } from "../components/machines/ec2";
 import { existingMachineConnection } from "../components/machines/existing";
-import { ConfigError, StackPlan, parseStackConfig } from "./config";
+import { ConfigError, FleetHostConfig, StackPlan, parseStackConfig } from "./config";
 
 // The stack program: what it builds is decided by the typed config (see Pulumi.yaml and
 // stacks/Pulumi.*.yaml). Config mistakes stop the preview with the key named.
-const cfg = new pulumi.Config("hardened-hosts");
-let plan: StackPlan;
-try {
-    // Structured values arrive as JSON, plain strings as themselves.
-    plan = parseStackConfig((key) => {
-        const raw = cfg.get(key);
-        if (raw === undefined) return undefined;
-        try {
-            return JSON.parse(raw);
-        } catch {
-            return raw;
-        }
-    });
-} catch (e) {
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
-    throw e;
-}
+const NS = "hardened-hosts";
+const cfg = new pulumi.Config(NS);
 
 function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
+    // Every fleet kind ends in one HardenedFleet: after the connection, one code path.
+    const fleet = <H extends FleetHostConfig>(
+        plan: { hosts: H[]; tenants: Record<string, { size?: number }>; reportOnly: boolean },
+        machine: (h: H) => Pick<FleetHostSpec, "connection" | "dependsOn">,
+    ) => {
+        const f = new HardenedFleet("fleet", {
+            tenants: plan.tenants,
+            hosts: Object.fromEntries(plan.hosts.map((h) => [h.name, {
+                ...machine(h),
+                runtime: h.runtime,
+                tenants: h.tenants,
+                verify: { reportOnly: plan.reportOnly },
+            }])),
+        });
+        return {
+            allocation: f.allocation,
+            allocationTable: f.table,
+            summary: f.summary,
+            hosts: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.verification])),
+        };
+    };
+
     switch (p.kind) {
         case "probe": {
             // Until the local test hosts exist (issue 8), the default stack proves that the
@@ -32,28 +40,36 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             const probe = new command.local.Command("toolchain-probe", { create: "uname -srm" });
             return { kernel: probe.stdout };
         }
-        case "existing": {
-            const fleet = new HardenedFleet("fleet", {
-                tenants: p.tenants,
-                hosts: Object.fromEntries(p.hosts.map((h) => [h.name, {
-                    connection: existingMachineConnection(h.name, {
-                        kind: "existing",
-                        address: h.address,
-                        port: h.port,
-                        user: h.user,
-                        privateKey: cfg.requireSecret(h.privateKeyKey),
-                        hostKey: h.hostKey,
-                    }),
-                    runtime: h.runtime,
-                    tenants: h.tenants,
-                    verify: { reportOnly: p.reportOnly },
-                }])),
+        case "existing":
+            return fleet(p, (h) => ({
+                connection: existingMachineConnection(h.name, {
+                    kind: "existing",
+                    address: h.address,
+                    port: h.port,
+                    user: h.user,
+                    privateKey: cfg.requireSecret(h.privateKeyKey),
+                    hostKey: h.hostKey,
+                }),
+            }));
+        case "aws": {
+            // One EC2 instance per host, named after it; the region is the AWS provider's config.
+            const privateKey = cfg.requireSecret(p.aws.privateKeyKey);
+            const machines: Record<string, Ec2Machine> = {};
+            const { privateKeyKey: _key, ...machineArgs } = p.aws;
+            const outputs = fleet(p, (h) => {
+                const m = new Ec2Machine(h.name, { ...machineArgs, privateKey });
+                machines[h.name] = m;
+                return { connection: m.hostConnection, dependsOn: [m.ready] };
             });
             return {
-                allocation: fleet.allocation,
-                allocationTable: fleet.table,
-                summary: fleet.summary,
-                hosts: Object.fromEntries(Object.entries(fleet.hosts).map(([n, h]) => [n, h.verification])),
+                ...outputs,
+                machines: Object.fromEntries(Object.entries(machines).map(([n, m]) => [n, {
+                    instanceId: m.instanceId,
+                    publicIp: m.publicIp,
+                    privateIp: m.privateIp,
+                    amiId: m.amiId,
+                    loginUser: m.loginUser,
+                }])),
             };
         }
         default: {
@@ -63,10 +79,31 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
     }
 }
 
-const outputs = build(plan);
-/** Per-kind outputs: `kernel` (probe); `allocation`, `allocationTable`, `summary`, `hosts` (fleets). */
+let outputs: Record<string, pulumi.Input<unknown>>;
+try {
+    // Structured values arrive as JSON, plain strings as themselves.
+    const plan = parseStackConfig((key) => {
+        const raw = cfg.get(key);
+        if (raw === undefined) return undefined;
+        try {
+            return JSON.parse(raw);
+        } catch {
+            return raw;
+        }
+    }, NS);
+    outputs = build(plan);
+} catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+}
+
+/**
+ * Per-kind outputs: `kernel` (probe); `allocation`, `allocationTable`, `summary`, `hosts` (fleets:
+ * existing, aws); `machines` (aws: instance ID, addresses, image and login user per host).
+ */
 export const kernel = outputs["kernel"];
 export const allocation = outputs["allocation"];
 export const allocationTable = outputs["allocationTable"];
 export const summary = outputs["summary"];
 export const hosts = outputs["hosts"];
+export const machines = outputs["machines"];

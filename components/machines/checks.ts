@@ -6,6 +6,7 @@
 
 import * as net from "node:net";
 import { USER_NAME } from "../host/validate";
+import { DISTRO_IMAGES } from "./distros";
 
 // A DNS name (RFC 1123 labels) or an IP literal: nothing a shell or an ssh option parser could
 // misread (no spaces, no `;|&$\`'"`, no leading `-`).
@@ -155,5 +156,45 @@ export function sshCidrsProblem(cidrs: unknown): string | undefined {
         if (seen.has(c)) return `${JSON.stringify(c)} is listed twice`;
         seen.add(c);
     }
+    return undefined;
+}
+
+/** Why `distro` is not one of {@link DISTRO_IMAGES}' distributions, or undefined. */
+export function distroProblem(distro: unknown): string | undefined {
+    if (typeof distro === "string" && Object.prototype.hasOwnProperty.call(DISTRO_IMAGES, distro)) return undefined;
+    return `${JSON.stringify(distro)} is not one of ${Object.keys(DISTRO_IMAGES).map((d) => JSON.stringify(d)).join(", ")}`;
+}
+
+/** Why `type` is not an EC2 instance type name (`family.size`), or undefined. */
+export function instanceTypeProblem(type: unknown): string | undefined {
+    return typeof type === "string" && /^[a-z0-9-]+\.[a-z0-9-]+$/.test(type) ? undefined : `${JSON.stringify(type)} is not an instance type (e.g. t3.small)`;
+}
+
+/** Why `id` is not a subnet ID, or undefined. */
+export function subnetIdProblem(id: unknown): string | undefined {
+    return typeof id === "string" && /^subnet-[0-9a-f]+$/.test(id) ? undefined : `${JSON.stringify(id)} is not a subnet ID (subnet-...)`;
+}
+
+/** Why `id` is not a VPC ID, or undefined. */
+export function vpcIdProblem(id: unknown): string | undefined {
+    return typeof id === "string" && /^vpc-[0-9a-f]+$/.test(id) ? undefined : `${JSON.stringify(id)} is not a VPC ID (vpc-...)`;
+}
+
+/** Why `gib` is not a root volume size (whole GiB, 8 to 16384), or undefined. */
+export function rootVolumeProblem(gib: unknown): string | undefined {
+    return typeof gib === "number" && Number.isInteger(gib) && gib >= 8 && gib <= 16384
+        ? undefined
+        : `${JSON.stringify(gib)} is not a whole number of GiB from 8 to 16384`;
+}
+
+/**
+ * Why one EC2 tag is not acceptable, or undefined: keys of 1 to 128 characters not starting with
+ * `aws:` (reserved by AWS), values of at most 256 characters (EC2's limits).
+ */
+export function tagProblem(key: string, value: unknown): string | undefined {
+    if (key.length === 0 || key.length > 128) return `tag keys are 1 to 128 characters long`;
+    if (/^aws:/i.test(key)) return `tag keys starting with "aws:" are reserved by AWS`;
+    if (typeof value !== "string") return `${JSON.stringify(value)} is not a string (tag values are strings)`;
+    if (value.length > 256) return `tag values are at most 256 characters long`;
     return undefined;
 }

@@ -3,31 +3,14 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, commandConnection } from "../host/connection";
 import { componentError, validatedField } from "../host/validate";
-import { ec2PublicKeyProblem, parseSshCidr, privateKeyProblem, sshCidrsProblem } from "./checks";
+import {
+    distroProblem, ec2PublicKeyProblem, instanceTypeProblem, parseSshCidr, privateKeyProblem, rootVolumeProblem, sshCidrsProblem,
+    subnetIdProblem, tagProblem, vpcIdProblem,
+} from "./checks";
+import { DISTRO_IMAGES, DistroImage, Ec2Distro, MANAGED_TAG } from "./distros";
 
-/** The distributions an {@link Ec2Machine} can run (x86_64 images). */
-export type Ec2Distro = "debian-12" | "ubuntu-24.04" | "amazon-linux-2023";
-
-/** How each distribution's image is found, and who logs in. */
-export interface DistroImage {
-    /** AMI owner (account ID or alias). */
-    owner: string;
-    /** AMI `name` filter (wildcards allowed). */
-    namePattern: string;
-    /** The image's default login user; it has password-less sudo. */
-    loginUser: string;
-}
-
-/** Official images: the newest matching x86_64 HVM EBS image of the distribution's own account. */
-export const DISTRO_IMAGES: Readonly<Record<Ec2Distro, DistroImage>> = {
-    "debian-12": { owner: "136693071363", namePattern: "debian-12-amd64-*", loginUser: "admin" },
-    "ubuntu-24.04": {
-        owner: "099720109477",
-        namePattern: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
-        loginUser: "ubuntu",
-    },
-    "amazon-linux-2023": { owner: "amazon", namePattern: "al2023-ami-2023.*-x86_64", loginUser: "ec2-user" },
-};
+export type { DistroImage, Ec2Distro } from "./distros";
+export { DISTRO_IMAGES, MANAGED_TAG } from "./distros";
 
 /** The AMI query for a distribution (`aws.ec2.getAmi` arguments). */
 export function amiQuery(distro: Ec2Distro): aws.ec2.GetAmiArgs {
@@ -56,9 +39,6 @@ export const SSH_READY_DIAL = { dialErrorLimit: 40, perDialTimeout: 15 } as cons
 
 /** The command `ready` runs: wait for cloud-init to finish first boot (never fails on it). */
 export const SSH_READY_COMMAND = "cloud-init status --wait >/dev/null 2>&1 || true; echo ready";
-
-/** Tag on everything an {@link Ec2Machine} creates. */
-export const MANAGED_TAG = "hardened-hosts:managed";
 
 /** Arguments of {@link Ec2Machine}. */
 export interface Ec2MachineArgs {
@@ -109,6 +89,14 @@ export interface Ec2MachineArgs {
  * newer image does not replace a running host. Use `pulumi up --replace <instance URN>` to move.
  *
  * The host key is not known in advance: the first connection trusts the key the instance presents.
+ *
+ * Host work runs over SSH, not from cloud-init user data: EC2 takes at most 16 KiB of user data,
+ * and the scripts a host needs do not fit even gzip'd (`gzip -9`: subids-host.sh + docker-remap.sh
+ * 17,799 bytes, subids-host.sh + rootless.sh 20,820 bytes, as measured when this was written).
+ *
+ * Renames: the type token (`hardened-hosts:machines:Ec2Machine`) and child names (`<name>-key`,
+ * `-ssh`, `-instance`, `-ssh-ready`) are in every URN; renaming one needs `aliases`, or the
+ * instance is replaced. None has been renamed since the first commit.
  */
 export class Ec2Machine extends pulumi.ComponentResource {
     /** The SSH connection, field by field (what `HardenedHost` and the host components take). */
@@ -132,30 +120,35 @@ export class Ec2Machine extends pulumi.ComponentResource {
 
     constructor(name: string, args: Ec2MachineArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:machines:Ec2Machine", name, {}, opts);
-        const image = (DISTRO_IMAGES as Record<string, DistroImage | undefined>)[args.distro];
-        if (image === undefined) {
-            throw componentError(
-                `distro: ${JSON.stringify(args.distro)} is not one of ${Object.keys(DISTRO_IMAGES).map((d) => JSON.stringify(d)).join(", ")}`,
-                this,
-            );
-        }
+        const distro = distroProblem(args.distro);
+        if (distro !== undefined) throw componentError(`distro: ${distro}`, this);
+        const image: DistroImage = DISTRO_IMAGES[args.distro];
         this.loginUser = image.loginUser;
 
         // Checked before anything is registered (plain values throw here).
         const sshCidrs = validatedField(this, "sshCidrs", args.sshCidrs, sshCidrsProblem);
         const publicKey = validatedField(this, "publicKey", args.publicKey, ec2PublicKeyProblem);
         const privateKey = pulumi.secret(validatedField(this, "privateKey", args.privateKey, privateKeyProblem));
-        const rootVolumeGiB = validatedField(this, "rootVolumeGiB", args.rootVolumeGiB ?? 16, (v) =>
-            Number.isInteger(v) && v >= 8 && v <= 16384 ? undefined : `${JSON.stringify(v)} is not a whole number of GiB from 8 to 16384`);
-        const instanceType = validatedField(this, "instanceType", args.instanceType ?? "t3.small", (v) =>
-            typeof v === "string" && /^[a-z0-9-]+\.[a-z0-9-]+$/.test(v) ? undefined : `${JSON.stringify(v)} is not an instance type (e.g. t3.small)`);
-        const subnetIdArg = args.subnetId === undefined ? undefined : validatedField(this, "subnetId", args.subnetId, (v) =>
-            typeof v === "string" && /^subnet-[0-9a-f]+$/.test(v) ? undefined : `${JSON.stringify(v)} is not a subnet ID (subnet-...)`);
-        const vpcIdArg = args.vpcId === undefined ? undefined : validatedField(this, "vpcId", args.vpcId, (v) =>
-            typeof v === "string" && /^vpc-[0-9a-f]+$/.test(v) ? undefined : `${JSON.stringify(v)} is not a VPC ID (vpc-...)`);
+        const rootVolumeGiB = validatedField(this, "rootVolumeGiB", args.rootVolumeGiB ?? 16, rootVolumeProblem);
+        const instanceType = validatedField(this, "instanceType", args.instanceType ?? "t3.small", instanceTypeProblem);
+        const subnetIdArg = args.subnetId === undefined ? undefined : validatedField(this, "subnetId", args.subnetId, subnetIdProblem);
+        const vpcIdArg = args.vpcId === undefined ? undefined : validatedField(this, "vpcId", args.vpcId, vpcIdProblem);
 
         const invokeOpts: pulumi.InvokeOutputOptions = { parent: this };
-        const tags = pulumi.output(args.tags ?? {}).apply((t) => ({ Name: name, ...t, [MANAGED_TAG]: "true" }));
+        // Tags: checked at once when given as plain values, else when they resolve.
+        const tagsProblem = (t: Record<string, unknown>): string | undefined => {
+            if (t === null || typeof t !== "object" || Array.isArray(t)) return "must be an object of tag keys to string values";
+            for (const [k, v] of Object.entries(t)) {
+                const why = tagProblem(k, v);
+                if (why !== undefined) return `${JSON.stringify(k)}: ${why}`;
+            }
+            return undefined;
+        };
+        const plainTags = args.tags !== undefined && !pulumi.Output.isInstance(args.tags) && !(args.tags instanceof Promise) &&
+            Object.values(args.tags).every((v) => !pulumi.Output.isInstance(v) && !(v instanceof Promise));
+        if (plainTags) validatedField(this, "tags", args.tags as Record<string, unknown>, tagsProblem);
+        const tags = validatedField(this, "tags", pulumi.output(args.tags ?? {}), tagsProblem)
+            .apply((t) => ({ Name: name, ...t, [MANAGED_TAG]: "true" }));
 
         // Where: the given subnet (its VPC), or a subnet of the given / default VPC.
         let vpcId: pulumi.Output<string>;

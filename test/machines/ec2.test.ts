@@ -206,6 +206,8 @@ describe("Ec2Machine (mocks)", function () {
         ["a bad instance type", { instanceType: "t3 small" }, /instanceType: "t3 small" is not an instance type/],
         ["a bad subnet ID", { subnetId: "sn-1" }, /subnetId: "sn-1" is not a subnet ID/],
         ["a bad VPC ID", { vpcId: "default" }, /vpcId: "default" is not a VPC ID/],
+        ["a tag key AWS reserves", { tags: { "aws:owner": "ops" } }, /tags: "aws:owner": tag keys starting with "aws:" are reserved by AWS/],
+        ["a tag value that is not a string", { tags: { team: 7 } }, /tags: "team": 7 is not a string/],
         ["an unknown distro", { distro: "centos-7" }, /distro: "centos-7" is not one of "debian-12", "ubuntu-24.04", "amazon-linux-2023"/],
     ];
     for (const [what, override, message] of invalid) {

@@ -29,7 +29,7 @@ describe("stack config", function () {
 
     const host = { name: "node-1", address: "10.0.0.1" };
     const bad: [string, Record<string, unknown>, RegExp][] = [
-        ["an unknown machines kind", { machines: "vagrant" }, /hardened-hosts:machines: "vagrant" is not one of/],
+        ["an unknown machines kind", { machines: "vagrant" }, /hardened-hosts:machines: "vagrant" is not one of "probe", "existing", "aws"/],
         ["no hosts", { machines: "existing" }, /hardened-hosts:hosts: must be a non-empty list/],
         ["an address with shell characters", { machines: "existing", hosts: [{ ...host, address: "10.0.0.1;reboot" }] }, /hardened-hosts:hosts\[0\]\.address: /],
         ["a port out of range", { machines: "existing", hosts: [{ ...host, port: 70000 }] }, /hardened-hosts:hosts\[0\]\.port: /],
@@ -44,4 +44,87 @@ describe("stack config", function () {
             assert.throws(() => parseStackConfig(from(values)), message);
         });
     }
+
+    describe("aws", function () {
+        const publicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx0dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGtleXQ ops@example";
+        const aws = { sshCidrs: ["198.51.100.0/24", "2001:db8:1234::/48"], publicKey };
+        const awsStack = (over: Record<string, unknown> = {}, awsOver: Record<string, unknown> = {}) => from({
+            machines: "aws",
+            tenants: { "tenant-a": {} },
+            aws: { ...aws, ...awsOver },
+            hosts: [{ name: "web-1", tenants: ["tenant-a"] }, { name: "web-2", runtime: { mode: "podman", user: "builder" } }],
+            ...over,
+        });
+
+        it("reads the EC2 settings with defaults (debian-12, key in sshPrivateKey, no tags) and per-host runtime and tenants", function () {
+            const plan = parseStackConfig(awsStack());
+            assert.deepEqual(plan, {
+                kind: "aws",
+                aws: { distro: "debian-12", sshCidrs: aws.sshCidrs, publicKey, privateKeyKey: "sshPrivateKey", tags: {} },
+                hosts: [
+                    { name: "web-1", runtime: { mode: "userns-remap" }, tenants: ["tenant-a"] },
+                    { name: "web-2", runtime: { mode: "podman", user: "builder" }, tenants: [] },
+                ],
+                tenants: { "tenant-a": {} },
+                reportOnly: false,
+            });
+        });
+
+        it("reads every optional setting", function () {
+            const plan = parseStackConfig(awsStack({ reportOnly: true }, {
+                distro: "ubuntu-24.04", instanceType: "m7i.large", subnetId: "subnet-0feed", vpcId: "vpc-0abc",
+                privateKeyConfig: "awsKey", tags: { team: "ops", env: "" }, rootVolumeGiB: 32, associatePublicIp: false,
+            }));
+            assert.equal(plan.kind, "aws");
+            if (plan.kind !== "aws") return;
+            assert.deepEqual(plan.aws, {
+                distro: "ubuntu-24.04", instanceType: "m7i.large", subnetId: "subnet-0feed", vpcId: "vpc-0abc", sshCidrs: aws.sshCidrs,
+                publicKey, privateKeyKey: "awsKey", tags: { team: "ops", env: "" }, rootVolumeGiB: 32, associatePublicIp: false,
+            });
+            assert.equal(plan.reportOnly, true);
+        });
+
+        const bad: [string, Record<string, unknown>, Record<string, unknown>, RegExp][] = [
+            ["no aws settings", { aws: undefined }, {}, /^hardened-hosts:aws: must be set for machines = aws/],
+            ["SSH open to the IPv4 world", {}, { sshCidrs: ["198.51.100.0/24", "0.0.0.0/0"] }, /^hardened-hosts:aws\.sshCidrs\[1\]: "0\.0\.0\.0\/0" would open SSH to the whole Internet; list the networks the hosts are administered from$/],
+            ["SSH open to the IPv6 world", {}, { sshCidrs: ["::/0"] }, /^hardened-hosts:aws\.sshCidrs\[0\]: "::\/0" would open SSH to the whole Internet/],
+            ["half the Internet", {}, { sshCidrs: ["0.0.0.0/1", "128.0.0.0/1"] }, /^hardened-hosts:aws\.sshCidrs\[0\]: "0\.0\.0\.0\/1" covers a large part of the Internet/],
+            ["no SSH networks", {}, { sshCidrs: [] }, /^hardened-hosts:aws\.sshCidrs: must list at least one network/],
+            ["SSH networks as one string", {}, { sshCidrs: "198.51.100.0/24" }, /^hardened-hosts:aws\.sshCidrs: must list at least one network/],
+            ["a CIDR with host bits", {}, { sshCidrs: ["198.51.100.7/24"] }, /^hardened-hosts:aws\.sshCidrs\[0\]: "198\.51\.100\.7\/24" has host bits set/],
+            ["a CIDR listed twice", {}, { sshCidrs: ["198.51.100.0/24", "198.51.100.0/24"] }, /^hardened-hosts:aws\.sshCidrs\[1\]: "198\.51\.100\.0\/24" is listed twice/],
+            ["shell text as a CIDR", {}, { sshCidrs: ["$(reboot)/32"] }, /^hardened-hosts:aws\.sshCidrs\[0\]: "\$\(reboot\)\/32" is not a CIDR block/],
+            ["no public key", {}, { publicKey: undefined }, /^hardened-hosts:aws\.publicKey: is required/],
+            ["a private key as public key", {}, { publicKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n" }, /^hardened-hosts:aws\.publicKey: is a private key/],
+            ["an unknown distro", {}, { distro: "centos-7" }, /^hardened-hosts:aws\.distro: "centos-7" is not one of "debian-12", "ubuntu-24.04", "amazon-linux-2023"/],
+            ["a bad instance type", {}, { instanceType: "big" }, /^hardened-hosts:aws\.instanceType: "big" is not an instance type/],
+            ["a bad subnet", {}, { subnetId: "default" }, /^hardened-hosts:aws\.subnetId: "default" is not a subnet ID/],
+            ["a bad VPC", {}, { vpcId: "vpc-XYZ" }, /^hardened-hosts:aws\.vpcId: "vpc-XYZ" is not a VPC ID/],
+            ["a root volume too small", {}, { rootVolumeGiB: 2 }, /^hardened-hosts:aws\.rootVolumeGiB: 2 is not a whole number of GiB/],
+            ["a tag AWS reserves", {}, { tags: { "aws:cost": "x" } }, /^hardened-hosts:aws\.tags\.aws:cost: tag keys starting with "aws:" are reserved by AWS/],
+            ["the managed tag", {}, { tags: { "hardened-hosts:managed": "no" } }, /^hardened-hosts:aws\.tags\.hardened-hosts:managed: is set by hardened-hosts/],
+            ["a tag that is not a string", {}, { tags: { cost: 3 } }, /^hardened-hosts:aws\.tags\.cost: 3 is not a string/],
+            ["a region (the provider's)", {}, { region: "eu-west-1" }, /^hardened-hosts:aws\.region: is not a setting of this stack: the region is the AWS provider's \(`pulumi config set aws:region \.\.\.`\)/],
+            ["a typo", {}, { sshCidr: ["198.51.100.0/24"] }, /^hardened-hosts:aws\.sshCidr: is not one of distro, /],
+            ["a bad private key config name", {}, { privateKeyConfig: "a b" }, /^hardened-hosts:aws\.privateKeyConfig: "a b" is not a config key name/],
+            ["associatePublicIp as a string", {}, { associatePublicIp: "yes" }, /^hardened-hosts:aws\.associatePublicIp: must be true or false/],
+            ["an address on a host", { hosts: [{ name: "web-1", address: "10.0.0.1" }] }, {}, /^hardened-hosts:hosts\[0\]\.address: is not set here: it comes from the EC2 instance .*; remove it$/],
+            ["a login user on a host", { hosts: [{ name: "web-1", user: "admin" }] }, {}, /^hardened-hosts:hosts\[0\]\.user: is not set here: it comes from the EC2 instance/],
+            ["an unknown host setting", { hosts: [{ name: "web-1", tenant: ["tenant-a"] }] }, {}, /^hardened-hosts:hosts\[0\]\.tenant: is not a host setting here \(name, runtime, tenants\)/],
+            ["no hosts", { hosts: undefined }, {}, /^hardened-hosts:hosts: must be a non-empty list of hosts/],
+            ["a host name used twice", { hosts: [{ name: "web-1" }, { name: "web-1" }] }, {}, /^hardened-hosts:hosts\[1\]\.name: "web-1" is used twice/],
+            ["an undeclared tenant", { hosts: [{ name: "web-1", tenants: ["ghost"] }] }, {}, /^hardened-hosts:hosts\[0\]\.tenants\[0\]: "ghost" is not one of hardened-hosts:tenants/],
+            ["a rootless runtime for root", { hosts: [{ name: "web-1", runtime: { mode: "podman", user: "root" } }] }, {}, /^hardened-hosts:hosts\[0\]\.runtime\.user: "root" is not a valid non-root user name/],
+        ];
+        for (const [what, over, awsOver, message] of bad) {
+            it(`names the key for ${what}`, function () {
+                assert.throws(() => parseStackConfig(awsStack(over, awsOver)), (e: Error) => {
+                    assert.equal(e.name, "ConfigError");
+                    assert.match(e.message, message);
+                    return true;
+                });
+            });
+        }
+    });
+
 });

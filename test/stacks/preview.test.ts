@@ -4,6 +4,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseStackConfig } from "../../stacks/config";
 import { repoRoot } from "../support/pulumi-cli";
 
 // The project's own stack program, previewed by the real engine in a temp stack (file backend in
@@ -14,14 +15,20 @@ describe("stack program (real engine, temp stack)", function () {
     const stack = `hh-test-${crypto.randomBytes(3).toString("hex")}`;
     const state = fs.mkdtempSync(path.join(os.tmpdir(), "hh-stack-state-"));
     const stackFile = path.join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
+    // Run from another directory (-C names the project): nothing may depend on where pulumi starts.
     const pulumi = (args: string[]) => {
-        const script = `source scripts/pulumi-env.sh && exec pulumi --non-interactive --stack ${stack} "$@"`;
+        const script = `source "${repoRoot}/scripts/pulumi-env.sh" && exec pulumi -C "${repoRoot}" --non-interactive --stack ${stack} "$@"`;
         const r = spawnSync("bash", ["-c", script, "pulumi", ...args], {
-            cwd: repoRoot,
+            cwd: os.tmpdir(),
             encoding: "utf8",
             env: { ...process.env, PULUMI_BACKEND_URL: `file://${state}`, PULUMI_CONFIG_PASSPHRASE: "test" },
         });
         return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    /** Replaces the stack's config with `yaml` (a `config:` block), keeping its encryption salt. */
+    const setStackConfig = (yaml: string) => {
+        const salt = fs.readFileSync(stackFile, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:"));
+        fs.writeFileSync(stackFile, [...salt, yaml].join("\n"));
     };
 
     before(function () {
@@ -50,4 +57,45 @@ describe("stack program (real engine, temp stack)", function () {
         assert.match(r.out, /hardened-hosts:hosts\[0\]\.address: "10\.0\.0\.1;reboot" is not a host name or IP address/);
         assert.doesNotMatch(r.out, /command:remote:Command/);
     });
+
+    it("fails at preview naming the aws key that opens SSH to the world, before any AWS call", function () {
+        setStackConfig([
+            "config:",
+            "  hardened-hosts:machines: aws",
+            "  hardened-hosts:aws:",
+            "    sshCidrs: [198.51.100.0/24, 0.0.0.0/0]",
+            "    publicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample ops",
+            "  hardened-hosts:hosts: [{ name: web-1 }]",
+        ].join("\n"));
+        const r = pulumi(["preview"]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.out, /hardened-hosts:aws\.sshCidrs\[1\]: "0\.0\.0\.0\/0" would open SSH to the whole Internet/);
+        assert.doesNotMatch(r.out, /aws:ec2|getAmi/);
+    });
+
+    // The example stack files, read by the real CLI (its YAML, its config encoding), then parsed.
+    for (const [example, kind] of [["Pulumi.aws.example.yaml", "aws"], ["Pulumi.onboard.example.yaml", "existing"]] as const) {
+        it(`reads stacks/${example} as a valid ${kind} plan`, function () {
+            setStackConfig(fs.readFileSync(path.join(repoRoot, "stacks", example), "utf8"));
+            const r = pulumi(["config", "--json"]);
+            assert.equal(r.status, 0, r.out);
+            const values = JSON.parse(r.out.slice(r.out.indexOf("{"))) as Record<string, { value?: string; objectValue?: unknown }>;
+            const get = (key: string) => {
+                const v = values[`hardened-hosts:${key}`];
+                if (v === undefined) return undefined;
+                if (v.objectValue !== undefined) return v.objectValue;
+                try {
+                    return JSON.parse(v.value!); // as stacks/index.ts reads them: `false` is a boolean
+                } catch {
+                    return v.value;
+                }
+            };
+            const plan = parseStackConfig(get, "hardened-hosts");
+            assert.equal(plan.kind, kind);
+            if (plan.kind === "aws") {
+                assert.equal(values["aws:region"]?.value, "eu-west-1");
+                assert.deepEqual(plan.hosts.map((h) => h.name), ["build-1", "build-2"]);
+            }
+        });
+    }
 });
