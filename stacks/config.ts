@@ -1,9 +1,10 @@
 /**
- * The stack's typed configuration (documented in Pulumi.yaml). Parsing is pure, so every
- * mistake is reported at preview, naming the config key, before any resource exists and before
- * anything reaches a host.
+ * The stack's typed configuration (documented in Pulumi.yaml). Parsing is pure except for the
+ * lab inventory file (read through an injectable loader), so every mistake is reported at
+ * preview, naming the config key, before any resource exists and before anything reaches a host.
  */
 
+import * as path from "node:path";
 import { RuntimeSpec } from "../components/fleet/hardened-host";
 import {
     distroProblem, ec2PublicKeyProblem, instanceTypeProblem, parseSshCidr, rootVolumeProblem, sshCidrsProblem, subnetIdProblem,
@@ -13,6 +14,7 @@ import { Ec2Distro, MANAGED_TAG } from "../components/machines/distros";
 import { isValidOwner } from "../components/subids/ranges";
 import { nonRootUserProblem } from "../components/host/validate";
 import { ConfigError } from "./config-error";
+import { LAB_INVENTORY_DEFAULT, LabHost, LabInventory, LabProfile, readLabInventory } from "./lab-inventory";
 
 export { ConfigError } from "./config-error";
 
@@ -48,16 +50,40 @@ export interface AwsConfig {
     associatePublicIp?: boolean;
 }
 
+/** A lab host: the inventory's connection, the config's (or the profile's default) runtime. */
+export interface LabHostConfig extends FleetHostConfig, Omit<LabHost, "name"> {}
+
 type Tenants = Record<string, { size?: number }>;
 
 /** What the stack program builds. */
 export type StackPlan =
     | { kind: "probe" }
     | { kind: "existing"; hosts: ExistingHostConfig[]; tenants: Tenants; reportOnly: boolean }
-    | { kind: "aws"; aws: AwsConfig; hosts: FleetHostConfig[]; tenants: Tenants; reportOnly: boolean };
+    | { kind: "aws"; aws: AwsConfig; hosts: FleetHostConfig[]; tenants: Tenants; reportOnly: boolean }
+    | { kind: "lab"; inventory: string; hosts: LabHostConfig[]; tenants: Tenants; reportOnly: boolean };
 
 /** The values of `hardened-hosts:machines`. */
-export const MACHINE_KINDS = ["probe", "existing", "aws"] as const;
+export const MACHINE_KINDS = ["probe", "existing", "aws", "lab"] as const;
+
+/**
+ * The runtime a lab host gets when config does not say (documented in Pulumi.yaml): the `busy`
+ * host (accounts and subordinate IDs already in use) gets rootful Docker with userns-remap, the
+ * `fresh` one rootless Docker for `dockeruser`, the `sudo-user` one (login user with sudo, not
+ * root) rootless Podman for `podmanuser`. Together they cover every runtime mode.
+ */
+export const LAB_DEFAULT_RUNTIMES: Readonly<Record<LabProfile, RuntimeSpec>> = {
+    busy: { mode: "userns-remap" },
+    fresh: { mode: "docker-rootless", user: "dockeruser" },
+    "sudo-user": { mode: "podman", user: "podmanuser" },
+};
+
+/** How {@link parseStackConfig} reaches outside config. */
+export interface ConfigEnvironment {
+    /** The project root (the directory of Pulumi.yaml): relative inventory paths start here. */
+    projectRoot: string;
+    /** Reads and checks a lab inventory (default: `readLabInventory`, from disk). */
+    loadLabInventory?: (file: string, key: string) => LabInventory;
+}
 
 type Raw = Record<string, unknown>;
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -148,11 +174,11 @@ function parseExistingHost(v: unknown, i: number, ns: string, tenants: Tenants):
 const CONNECTION_FIELDS = ["address", "port", "user", "hostKey", "privateKeyConfig", "password", "proxy", "sudo"];
 
 /**
- * A host of a kind whose connection is not in `hardened-hosts:hosts` (aws): only name,
+ * A host of a kind whose connection is not in `hardened-hosts:hosts` (aws, lab): only name,
  * runtime and tenants; connection settings are refused with `where` (where they come from),
  * anything else as unknown (a typo would otherwise be ignored).
  */
-function parseFleetHost(v: unknown, key: string, ns: string, tenants: Tenants, where: string): FleetHostConfig {
+function parseFleetHost(v: unknown, key: string, ns: string, tenants: Tenants, where: string, defaultRuntime?: (name: string) => RuntimeSpec | undefined): FleetHostConfig {
     const h = obj(v, key);
     for (const field of Object.keys(h)) {
         if (CONNECTION_FIELDS.includes(field)) throw new ConfigError(`${key}.${field}`, `is not set here: ${where}; remove it`);
@@ -163,7 +189,7 @@ function parseFleetHost(v: unknown, key: string, ns: string, tenants: Tenants, w
     const name = parseHostName(h, key);
     return {
         name,
-        runtime: parseRuntime(h["runtime"], `${key}.runtime`),
+        runtime: parseRuntime(h["runtime"] ?? defaultRuntime?.(name), `${key}.runtime`),
         tenants: parseHostTenants(h["tenants"], `${key}.tenants`, ns, tenants),
     };
 }
@@ -260,12 +286,49 @@ function defined<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } 
     return (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
 }
 
+function parseLab(get: (key: string) => unknown, ns: string, tenants: Tenants, env: ConfigEnvironment): { inventory: string; hosts: LabHostConfig[] } {
+    const key = `${ns}:labInventory`;
+    const setting = get("labInventory") ?? LAB_INVENTORY_DEFAULT;
+    if (typeof setting !== "string" || setting.length === 0 || setting.includes("\0")) throw new ConfigError(key, "must be a file path");
+    const file = path.resolve(env.projectRoot, setting);
+    const inventory = (env.loadLabInventory ?? readLabInventory)(file, key);
+    const byName = new Map(inventory.hosts.map((h) => [h.name, h]));
+
+    const listed = get("hosts");
+    let hosts: FleetHostConfig[];
+    if (listed === undefined) {
+        // Every inventory host, its profile's runtime, every fleet tenant.
+        hosts = inventory.hosts.map((h) => ({ name: h.name, runtime: LAB_DEFAULT_RUNTIMES[h.profile], tenants: Object.keys(tenants) }));
+    } else {
+        const where = `it comes from the lab inventory (${key} = ${file})`;
+        hosts = hostList(get, ns).map((h, i) => {
+            const parsed = parseFleetHost(h, `${ns}:hosts[${i}]`, ns, tenants, where, (name) => {
+                const found = byName.get(name);
+                return found === undefined ? undefined : LAB_DEFAULT_RUNTIMES[found.profile];
+            });
+            if (!byName.has(parsed.name)) {
+                throw new ConfigError(`${ns}:hosts[${i}].name`,
+                    `${JSON.stringify(parsed.name)} is not in the lab inventory ${file} (its hosts: ${[...byName.keys()].join(", ")})`);
+            }
+            return parsed;
+        });
+        uniqueNames(hosts, ns);
+    }
+    return {
+        inventory: file,
+        hosts: hosts.map((h) => {
+            const { name: _name, ...connection } = byName.get(h.name)!;
+            return { ...connection, ...h };
+        }),
+    };
+}
+
 /**
  * Reads the stack plan from raw config values (`get(key)` returns the parsed YAML value or
- * undefined). `ns` is the config namespace, `hardened-hosts`.
+ * undefined). `ns` is the config namespace, `hardened-hosts`; `env` is needed for `lab` only.
  * @throws ConfigError naming the full key.
  */
-export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-hosts"): StackPlan {
+export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-hosts", env: ConfigEnvironment = { projectRoot: process.cwd() }): StackPlan {
     const machines = get("machines") ?? "probe";
     switch (machines) {
         case "probe":
@@ -283,6 +346,11 @@ export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-h
             const hosts = hostList(get, ns).map((h, i) => parseFleetHost(h, `${ns}:hosts[${i}]`, ns, tenants, where));
             uniqueNames(hosts, ns);
             return { kind: "aws", aws, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
+        }
+        case "lab": {
+            const tenants = parseTenants(get, ns);
+            const { inventory, hosts } = parseLab(get, ns, tenants, env);
+            return { kind: "lab", inventory, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
         }
         default:
             throw new ConfigError(`${ns}:machines`, `${JSON.stringify(machines)} is not one of ${MACHINE_KINDS.map((k) => JSON.stringify(k)).join(", ")}`);

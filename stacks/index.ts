@@ -1,14 +1,22 @@
+import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetHostSpec, HardenedFleet } from "../components/fleet/hardened-fleet";
 import { Ec2Machine } from "../components/machines/ec2";
 import { existingMachineConnection } from "../components/machines/existing";
 import { ConfigError, FleetHostConfig, StackPlan, parseStackConfig } from "./config";
+import { readLabPrivateKey } from "./lab-inventory";
 
 // The stack program: what it builds is decided by the typed config (see Pulumi.yaml and
 // stacks/Pulumi.*.yaml). Config mistakes stop the preview with the key named.
 const NS = "hardened-hosts";
 const cfg = new pulumi.Config(NS);
+
+/**
+ * The project root, the directory of Pulumi.yaml (`main` is stacks/index.ts): relative paths in
+ * config (the lab inventory) start here, whatever directory `pulumi` was run from.
+ */
+const projectRoot = path.resolve(__dirname, "..");
 
 function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
     // Every fleet kind ends in one HardenedFleet: after the connection, one code path.
@@ -72,6 +80,19 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
                 }])),
             };
         }
+        case "lab":
+            // Reached like existing hosts: a non-root login user runs host scripts through `sudo -n`.
+            return fleet(p, (h) => ({
+                connection: existingMachineConnection(h.name, {
+                    kind: "existing",
+                    address: h.address,
+                    port: h.port,
+                    user: h.user,
+                    // Read from the lab's key file, secret from the start.
+                    privateKey: pulumi.secret(readLabPrivateKey(h, `${NS}:labInventory`)),
+                    hostKey: h.hostKey,
+                }),
+            }));
         default: {
             const other: never = p;
             throw new Error(`unknown plan ${JSON.stringify(other)}`);
@@ -90,7 +111,7 @@ try {
         } catch {
             return raw;
         }
-    }, NS);
+    }, NS, { projectRoot });
     outputs = build(plan);
 } catch (e) {
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
@@ -99,7 +120,7 @@ try {
 
 /**
  * Per-kind outputs: `kernel` (probe); `allocation`, `allocationTable`, `summary`, `hosts` (fleets:
- * existing, aws); `machines` (aws: instance ID, addresses, image and login user per host).
+ * existing, aws, lab); `machines` (aws: instance ID, addresses, image and login user per host).
  */
 export const kernel = outputs["kernel"];
 export const allocation = outputs["allocation"];

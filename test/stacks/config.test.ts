@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as path from "node:path";
 import { parseStackConfig } from "../../stacks/config";
 
 const from = (values: Record<string, unknown>) => (key: string) => values[key];
@@ -29,7 +30,7 @@ describe("stack config", function () {
 
     const host = { name: "node-1", address: "10.0.0.1" };
     const bad: [string, Record<string, unknown>, RegExp][] = [
-        ["an unknown machines kind", { machines: "vagrant" }, /hardened-hosts:machines: "vagrant" is not one of "probe", "existing", "aws"/],
+        ["an unknown machines kind", { machines: "vagrant" }, /hardened-hosts:machines: "vagrant" is not one of "probe", "existing", "aws", "lab"/],
         ["no hosts", { machines: "existing" }, /hardened-hosts:hosts: must be a non-empty list/],
         ["an address with shell characters", { machines: "existing", hosts: [{ ...host, address: "10.0.0.1;reboot" }] }, /hardened-hosts:hosts\[0\]\.address: /],
         ["a port out of range", { machines: "existing", hosts: [{ ...host, port: 70000 }] }, /hardened-hosts:hosts\[0\]\.port: /],
@@ -127,4 +128,75 @@ describe("stack config", function () {
         }
     });
 
+    describe("lab", function () {
+        const fixtures = path.join(__dirname, "fixtures", "lab");
+        const env = { projectRoot: fixtures };
+        const inventory = path.join(fixtures, "inventory.json");
+        const labStack = (over: Record<string, unknown> = {}) => from({ machines: "lab", labInventory: "inventory.json", ...over });
+
+        it("defaults to every inventory host, its profile's runtime and every fleet tenant", function () {
+            const plan = parseStackConfig(labStack({ tenants: { "tenant-a": {}, "tenant-b": { size: 131072 } } }), "hardened-hosts", env);
+            assert.equal(plan.kind, "lab");
+            if (plan.kind !== "lab") return;
+            assert.equal(plan.inventory, inventory);
+            assert.deepEqual(plan.hosts.map((h) => [h.name, h.runtime, h.tenants]), [
+                ["lab-1", { mode: "userns-remap" }, ["tenant-a", "tenant-b"]],
+                ["lab-2", { mode: "docker-rootless", user: "dockeruser" }, ["tenant-a", "tenant-b"]],
+                ["lab-3", { mode: "podman", user: "podmanuser" }, ["tenant-a", "tenant-b"]],
+            ]);
+            const lab3 = plan.hosts[2]!;
+            assert.deepEqual([lab3.address, lab3.port, lab3.user, lab3.profile, lab3.privateKeyFile], [
+                "127.0.0.1", 22203, "labadmin", "sudo-user", path.join(fixtures, "id_lab"),
+            ]);
+            assert.equal(plan.reportOnly, false);
+        });
+
+        it("takes the listed hosts only, their runtime and tenants from config, their connection from the inventory", function () {
+            const plan = parseStackConfig(labStack({
+                tenants: { "tenant-a": {} },
+                hosts: [{ name: "lab-3", tenants: ["tenant-a"] }, { name: "lab-1", runtime: { mode: "podman", user: "alice" } }],
+            }), "hardened-hosts", env);
+            if (plan.kind !== "lab") return assert.fail(plan.kind);
+            assert.deepEqual(plan.hosts.map((h) => [h.name, h.runtime, h.tenants, h.port]), [
+                ["lab-3", { mode: "podman", user: "podmanuser" }, ["tenant-a"], 22203],
+                ["lab-1", { mode: "podman", user: "alice" }, [], 22201],
+            ]);
+        });
+
+        it("looks for .lab/inventory.json under the project root by default", function () {
+            const seen: string[] = [];
+            assert.throws(() => parseStackConfig(from({ machines: "lab" }), "hardened-hosts", {
+                projectRoot: "/project",
+                loadLabInventory: (file) => {
+                    seen.push(file);
+                    throw new Error("stop");
+                },
+            }), /stop/);
+            assert.deepEqual(seen, ["/project/.lab/inventory.json"]);
+        });
+
+        const bad: [string, Record<string, unknown>, RegExp][] = [
+            ["a missing inventory", { labInventory: "nowhere.json" }, /^hardened-hosts:labInventory: .*nowhere\.json does not exist .*; run `npm run lab -- up`$/],
+            ["a malformed inventory", { labInventory: "not-json.json" }, /^hardened-hosts:labInventory: .*not-json\.json: is not valid JSON .*; run `npm run lab -- up`$/],
+            ["an inventory path that is not a string", { labInventory: 3 }, /^hardened-hosts:labInventory: must be a file path/],
+            ["a host the inventory does not have", { hosts: [{ name: "lab-9" }] }, /^hardened-hosts:hosts\[0\]\.name: "lab-9" is not in the lab inventory .*inventory\.json \(its hosts: lab-1, lab-2, lab-3\)/],
+            ["an address in config", { hosts: [{ name: "lab-1", address: "10.0.0.1" }] }, /^hardened-hosts:hosts\[0\]\.address: is not set here: it comes from the lab inventory \(hardened-hosts:labInventory = .*inventory\.json\); remove it$/],
+            ["a port in config", { hosts: [{ name: "lab-1", port: 22 }] }, /^hardened-hosts:hosts\[0\]\.port: is not set here: it comes from the lab inventory/],
+            ["a user in config", { hosts: [{ name: "lab-1", user: "root" }] }, /^hardened-hosts:hosts\[0\]\.user: is not set here/],
+            ["a key in config", { hosts: [{ name: "lab-1", privateKeyConfig: "k" }] }, /^hardened-hosts:hosts\[0\]\.privateKeyConfig: is not set here/],
+            ["a host key in config", { hosts: [{ name: "lab-1", hostKey: "ssh-ed25519 AAAA" }] }, /^hardened-hosts:hosts\[0\]\.hostKey: is not set here/],
+            ["a host listed twice", { hosts: [{ name: "lab-1" }, { name: "lab-1" }] }, /^hardened-hosts:hosts\[1\]\.name: "lab-1" is used twice/],
+            ["an empty host list", { hosts: [] }, /^hardened-hosts:hosts: must be a non-empty list of hosts/],
+            ["an undeclared tenant", { hosts: [{ name: "lab-1", tenants: ["ghost"] }] }, /^hardened-hosts:hosts\[0\]\.tenants\[0\]: "ghost" is not one of hardened-hosts:tenants/],
+        ];
+        for (const [what, over, message] of bad) {
+            it(`names the key for ${what}`, function () {
+                assert.throws(() => parseStackConfig(labStack(over), "hardened-hosts", env), (e: Error) => {
+                    assert.equal(e.name, "ConfigError");
+                    assert.match(e.message, message);
+                    return true;
+                });
+            });
+        }
+    });
 });

@@ -73,6 +73,31 @@ describe("stack program (real engine, temp stack)", function () {
         assert.doesNotMatch(r.out, /aws:ec2|getAmi/);
     });
 
+    it("previews the lab kind from an inventory path relative to the project root (the program's cwd is stacks/)", function () {
+        setStackConfig([
+            "config:",
+            "  hardened-hosts:machines: lab",
+            "  hardened-hosts:labInventory: test/stacks/fixtures/lab/inventory.json",
+            "  hardened-hosts:tenants: { tenant-a: {} }",
+        ].join("\n"));
+        const r = pulumi(["preview", "--diff"]);
+        assert.equal(r.status, 0, r.out);
+        for (const n of ["lab-1-subids-write", "lab-1-docker-daemon", "lab-2-docker-rootless-runtime", "lab-3-podman-runtime", "lab-3-verify-observe"]) {
+            assert.match(r.out, new RegExp(`\\b${n}\\b`));
+        }
+        assert.match(r.out, /sudo -n bash -s -- apply --mode podman --user podmanuser/, "lab-3's login user is not root");
+        assert.doesNotMatch(r.out, /bGFiLWZpeHR1cmUtbm90LWEtcmVhbC1rZXk/, "the key file's content is never shown");
+        assert.match(r.out, /machine "lab-2": no hostKey given/);
+    });
+
+    it("fails at preview naming hardened-hosts:labInventory when there is no inventory", function () {
+        setStackConfig(["config:", "  hardened-hosts:machines: lab", "  hardened-hosts:labInventory: .lab/no-such-inventory.json"].join("\n"));
+        const r = pulumi(["preview"]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.out, /hardened-hosts:labInventory: .*\/\.lab\/no-such-inventory\.json does not exist .*; run `npm run lab -- up`/);
+        assert.ok(r.out.includes(path.join(repoRoot, ".lab", "no-such-inventory.json")), "resolved from the project root");
+    });
+
     // The example stack files, read by the real CLI (its YAML, its config encoding), then parsed.
     for (const [example, kind] of [["Pulumi.aws.example.yaml", "aws"], ["Pulumi.onboard.example.yaml", "existing"]] as const) {
         it(`reads stacks/${example} as a valid ${kind} plan`, function () {
@@ -90,7 +115,7 @@ describe("stack program (real engine, temp stack)", function () {
                     return v.value;
                 }
             };
-            const plan = parseStackConfig(get, "hardened-hosts");
+            const plan = parseStackConfig(get, "hardened-hosts", { projectRoot: repoRoot });
             assert.equal(plan.kind, kind);
             if (plan.kind === "aws") {
                 assert.equal(values["aws:region"]?.value, "eu-west-1");

@@ -1,7 +1,9 @@
 import * as assert from "node:assert/strict";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { installMachineMocks, settleRegistrations } from "../machines/support";
-import { isSecret, promiseOf } from "../support/mocks";
+import { isSecret, promiseOf, settle } from "../support/mocks";
 
 // The stack program (stacks/index.ts) itself, run against Pulumi mocks with stack config set:
 // what each `hardened-hosts:machines` kind registers, and that config mistakes stop it before
@@ -12,6 +14,8 @@ describe("stack program (mocks)", function () {
     const publicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx0dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGtleXQ ops@example";
     const awsKeyBody = "YXdzLXN0YWNrLXRlc3Qta2V5LW5vdC1yZWFs";
     const privateKey = `-----BEGIN OPENSSH PRIVATE KEY-----\n${awsKeyBody}\n-----END OPENSSH PRIVATE KEY-----\n`;
+    const labKeyBody = "bGFiLWZpeHR1cmUtbm90LWEtcmVhbC1rZXk"; // test/stacks/fixtures/lab/id_lab
+    const labInventory = path.join(__dirname, "fixtures", "lab", "inventory.json");
 
     type StackModule = typeof import("../../stacks/index");
     /** Runs the stack program once with this config (plain values as Pulumi passes them: JSON or text). */
@@ -194,6 +198,80 @@ describe("stack program (mocks)", function () {
                 assert.deepEqual(mocks.calls.map((c) => c.token), []);
             });
         }
+    });
+
+    describe("machines = lab", function () {
+        async function ran(values: Record<string, unknown>) {
+            const mod = run({ machines: "lab", ...values });
+            await promiseOf(pulumi.output(mod.allocationTable));
+            await settleRegistrations(300);
+            return mod;
+        }
+
+        it("hardens every inventory host with its profile's runtime; a non-root login user goes through sudo", async function () {
+            await ran({ labInventory, tenants: { "tenant-a": {} } });
+            const expected: [string, number, string, string, RegExp][] = [
+                ["lab-1", 22201, "root", "lab-1-docker-daemon", /^bash -s -- apply --user dockremap /],
+                ["lab-2", 22202, "root", "lab-2-docker-rootless-runtime", /^bash -s -- apply --mode docker-rootless --user dockeruser /],
+                ["lab-3", 22203, "labadmin", "lab-3-podman-runtime", /^sudo -n bash -s -- apply --mode podman --user podmanuser /],
+            ];
+            for (const [host, port, user, runtime, create] of expected) {
+                const write = command(`${host}-subids-write`);
+                assert.ok(isSecret(write.inputs.connection));
+                const c = write.inputs.connection.value;
+                assert.deepEqual([c.host, c.port, c.user], ["127.0.0.1", port, user]);
+                assert.match(c.privateKey, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+                assert.match(write.inputs.create, user === "root" ? /^bash -s -- apply .*tenant-a:/ : /^sudo -n bash -s -- apply .*tenant-a:/);
+                assert.match(command(runtime).inputs.create, create);
+                command(`${host}-verify-observe`);
+            }
+            assert.match(command("lab-1-subids-write").inputs.connection.value.hostKey, /^ssh-ed25519 AAAA/);
+            assert.equal(command("lab-2-subids-write").inputs.connection.value.hostKey, undefined);
+            assert.deepEqual(warnings.filter((w) => /lab-\d/.test(w)).map((w) => /machine "(lab-\d)": no hostKey given/.exec(w)?.[1]), ["lab-2"]);
+        });
+
+        it("keeps the key file's content out of every plain input and output", async function () {
+            const mod = await ran({ labInventory });
+            for (const r of mocks.resources) {
+                assert.ok(!plainStrings(r.inputs).some((s) => s.includes(labKeyBody)), `${r.type} ${r.name} has the key in plain text`);
+            }
+            // The verification results (the mocks' commands print no report, so they may fail: either way, no key).
+            const hosts = await settle(pulumi.output(mod.hosts as pulumi.Input<unknown>));
+            assert.ok(!JSON.stringify(hosts.value ?? null).includes(labKeyBody));
+            assert.ok(!String(hosts.error ?? "").includes(labKeyBody));
+        });
+
+        it("hardens only the hosts config lists, with their runtimes", async function () {
+            await ran({ labInventory, hosts: [{ name: "lab-3", runtime: { mode: "docker-rootless", user: "alice" } }] });
+            assert.match(command("lab-3-docker-rootless-runtime").inputs.create, /^sudo -n bash -s -- apply --mode docker-rootless --user alice /);
+            assert.deepEqual(mocks.resources.filter((r) => /^lab-[12]/.test(r.name)).map((r) => r.name), []);
+        });
+
+        it("finds a relative inventory path from the project root, whatever the working directory", async function () {
+            const cwd = process.cwd();
+            process.chdir(os.tmpdir());
+            try {
+                await ran({ labInventory: "test/stacks/fixtures/lab/inventory.json", hosts: [{ name: "lab-1" }] });
+            } finally {
+                process.chdir(cwd);
+            }
+            command("lab-1-docker-daemon");
+        });
+
+        it("stops without an inventory, naming hardened-hosts:labInventory and how to make one", async function () {
+            assert.throws(() => run({ machines: "lab", labInventory: "/nonexistent/inventory.json" }), (e: Error) => {
+                assert.ok(e instanceof pulumi.RunError);
+                assert.match(e.message, /^hardened-hosts:labInventory: \/nonexistent\/inventory\.json does not exist .*; run `npm run lab -- up`$/);
+                return true;
+            });
+            await settleRegistrations(100);
+            assert.deepEqual(mocks.resources.map((r) => r.name), []);
+        });
+
+        it("stops on a host the inventory does not have", function () {
+            assert.throws(() => run({ machines: "lab", labInventory, hosts: [{ name: "lab-7" }] }),
+                /hardened-hosts:hosts\[0\]\.name: "lab-7" is not in the lab inventory/);
+        });
     });
 
     describe("machines = existing", function () {
