@@ -268,6 +268,18 @@ describe("stack program (mocks)", function () {
             assert.deepEqual(mocks.resources.map((r) => r.name), []);
         });
 
+        it("stops when a key file holds a public key, naming the file and not its content", async function () {
+            const inventory = path.join(__dirname, "fixtures", "lab", "public-key-as-key.json");
+            assert.throws(() => run({ machines: "lab", labInventory: inventory }), (e: Error) => {
+                assert.ok(e instanceof pulumi.RunError);
+                assert.match(e.message, /^hardened-hosts:labInventory: host lab-1: .*\/id_lab\.pub is a public key; .*run `npm run lab -- up`$/);
+                assert.ok(!e.message.includes("AAAAC3Nza"));
+                return true;
+            });
+            await settleRegistrations(100);
+            assert.deepEqual(mocks.resources.map((r) => r.name), []);
+        });
+
         it("stops on a host the inventory does not have", function () {
             assert.throws(() => run({ machines: "lab", labInventory, hosts: [{ name: "lab-7" }] }),
                 /hardened-hosts:hosts\[0\]\.name: "lab-7" is not in the lab inventory/);
