@@ -22,7 +22,7 @@ cd "$repo"
 #   - jq: docker-remap.sh's JSON tool where python3 is missing (its tests run both tools)
 #   - python3: docker-remap.sh's preferred JSON tool (daemon.json parse, merge, compare)
 #   - procps: ps, the docker-remap tests check a container process's host UID with it
-readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client uidmap passwd docker.io busybox-static podman slirp4netns rootlesskit fuse-overlayfs acl jq python3 procps)
+readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client uidmap passwd docker.io busybox-static podman slirp4netns rootlesskit fuse-overlayfs acl jq python3 procps systemd-container mmdebstrap socat iptables iproute2 util-linux)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 t0=$(date +%s)

@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# Disposable Debian test hosts on this machine: systemd-nspawn containers booting real systemd,
+# each with its own /etc, sshd on its own 127.0.0.1 port and a fresh SSH key.
+#
+#   lab/lab.sh up [--hosts N] [--suite bookworm|trixie]   start hosts (N = 1..3, default 3)
+#   lab/lab.sh status                                     what runs, and whether SSH answers
+#   lab/lab.sh down                                       stop and remove everything `up` made
+#   (npm run lab -- up|status|down)
+#
+# Hosts are realistic onboarding targets; each has a profile:
+#   lab-1 "busy"      Docker already running, two containers, a daemon.json full of other keys;
+#                     SSH as root
+#   lab-2 "fresh"     no Docker at all (the component installs it with apt); SSH as root
+#   lab-3 "sudo-user" SSH as the non-root user "deploy" with password-less sudo; root login off
+#
+# `up` writes $HH_LAB_DIR/inventory.json (default .lab/ in the project), which the dev stack reads:
+#   {"version":1,"hosts":[{"name","address","port","user","privateKeyFile","hostKey","profile","suite"}]}
+# The host keys are made here before boot, so the inventory pins them.
+#
+# Everything `up` creates is recorded under $HH_LAB_DIR and removed by `down` (also after a failed
+# `up`): nspawn and socat processes (by PID), overlay mounts, veth links, the NAT/forward rules it
+# added (tagged with an iptables comment) and the ip_forward value it changed. Nothing else on the
+# machine is touched. Needs root, systemd-container, mmdebstrap, socat, iptables, openssh-client.
+#
+# This machine's quirks (../shared/notes/test-hosts.md), detected rather than assumed:
+#   - PID 1 is not systemd: nspawn runs with --register=no --keep-unit;
+#   - cgroup v1 hybrid: dockerd inside needs its cgroup hierarchies remounted read-write (a
+#     docker.service drop-in in each host).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+project=$(dirname "$here")
+lab=${HH_LAB_DIR:-$project/.lab}
+port_base=${HH_LAB_PORT_BASE:-22200}
+readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
+readonly PROFILES=(busy fresh sudo-user)
+
+say() { echo "[lab] $*" >&2; }
+die() { echo "[lab] error: $*" >&2; exit 1; }
+
+usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] | status | down"; }
+
+need_tools() {
+  local t missing=()
+  for t in systemd-nspawn mmdebstrap socat iptables ssh ssh-keygen ip flock; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run scripts/bootstrap.sh (it installs systemd-container mmdebstrap socat iptables)"
+  [ "$(id -u)" = 0 ] || die "the lab needs root (mounts, veth links, nspawn)"
+}
+
+# ssh to host dir $1 as its inventory user, pinned to its host key, batch mode only.
+lab_ssh() {
+  local d=$1; shift
+  ssh -q -i "$lab/keys/id_ed25519" -p "$(cat "$d/port")" \
+    -o BatchMode=yes -o ConnectTimeout=5 -o UserKnownHostsFile="$lab/known_hosts" \
+    -o StrictHostKeyChecking=yes -o HostKeyAlias="$(basename "$d")" \
+    "$(cat "$d/user")@127.0.0.1" "$@"
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# --- down -------------------------------------------------------------------------------------
+
+stop_host() {
+  local d=$1 name i
+  name=$(basename "$d")
+  if alive "$d/socat.pid"; then kill "$(cat "$d/socat.pid")" 2>/dev/null || true; fi
+  if alive "$d/nspawn.pid"; then
+    # SIGTERM asks nspawn to power the container off cleanly; after 30 s it is killed.
+    kill "$(cat "$d/nspawn.pid")" 2>/dev/null || true
+    for ((i = 0; i < 60; i++)); do alive "$d/nspawn.pid" || break; sleep 0.5; done
+    if alive "$d/nspawn.pid"; then
+      say "$name: no clean poweroff in 30 s, killing"
+      kill -9 "$(cat "$d/nspawn.pid")" 2>/dev/null || true
+      sleep 1
+    fi
+  fi
+  rm -f "$d/nspawn.pid" "$d/socat.pid"
+  if [ -f "$d/veth" ] && ip link show "$(cat "$d/veth")" >/dev/null 2>&1; then
+    ip link del "$(cat "$d/veth")" 2>/dev/null || true
+  fi
+  if [ -d "$d/merged" ] && mountpoint -q "$d/merged"; then
+    umount -R "$d/merged" 2>/dev/null || umount -R -l "$d/merged"
+  fi
+  # Never delete through a mount point.
+  if findmnt -rn -o TARGET | grep -qF -- "$d/"; then die "$d still has mounts; not removing it"; fi
+  rm -rf --one-file-system "$d"
+}
+
+down() {
+  local d
+  [ -d "$lab" ] || { say "nothing to stop ($lab does not exist)"; return 0; }
+  if [ -d "$lab/hosts" ]; then
+    for d in "$lab"/hosts/*/; do [ -d "$d" ] && stop_host "${d%/}"; done
+  fi
+  if [ -f "$lab/net/rules" ]; then
+    local rule
+    while IFS= read -r rule; do
+      [ -n "$rule" ] || continue
+      # shellcheck disable=SC2086 # the rule is our own, stored word-split on purpose
+      iptables -w -D $rule 2>/dev/null || true
+    done < "$lab/net/rules"
+  fi
+  if [ -f "$lab/net/ip_forward" ]; then sysctl -q -w "net.ipv4.ip_forward=$(cat "$lab/net/ip_forward")"; fi
+  # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root; remove the
+  # ones that did not exist before `up` (empty directories only: rmdir refuses anything else).
+  if [ -f "$lab/net/cgroups-before" ]; then
+    local c
+    for c in /sys/fs/cgroup/*/docker; do
+      [ -d "$c" ] || continue
+      grep -qxF "$c" "$lab/net/cgroups-before" && continue
+      find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+  fi
+  rm -rf --one-file-system "$lab"
+  say "down: every lab host, mount, link and rule removed"
+}
+
+# --- up ---------------------------------------------------------------------------------------
+
+add_rule() {
+  # $@: table/chain and match, without -A; recorded so `down` deletes exactly this rule.
+  iptables -w -C "$@" 2>/dev/null && return 0
+  iptables -w -A "$@"
+  echo "$*" >> "$lab/net/rules"
+}
+
+setup_network() {
+  mkdir -p "$lab/net"
+  [ -f "$lab/net/ip_forward" ] || sysctl -n net.ipv4.ip_forward > "$lab/net/ip_forward"
+  sysctl -q -w net.ipv4.ip_forward=1
+  add_rule POSTROUTING -t nat -s "$NET_PREFIX.0.0/16" ! -d "$NET_PREFIX.0.0/16" -j MASQUERADE -m comment --comment "$TAG"
+  # The machine's own Docker may set the FORWARD policy to DROP: let the lab's traffic through.
+  add_rule FORWARD -s "$NET_PREFIX.0.0/16" -j ACCEPT -m comment --comment "$TAG"
+  add_rule FORWARD -d "$NET_PREFIX.0.0/16" -j ACCEPT -m comment --comment "$TAG"
+  [ -f "$lab/net/cgroups-before" ] || { ls -d /sys/fs/cgroup/*/docker 2>/dev/null || true; } > "$lab/net/cgroups-before"
+}
+
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+
+# Files every host gets before it boots (written into its overlay's upper layer).
+provision_common() {
+  local root=$1 name=$2 n=$3
+  echo "$name" > "$root/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost ip6-localhost ip6-loopback\n' "$name" > "$root/etc/hosts"
+  mkdir -p "$root/etc/systemd/network"
+  cat > "$root/etc/systemd/network/10-hh-lab.network" <<EOF
+[Match]
+Name=host0
+
+[Network]
+Address=$NET_PREFIX.$n.2/24
+Gateway=$NET_PREFIX.$n.1
+EOF
+  # The machine's resolver, reached through the lab's NAT (apt needs names).
+  rm -f "$root/etc/resolv.conf"
+  grep -E '^(nameserver|search|options) ' /etc/resolv.conf > "$root/etc/resolv.conf" || true
+  ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$root/etc/ssh/ssh_host_ed25519_key"
+  if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ]; then
+    # cgroup v1 (hybrid): nspawn mounts the controllers read-only; dockerd must write to them.
+    mkdir -p "$root/etc/systemd/system/docker.service.d"
+    cat > "$root/etc/systemd/system/docker.service.d/10-hh-lab-cgroup.conf" <<'EOF'
+# hardened-hosts lab: cgroup v1 hierarchies are read-only in the container; dockerd writes them.
+[Service]
+ExecStartPre=/bin/sh -c "for m in /sys/fs/cgroup/*; do mount -o remount,bind,rw $$m || true; done"
+EOF
+  fi
+}
+
+authorize() {
+  local root=$1 user=$2 home=$3 uid gid
+  uid=$(chroot "$root" id -u "$user")
+  gid=$(chroot "$root" id -g "$user")
+  mkdir -p "$root$home/.ssh"
+  cp "$lab/keys/id_ed25519.pub" "$root$home/.ssh/authorized_keys"
+  chmod 700 "$root$home/.ssh"
+  chmod 600 "$root$home/.ssh/authorized_keys"
+  chown -R "$uid:$gid" "$root$home/.ssh"
+}
+
+provision_profile() {
+  local root=$1 profile=$2
+  case "$profile" in
+    busy)
+      authorize "$root" root /root
+      mkdir -p "$root/etc/docker"
+      # Keys an operator would have set; the component must keep every one of them.
+      cat > "$root/etc/docker/daemon.json" <<'EOF'
+{
+  "log-driver": "json-file",
+  "log-opts": { "max-size": "10m", "max-file": "3" },
+  "live-restore": false,
+  "default-shm-size": "128M",
+  "features": { "buildkit": true },
+  "max-concurrent-downloads": 4,
+  "labels": ["lab=busy", "team=platform"],
+  "storage-driver": "overlay2"
+}
+EOF
+      ;;
+    fresh)
+      authorize "$root" root /root
+      ;;
+    sudo-user)
+      chroot "$root" useradd --create-home --shell /bin/bash --comment "lab deploy user" deploy
+      echo 'deploy ALL=(ALL) NOPASSWD:ALL' > "$root/etc/sudoers.d/deploy"
+      chmod 440 "$root/etc/sudoers.d/deploy"
+      authorize "$root" deploy /home/deploy
+      echo 'PermitRootLogin no' > "$root/etc/ssh/sshd_config.d/20-hh-lab-no-root.conf"
+      ;;
+  esac
+}
+
+start_host() {
+  local n=$1 suite=$2 profile=${PROFILES[$(($1 - 1))]}
+  local name=lab-$n d=$lab/hosts/lab-$n variant=base user=root port lower
+  port=$((port_base + n))
+  port_free "$port" || die "127.0.0.1:$port is in use (set HH_LAB_PORT_BASE)"
+  if ip route show | grep -q "^$NET_PREFIX\.$n\.0/24"; then die "$NET_PREFIX.$n.0/24 is already routed on this machine"; fi
+  [ "$profile" = busy ] && variant=docker
+  [ "$profile" = sudo-user ] && user=deploy
+  lower=$("$here/rootfs.sh" "$suite" "$variant")
+  mkdir -p "$d"/{upper,work,merged,var-lib-docker,var-lib-containers}
+  echo "$port" > "$d/port"
+  echo "$user" > "$d/user"
+  echo "$profile" > "$d/profile"
+  echo "ve-$name" > "$d/veth"
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$d/merged"
+  provision_common "$d/merged" "$name" "$n"
+  provision_profile "$d/merged" "$profile"
+  printf '%s %s\n' "$name" "$(cut -d' ' -f1,2 "$d/merged/etc/ssh/ssh_host_ed25519_key.pub")" >> "$lab/known_hosts"
+
+  # Container storage sits on the machine's own filesystem: overlay2 cannot stack on overlayfs.
+  setsid systemd-nspawn --quiet -D "$d/merged" -M "$name" --boot --register=no --keep-unit \
+    --network-veth --console=pipe --capability=all --system-call-filter='@keyring bpf' \
+    --bind="$d/var-lib-docker:/var/lib/docker" --bind="$d/var-lib-containers:/var/lib/containers" \
+    < /dev/null > "$d/console.log" 2>&1 8>&- &
+  echo $! > "$d/nspawn.pid"
+  local i
+  for ((i = 0; i < 100; i++)); do ip link show "ve-$name" >/dev/null 2>&1 && break; alive "$d/nspawn.pid" || break; sleep 0.1; done
+  ip link show "ve-$name" >/dev/null 2>&1 || die "$name: nspawn did not create ve-$name: $(tail -n 5 "$d/console.log")"
+  ip addr add "$NET_PREFIX.$n.1/24" dev "ve-$name"
+  ip link set "ve-$name" up
+  setsid socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:$NET_PREFIX.$n.2:22" < /dev/null > "$d/socat.log" 2>&1 8>&- &
+  echo $! > "$d/socat.pid"
+}
+
+wait_host() {
+  local d=$1 name i state
+  name=$(basename "$d")
+  for ((i = 0; i < 60; i++)); do
+    if lab_ssh "$d" true 2>/dev/null; then break; fi
+    alive "$d/nspawn.pid" || die "$name stopped while booting: $(tail -n 20 "$d/console.log")"
+    sleep 0.5
+  done
+  lab_ssh "$d" true || die "$name: SSH did not answer in 60 s"
+  # Booted means systemd says so, not just an open port.
+  state=$(lab_ssh "$d" timeout 90 systemctl is-system-running --wait 2>/dev/null || true)
+  case "$state" in
+    running) ;;
+    degraded) say "$name: degraded; failed units: $(lab_ssh "$d" systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')" ;;
+    *) die "$name: systemd state '$state' after boot" ;;
+  esac
+}
+
+# After boot: the busy host gets running containers (an image imported from its static busybox:
+# the lab has no registry).
+settle_profile() {
+  local d=$1
+  case "$(cat "$d/profile")" in
+    busy)
+      lab_ssh "$d" bash -s <<'EOF'
+set -euo pipefail
+for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+if ! docker image inspect lab/busybox:latest >/dev/null 2>&1; then
+  t=$(mktemp -d); mkdir -p "$t/bin"; cp /bin/busybox "$t/bin/busybox"
+  for a in sh httpd sleep cat id ls; do ln -s busybox "$t/bin/$a"; done
+  tar -C "$t" -c . | docker import - lab/busybox:latest >/dev/null
+  rm -rf "$t"
+fi
+docker run -d --name lab-web --restart unless-stopped lab/busybox:latest httpd -f -p 8080 >/dev/null
+docker run -d --name lab-worker --restart unless-stopped lab/busybox:latest sleep 1000000 >/dev/null
+EOF
+      ;;
+  esac
+}
+
+write_inventory() {
+  local d first=1 name
+  {
+    printf '{"version":1,"hosts":['
+    for d in "$lab"/hosts/*/; do
+      d=${d%/}; name=$(basename "$d")
+      [ "$first" = 1 ] || printf ','
+      first=0
+      printf '{"name":"%s","address":"127.0.0.1","port":%s,"user":"%s","privateKeyFile":"%s","hostKey":"%s","profile":"%s","suite":"%s"}' \
+        "$name" "$(cat "$d/port")" "$(cat "$d/user")" "$lab/keys/id_ed25519" \
+        "$(cut -d' ' -f1,2 "$d/merged/etc/ssh/ssh_host_ed25519_key.pub")" "$(cat "$d/profile")" "$(cat "$lab/suite")"
+    done
+    printf ']}\n'
+  } > "$lab/inventory.json.tmp"
+  mv "$lab/inventory.json.tmp" "$lab/inventory.json"
+}
+
+up_failed() {
+  local rc=$?
+  [ "$rc" -eq 0 ] && return 0
+  if [ -n "${HH_LAB_KEEP_ON_FAILURE:-}" ]; then
+    say "up failed; HH_LAB_KEEP_ON_FAILURE is set, so $lab stays for a look (lab.sh down removes it)"
+  else
+    say "up failed; tearing down what it made"
+    down || true
+  fi
+  exit "$rc"
+}
+
+up() {
+  local hosts=3 suite=bookworm
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --hosts) hosts=${2:-}; shift 2 ;;
+      --suite) suite=${2:-}; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  [[ "$hosts" =~ ^[1-3]$ ]] || die "--hosts must be 1, 2 or 3 (one host per profile: ${PROFILES[*]})"
+  case "$suite" in bookworm | trixie) ;; *) die "--suite must be bookworm or trixie" ;; esac
+  if [ -f "$lab/inventory.json" ]; then
+    say "already up ($lab/inventory.json); 'lab.sh down' first to start again"
+    status
+    return 0
+  fi
+  local started=$SECONDS n
+  # A failed `up` leaves nothing behind.
+  trap up_failed EXIT
+  mkdir -p "$lab/keys" "$lab/hosts"
+  echo "$suite" > "$lab/suite"
+  : > "$lab/known_hosts"
+  ssh-keygen -q -t ed25519 -N '' -C hardened-hosts-lab -f "$lab/keys/id_ed25519"
+  setup_network
+  # Build the trees first, one at a time (mmdebstrap is heavy on 2 cores), then boot all hosts.
+  for ((n = 1; n <= hosts; n++)); do
+    local v=base
+    [ "${PROFILES[$((n - 1))]}" = busy ] && v=docker
+    "$here/rootfs.sh" "$suite" "$v" >/dev/null
+  done
+  for ((n = 1; n <= hosts; n++)); do start_host "$n" "$suite"; done
+  for ((n = 1; n <= hosts; n++)); do wait_host "$lab/hosts/lab-$n"; done
+  for ((n = 1; n <= hosts; n++)); do settle_profile "$lab/hosts/lab-$n"; done
+  write_inventory
+  trap - EXIT
+  say "up: $hosts host(s) ready in $((SECONDS - started)) s; inventory: $lab/inventory.json"
+  status
+}
+
+status() {
+  local d name
+  [ -d "$lab/hosts" ] || { say "no lab hosts (lab.sh up starts them)"; return 0; }
+  printf '%-7s %-10s %-8s %-6s %-8s %s\n' HOST PROFILE USER PORT NSPAWN SSH
+  for d in "$lab"/hosts/*/; do
+    d=${d%/}; name=$(basename "$d")
+    local ns=down sshok=no
+    alive "$d/nspawn.pid" && ns=up
+    [ "$ns" = up ] && lab_ssh "$d" true 2>/dev/null && sshok=yes
+    printf '%-7s %-10s %-8s %-6s %-8s %s\n' "$name" "$(cat "$d/profile")" "$(cat "$d/user")" "$(cat "$d/port")" "$ns" "$sshok"
+  done
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  up | down | status) ;;
+  *) usage ;;
+esac
+need_tools
+mkdir -p "$(dirname "$lab")"
+# One lab operation at a time.
+exec 8> "$(dirname "$lab")/.lab.lock"
+flock -w 600 8 || die "another lab operation holds $(dirname "$lab")/.lab.lock"
+"$cmd" "$@"
