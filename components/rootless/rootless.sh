@@ -174,6 +174,9 @@ kernel_at_least() { # kernel_at_least MAJOR MINOR
 }
 sysctl_value() { if [ -r "$1" ]; then cat "$1"; fi; }
 find_cmd() { PATH=$SYS_PATH command -v "$1" 2>/dev/null || true; }
+find_pam_systemd() {
+  find /lib /usr/lib /lib64 /usr/lib64 -maxdepth 3 -name pam_systemd.so -path '*/security/*' -print -quit 2>/dev/null || true
+}
 find_rootless_sh() { # dockerd-rootless.sh / dockerd-rootless-setuptool.sh: on PATH (Docker CE) or Debian's contrib
   local p; p=$(find_cmd "$1")
   if [ -z "$p" ] && [ -x "$DEBIAN_CONTRIB/$1" ]; then p=$DEBIAN_CONTRIB/$1; fi
@@ -361,6 +364,7 @@ package_for() { # package_for FAMILY COMMAND
     apt:newuidmap|apt:newgidmap) echo uidmap ;;
     apt:dockerd|apt:docker|apt:dockerd-rootless.sh) echo docker.io ;;
     apt:setfacl) echo acl ;;
+    apt:pam_systemd.so) echo libpam-systemd ;;
     apt:*) echo "$2" ;;
     # RHEL family: Docker comes from Docker's own repository (docker-ce), which must be set up.
     dnf:newuidmap|dnf:newgidmap) echo shadow-utils ;;
@@ -368,6 +372,7 @@ package_for() { # package_for FAMILY COMMAND
     dnf:docker) echo docker-ce-cli ;;
     dnf:rootlesskit|dnf:dockerd-rootless.sh) echo docker-ce-rootless-extras ;;
     dnf:setfacl) echo acl ;;
+    dnf:pam_systemd.so) echo systemd ;;
     dnf:*) echo "$2" ;;
   esac
 }
@@ -379,6 +384,9 @@ needed_commands() {
     cmds+=(podman fuse-overlayfs)
     if [ "$(cgroup_version)" = v2 ]; then [ -n "$(find_cmd crun)" ] || cmds+=(runc); else cmds+=(runc); fi
   fi
+  # Under systemd the user's manager (user@UID.service) runs the daemon; it cannot start without
+  # the PAM module that sets XDG_RUNTIME_DIR (Debian's libpam-systemd, absent on minimal images).
+  if systemd_running; then cmds+=(pam_systemd.so); fi
   # ACL tool: only when /dev/net/tun is not open to everyone already.
   if [ -e /dev/net/tun ] && (( ($(stat -c '%#a' /dev/net/tun) & 6) != 6 )); then cmds+=(setfacl); fi
   printf '%s\n' "${cmds[@]}"
@@ -387,6 +395,7 @@ missing_commands() {
   local c
   while read -r c; do
     if [ "$c" = dockerd-rootless.sh ]; then [ -n "$(find_rootless_sh "$c")" ] || echo "$c"
+    elif [ "$c" = pam_systemd.so ]; then [ -n "$(find_pam_systemd)" ] || echo "$c"
     else [ -n "$(find_cmd "$c")" ] || echo "$c"
     fi
   done < <(needed_commands)
@@ -488,7 +497,16 @@ ensure_runtime_dir() {
   rt=/run/user/$uid
   if systemd_running; then
     local i
-    for i in $(seq 1 30); do [ -d "$rt" ] && break; sleep 1; done
+    for i in $(seq 1 10); do [ -d "$rt" ] && break; sleep 1; done
+    if [ ! -d "$rt" ]; then
+      # Lingering starts user@UID.service once; if that start failed (e.g. before pam_systemd was
+      # installed) nothing retries it.
+      say "apply: $rt is missing; starting user@$uid.service"
+      systemctl reset-failed "user@$uid.service" >/dev/null 2>&1 || true
+      systemctl start "user@$uid.service" >&2 ||
+        fail 6 "systemd runs but user@$uid.service does not start: $(journalctl -u "user@$uid.service" -n 3 -o cat --no-pager 2>/dev/null | tr '\n' ' ')"
+      for i in $(seq 1 20); do [ -d "$rt" ] && break; sleep 1; done
+    fi
     [ -d "$rt" ] || fail 6 "systemd runs but $rt did not appear (is user@$uid.service running? lingering on?)"
   elif [ ! -e "$rt" ]; then
     if [ ! -d /run/user ]; then
