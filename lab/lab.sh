@@ -13,6 +13,10 @@
 #   lab-2 "fresh"     no Docker at all (the component installs it with apt); SSH as root
 #   lab-3 "sudo-user" SSH as the non-root user "deploy" with password-less sudo; root login off
 #
+# Several labs can run side by side (the tests start their own): HH_LAB_NAME names one (default
+# "lab": hosts lab-1..3), HH_LAB_DIR is its state (default .lab/ in the project), HH_LAB_PORT_BASE
+# its SSH ports (default 22200: 22201..22203) and HH_LAB_NET its subnets (default 0: 10.99.1-3.0/24).
+#
 # `up` writes $HH_LAB_DIR/inventory.json (default .lab/ in the project), which the dev stack reads:
 #   {"version":1,"hosts":[{"name","address","port","user","privateKeyFile","hostKey","profile","suite"}]}
 # The host keys are made here before boot, so the inventory pins them.
@@ -32,13 +36,24 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 project=$(dirname "$here")
 lab=${HH_LAB_DIR:-$project/.lab}
 port_base=${HH_LAB_PORT_BASE:-22200}
+lab_name=${HH_LAB_NAME:-lab}
+net_base=${HH_LAB_NET:-0}
 readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
+# Machine-wide: which labs run, and the ip_forward value before the first one started.
+readonly RUN_DIR=/run/hardened-hosts-lab
 readonly PROFILES=(busy fresh sudo-user)
 
 say() { echo "[lab] $*" >&2; }
 die() { echo "[lab] error: $*" >&2; exit 1; }
 
 usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] | status | down"; }
+
+check_settings() {
+  # Host names, veth names (15 bytes: "ve-" + name + "-N") and subnets derive from these.
+  [[ "$lab_name" =~ ^[a-z][a-z0-9]{0,9}$ ]] || die "HH_LAB_NAME '$lab_name': 1-10 lowercase letters/digits, starting with a letter"
+  if ! [[ "$port_base" =~ ^[0-9]{4,5}$ ]] || [ "$port_base" -lt 1024 ] || [ "$port_base" -gt 65500 ]; then die "HH_LAB_PORT_BASE '$port_base': a port number 1024..65500"; fi
+  if ! [[ "$net_base" =~ ^[0-9]{1,3}$ ]] || [ "$net_base" -gt 250 ]; then die "HH_LAB_NET '$net_base': a number 0..250 (subnets 10.99.NET+1..NET+3)"; fi
+}
 
 need_tools() {
   local t missing=()
@@ -102,7 +117,14 @@ down() {
       iptables -w -D $rule 2>/dev/null || true
     done < "$lab/net/rules"
   fi
-  if [ -f "$lab/net/ip_forward" ]; then sysctl -q -w "net.ipv4.ip_forward=$(cat "$lab/net/ip_forward")"; fi
+  if [ -f "$lab/net/registered" ]; then
+    rm -f "$RUN_DIR/labs/$(cat "$lab/net/registered")"
+    # The last lab to go puts ip_forward back as the first one found it.
+    if [ -z "$(ls -A "$RUN_DIR/labs" 2>/dev/null)" ] && [ -f "$RUN_DIR/ip_forward" ]; then
+      sysctl -q -w "net.ipv4.ip_forward=$(cat "$RUN_DIR/ip_forward")"
+      rm -f "$RUN_DIR/ip_forward"
+    fi
+  fi
   # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root; remove the
   # ones that did not exist before `up` (empty directories only: rmdir refuses anything else).
   if [ -f "$lab/net/cgroups-before" ]; then
@@ -127,14 +149,22 @@ add_rule() {
 }
 
 setup_network() {
-  mkdir -p "$lab/net"
-  [ -f "$lab/net/ip_forward" ] || sysctl -n net.ipv4.ip_forward > "$lab/net/ip_forward"
+  mkdir -p "$lab/net" "$RUN_DIR/labs"
+  [ -n "$(ls -A "$RUN_DIR/labs")" ] || [ -f "$RUN_DIR/ip_forward" ] || sysctl -n net.ipv4.ip_forward > "$RUN_DIR/ip_forward"
+  echo "$lab" > "$RUN_DIR/labs/$lab_name"
+  echo "$lab_name" > "$lab/net/registered"
   sysctl -q -w net.ipv4.ip_forward=1
-  add_rule POSTROUTING -t nat -s "$NET_PREFIX.0.0/16" ! -d "$NET_PREFIX.0.0/16" -j MASQUERADE -m comment --comment "$TAG"
-  # The machine's own Docker may set the FORWARD policy to DROP: let the lab's traffic through.
-  add_rule FORWARD -s "$NET_PREFIX.0.0/16" -j ACCEPT -m comment --comment "$TAG"
-  add_rule FORWARD -d "$NET_PREFIX.0.0/16" -j ACCEPT -m comment --comment "$TAG"
   [ -f "$lab/net/cgroups-before" ] || { ls -d /sys/fs/cgroup/*/docker 2>/dev/null || true; } > "$lab/net/cgroups-before"
+}
+
+# NAT to the machine's network (apt reaches Debian's archive), per host subnet so that labs side
+# by side never remove each other's rules. The machine's own Docker may set the FORWARD policy
+# to DROP: the lab's traffic is let through explicitly.
+host_rules() {
+  local net=$1
+  add_rule POSTROUTING -t nat -s "$net" ! -d "$NET_PREFIX.0.0/16" -j MASQUERADE -m comment --comment "$TAG"
+  add_rule FORWARD -s "$net" -j ACCEPT -m comment --comment "$TAG"
+  add_rule FORWARD -d "$net" -j ACCEPT -m comment --comment "$TAG"
 }
 
 port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
@@ -214,10 +244,12 @@ EOF
 
 start_host() {
   local n=$1 suite=$2 profile=${PROFILES[$(($1 - 1))]}
-  local name=lab-$n d=$lab/hosts/lab-$n variant=base user=root port lower
+  local name=$lab_name-$n d=$lab/hosts/$lab_name-$n variant=base user=root port lower net
   port=$((port_base + n))
+  net=$((net_base + n))
   port_free "$port" || die "127.0.0.1:$port is in use (set HH_LAB_PORT_BASE)"
-  if ip route show | grep -q "^$NET_PREFIX\.$n\.0/24"; then die "$NET_PREFIX.$n.0/24 is already routed on this machine"; fi
+  if ip route show | grep -q "^$NET_PREFIX\.$net\.0/24"; then die "$NET_PREFIX.$net.0/24 is already routed on this machine (another lab? set HH_LAB_NET)"; fi
+  if ip link show "ve-$name" >/dev/null 2>&1; then die "link ve-$name exists (another lab named $lab_name? set HH_LAB_NAME)"; fi
   [ "$profile" = busy ] && variant=docker
   [ "$profile" = sudo-user ] && user=deploy
   lower=$("$here/rootfs.sh" "$suite" "$variant")
@@ -227,7 +259,9 @@ start_host() {
   echo "$profile" > "$d/profile"
   echo "ve-$name" > "$d/veth"
   mount -t overlay overlay -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$d/merged"
-  provision_common "$d/merged" "$name" "$n"
+  echo "$net" > "$d/net"
+  host_rules "$NET_PREFIX.$net.0/24"
+  provision_common "$d/merged" "$name" "$net"
   provision_profile "$d/merged" "$profile"
   printf '%s %s\n' "$name" "$(cut -d' ' -f1,2 "$d/merged/etc/ssh/ssh_host_ed25519_key.pub")" >> "$lab/known_hosts"
 
@@ -240,9 +274,9 @@ start_host() {
   local i
   for ((i = 0; i < 100; i++)); do ip link show "ve-$name" >/dev/null 2>&1 && break; alive "$d/nspawn.pid" || break; sleep 0.1; done
   ip link show "ve-$name" >/dev/null 2>&1 || die "$name: nspawn did not create ve-$name: $(tail -n 5 "$d/console.log")"
-  ip addr add "$NET_PREFIX.$n.1/24" dev "ve-$name"
+  ip addr add "$NET_PREFIX.$net.1/24" dev "ve-$name"
   ip link set "ve-$name" up
-  setsid socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:$NET_PREFIX.$n.2:22" < /dev/null > "$d/socat.log" 2>&1 8>&- &
+  setsid socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:$NET_PREFIX.$net.2:22" < /dev/null > "$d/socat.log" 2>&1 8>&- &
   echo $! > "$d/socat.pid"
 }
 
@@ -289,7 +323,7 @@ EOF
 write_inventory() {
   local d first=1 name
   {
-    printf '{"version":1,"hosts":['
+    printf '{"version":1,"lab":"%s","labId":"%s","hosts":[' "$lab_name" "$(cat "$lab/id")"
     for d in "$lab"/hosts/*/; do
       d=${d%/}; name=$(basename "$d")
       [ "$first" = 1 ] || printf ','
@@ -336,6 +370,8 @@ up() {
   trap up_failed EXIT
   mkdir -p "$lab/keys" "$lab/hosts"
   echo "$suite" > "$lab/suite"
+  # Tells this lab's hosts from an earlier lab's with the same names (scripts/up.sh uses it).
+  cut -c1-12 /proc/sys/kernel/random/uuid > "$lab/id"
   : > "$lab/known_hosts"
   ssh-keygen -q -t ed25519 -N '' -C hardened-hosts-lab -f "$lab/keys/id_ed25519"
   setup_network
@@ -346,8 +382,8 @@ up() {
     "$here/rootfs.sh" "$suite" "$v" >/dev/null
   done
   for ((n = 1; n <= hosts; n++)); do start_host "$n" "$suite"; done
-  for ((n = 1; n <= hosts; n++)); do wait_host "$lab/hosts/lab-$n"; done
-  for ((n = 1; n <= hosts; n++)); do settle_profile "$lab/hosts/lab-$n"; done
+  for ((n = 1; n <= hosts; n++)); do wait_host "$lab/hosts/$lab_name-$n"; done
+  for ((n = 1; n <= hosts; n++)); do settle_profile "$lab/hosts/$lab_name-$n"; done
   write_inventory
   trap - EXIT
   say "up: $hosts host(s) ready in $((SECONDS - started)) s; inventory: $lab/inventory.json"
@@ -373,6 +409,7 @@ case "$cmd" in
   up | down | status) ;;
   *) usage ;;
 esac
+check_settings
 need_tools
 mkdir -p "$(dirname "$lab")"
 # One lab operation at a time.

@@ -1,0 +1,75 @@
+import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { repoRoot } from "./pulumi-cli";
+
+/** Result of one `pulumi` run: exit status and everything it printed. */
+export interface StackRun {
+    status: number;
+    out: string;
+    stdout: string;
+}
+
+/**
+ * A temporary stack of the project's own program (stacks/index.ts) with its own file backend.
+ * Its settings file (stacks/Pulumi.<stack>.yaml) and backend are removed by `dispose()`.
+ * pulumi runs from another directory (-C names the project): nothing may depend on the cwd.
+ */
+export class ProjectStack {
+    readonly name = `hh-test-${crypto.randomBytes(3).toString("hex")}`;
+    readonly stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hh-stack-state-"));
+    readonly stackFile = path.join(repoRoot, "stacks", `Pulumi.${this.name}.yaml`);
+
+    constructor() {
+        const r = this.pulumi(["stack", "init"]);
+        if (r.status !== 0) {
+            this.dispose();
+            throw new Error(`stack init failed: ${r.out}`);
+        }
+    }
+
+    pulumi(args: string[], env: Record<string, string> = {}): StackRun {
+        const script = `source "${repoRoot}/scripts/pulumi-env.sh" && exec pulumi -C "${repoRoot}" --non-interactive --stack ${this.name} "$@"`;
+        const r = spawnSync("bash", ["-c", script, "pulumi", ...args], {
+            cwd: os.tmpdir(),
+            encoding: "utf8",
+            env: { ...process.env, PULUMI_BACKEND_URL: `file://${this.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "test", ...env },
+            maxBuffer: 256 * 1024 * 1024,
+        });
+        if (r.error) throw r.error;
+        return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+    }
+
+    /** Like `pulumi()`, but throws with the whole transcript when the command fails. */
+    ok(args: string[]): StackRun {
+        const r = this.pulumi(args);
+        if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.status}\n${r.out}`);
+        return r;
+    }
+
+    /** Replaces the stack's config with `yaml` (a `config:` block), keeping its encryption salt. */
+    setConfig(yaml: string): void {
+        const salt = fs.readFileSync(this.stackFile, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:"));
+        fs.writeFileSync(this.stackFile, [...salt, yaml].join("\n"));
+    }
+
+    /** The stack's outputs (secrets shown), as JSON. */
+    outputs(): Record<string, any> {
+        return JSON.parse(this.ok(["stack", "output", "--json", "--show-secrets"]).stdout);
+    }
+
+    /** `preview --json` steps that change something: [op, urn] pairs. */
+    changes(extra: string[] = []): Array<{ op: string; urn: string; diffs?: string[] }> {
+        const r = this.ok(["preview", "--json", ...extra]);
+        const doc = JSON.parse(r.stdout);
+        return (doc.steps ?? []).filter((s: { op: string }) => s.op !== "same")
+            .map((s: { op: string; urn: string; diffs?: string[] }) => ({ op: s.op, urn: s.urn, diffs: s.diffs }));
+    }
+
+    dispose(): void {
+        fs.rmSync(this.stackFile, { force: true });
+        fs.rmSync(this.stateDir, { recursive: true, force: true });
+    }
+}
