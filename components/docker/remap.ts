@@ -82,7 +82,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                 // which replace (remove, then apply) gives.
                 triggers: [range.apply((r) => `${r.start}:${r.count}`)],
             },
-            { parent: this },
+            // The command itself waits for what the component waits for (see runHostScript).
+            { parent: this, dependsOn: opts?.dependsOn },
         );
         this.report = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as DockerRemapReport);
         this.registerOutputs({ remapUser: this.remapUser, report: this.report });

@@ -14,23 +14,6 @@ function fingerprint(script: pulumi.Output<string | undefined>): pulumi.Output<s
     return script.apply((t) => `sha256:${createHash("sha256").update(t ?? "").digest("hex").slice(0, 16)}`);
 }
 
-/**
- * Options for a child component whose own resources must wait for `deps`. `dependsOn` on a
- * component orders the component alone: the SDK sends no dependency for the commands it creates
- * inside (seen in the registrations, test/fleet/fleet-graph.test.ts), so a runtime's script could
- * run before the subids lines it needs exist, or host work before an EC2 machine is ready. The
- * transformation, inherited by every resource under the component, adds `deps` to each of them,
- * which also orders `pulumi destroy` (runtime removed before its subids lines).
- */
-function childrenAfter(parent: pulumi.Resource, deps: pulumi.Input<pulumi.Resource>[] | undefined): pulumi.ComponentResourceOptions {
-    if (deps === undefined || deps.length === 0) return { parent };
-    return {
-        parent,
-        dependsOn: deps,
-        transformations: [(a) => ({ props: a.props, opts: pulumi.mergeOptions(a.opts, { dependsOn: deps }) })],
-    };
-}
-
 /** Rootful Docker with `userns-remap`. */
 export interface UsernsRemapRuntime {
     mode: "userns-remap";
@@ -93,7 +76,7 @@ export interface HardenedHostArgs {
 /**
  * One hardened machine: its subordinate ranges, its runtime, and the proof. Children read well
  * in a preview: `<name>-subids`, `<name>-docker` or `<name>-<mode>`, `<name>-verify`. Each step's
- * commands wait for the previous step's (and the first for `dependsOn`).
+ * commands wait for the previous step's (and the first for `dependsOn`, the argument or the option).
  *
  * Renames: the type token (`hardened-hosts:index:HardenedHost`) and the child names above are in
  * every URN; renaming one needs `aliases` (see `HardenedFleet`), or the host's work is removed and
@@ -118,8 +101,11 @@ export class HardenedHost extends pulumi.ComponentResource {
             return range;
         });
 
+        // Each step's component passes its dependsOn on to its commands (the SDK does not), so
+        // ordering the components orders the host work, for `pulumi destroy` too. The first step
+        // waits for args.dependsOn and for this component's own dependsOn.
         const subids = new HostSubids(`${name}-subids`, { connection: args.connection, allocation: args.allocation },
-            childrenAfter(this, args.dependsOn));
+            pulumi.mergeOptions({ parent: this, dependsOn: args.dependsOn }, { dependsOn: opts?.dependsOn }));
         const runtime = args.runtime;
         let runtimeResource: pulumi.Resource;
         let dockerHost: pulumi.Output<string> | undefined;
@@ -133,7 +119,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                     daemonOptions: runtime.daemonOptions,
                     installDocker: runtime.installDocker,
                     requireNoContainers: runtime.requireNoContainers,
-                }, childrenAfter(this, [subids]));
+                }, { parent: this, dependsOn: [subids] });
                 runtimeResource = remap;
                 rerunOn = [remap.command.create, fingerprint(remap.command.stdin)];
                 break;
@@ -147,7 +133,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                     range: this.runtimeRange,
                     createUser: runtime.createUser,
                     restrictShell: runtime.restrictShell,
-                }, childrenAfter(this, [subids]));
+                }, { parent: this, dependsOn: [subids] });
                 runtimeResource = rootless;
                 // The script's report names the socket; verify.sh derives it itself when empty.
                 dockerHost = rootless.dockerHost.apply((h) => h ?? "");
@@ -173,7 +159,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                 // Re-check whenever anything checked could have changed: the subids lines, the
                 // runtime's command (config, user, range) and the scripts themselves.
                 rerunOn: [subids.command.create, fingerprint(subids.command.stdin), ...rerunOn],
-            }, childrenAfter(this, [runtimeResource]));
+            }, { parent: this, dependsOn: [runtimeResource] });
             this.verification = verify.result;
         }
         this.subidLines = subids.lines;

@@ -32,7 +32,12 @@ export interface HostScriptArgs {
     triggers?: pulumi.Input<any[]>;
 }
 
-/** One `remote.Command` that runs a shipped host script. */
+/**
+ * One `remote.Command` that runs a shipped host script. A component calling this passes
+ * `{ parent: this, dependsOn: opts?.dependsOn }`: the SDK gives a child its parent's providers
+ * and `protect`, but not its `dependsOn`, so without it the command's registration names none of
+ * what its component waits for and the engine's graph (state) lacks those edges.
+ */
 export function runHostScript(name: string, args: HostScriptArgs, opts?: pulumi.CustomResourceOptions): command.remote.Command {
     const sudo = needsSudo(args.connection);
     const text = readHostScript(args.script);

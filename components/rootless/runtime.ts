@@ -81,7 +81,8 @@ export class RootlessRuntime extends pulumi.ComponentResource {
                 // A different user or runtime is a different installation: replace, not update.
                 triggers: [mode, user],
             },
-            { parent: this },
+            // The command itself waits for what the component waits for (see runHostScript).
+            { parent: this, dependsOn: opts?.dependsOn },
         );
         this.report = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as RootlessReport);
         this.dockerHost = this.report.apply((r) => r.docker_host);

@@ -55,7 +55,8 @@ export class HostSubids extends pulumi.ComponentResource {
                 create: this.lines.apply((l) => ["apply", ...l]),
                 delete: ["remove"],
             },
-            { parent: this },
+            // The command itself waits for what the component waits for (see runHostScript).
+            { parent: this, dependsOn: opts?.dependsOn },
         );
         this.report = this.command.stdout.apply((out) => JSON.parse(lastLine(out)) as HostSubidsReport);
         this.registerOutputs({ lines: this.lines, report: this.report });

@@ -119,7 +119,8 @@ export class HostVerification extends pulumi.ComponentResource {
                 // like any other re-run.
                 triggers: pulumi.all([args.rerunOn ?? [], observeArgs]).apply(([extra, a]) => [...extra, a.join(" ")]),
             },
-            { parent: this },
+            // The command itself waits for what the component waits for (see runHostScript).
+            { parent: this, dependsOn: opts?.dependsOn },
         );
 
         const evaluated = pulumi

@@ -1,0 +1,38 @@
+import * as assert from "node:assert/strict";
+import * as command from "@pulumi/command";
+import { installMachineMocks } from "../machines/support";
+import { settle } from "../support/mocks";
+
+// HardenedHost's first command waits for both ways of saying what the host waits for: the
+// `dependsOn` argument (what HardenedFleet passes) and the component's own `dependsOn` option.
+describe("HardenedHost dependsOn (mocks)", function () {
+    const mocks = installMachineMocks();
+    let hostMod: typeof import("../../components/fleet/hardened-host");
+    const range = { start: 2147483648, count: 65536 };
+
+    before(async function () {
+        hostMod = await import("../../components/fleet/hardened-host");
+    });
+
+    it("runs subids-host.sh after the dependsOn argument and the dependsOn option, the rest after it", async function () {
+        const fromArgs = new command.local.Command("hd-args", { create: "true" });
+        const fromOpts = new command.local.Command("hd-opts", { create: "true" });
+        const host = new hostMod.HardenedHost("hd", {
+            connection: { host: "10.0.0.5", privateKey: "k" },
+            runtime: { mode: "userns-remap" },
+            allocation: { dockremap: range },
+            verify: { reportOnly: true },
+            dependsOn: [fromArgs],
+        }, { dependsOn: [fromOpts] });
+        // Settled, not resolved: the mocks' `{}` is no verify.sh observation, so the result fails
+        // after every command was registered.
+        await settle(host.verification!);
+        const urn = (name: string) => mocks.urns.get(name);
+        const deps = (name: string) => mocks.dependencies.get(name) ?? [];
+
+        assert.ok(deps("hd-subids-write").includes(urn("hd-args")!), deps("hd-subids-write").join(", "));
+        assert.ok(deps("hd-subids-write").includes(urn("hd-opts")!), deps("hd-subids-write").join(", "));
+        assert.ok(deps("hd-docker-daemon").includes(urn("hd-subids-write")!));
+        assert.ok(deps("hd-verify-observe").includes(urn("hd-docker-daemon")!));
+    });
+});
