@@ -472,7 +472,13 @@ daemon_log() { # what the daemon logged since mark_log (last 20 lines)
   if [ -n "$log_file" ]; then
     [ -r "$log_file" ] && tail -c +"$(( log_offset + 1 ))" "$log_file" | tail -n 20
   elif command -v journalctl >/dev/null 2>&1; then
-    journalctl -u docker.service --since "@$log_since" --no-pager -n 20 -o cat 2>/dev/null
+    # dockerd's own lines first (systemd's "Failed with result" lines explain nothing); then the
+    # unit's, when dockerd logged nothing (e.g. it could not be executed).
+    local own
+    own=$(journalctl _SYSTEMD_UNIT=docker.service --since "@$log_since" --no-pager -n 20 -o cat 2>/dev/null || true)
+    if [ -n "$own" ]; then printf '%s\n' "$own"
+    else journalctl -u docker.service --since "@$log_since" --no-pager -n 20 -o cat 2>/dev/null
+    fi
   fi
   return 0
 }
@@ -480,7 +486,9 @@ daemon_log() { # what the daemon logged since mark_log (last 20 lines)
 daemon_error_text() {
   local lines picked
   lines=$(daemon_log)
-  picked=$(grep -v -E '^time="[^"]*" level=(info|warning|debug)' <<< "$lines" | grep -v '^[[:space:]]*$' | tail -n 5 || true)
+  # dockerd's reason for exiting ("failed to start daemon: ...") says it all when present.
+  picked=$(grep -E 'failed to start daemon|level=fatal' <<< "$lines" | tail -n 1 || true)
+  [ -n "$picked" ] || picked=$(grep -v -E '^time="[^"]*" level=(info|warning|debug)' <<< "$lines" | grep -v '^[[:space:]]*$' | tail -n 5 || true)
   [ -n "$picked" ] || picked=$(tail -n 1 <<< "$lines")
   printf '%s' "${picked:-(the daemon logged nothing${log_file:+ in $log_file})}"
 }
@@ -538,9 +546,15 @@ install_packages() { # install_packages PKG...: the distribution's package manag
   say "installing: $*"
   case " $distro_id $distro_like " in
     *" debian "*|*" ubuntu "*)
-      if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" </dev/null >&2 9>&-; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null >&2 9>&- || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" </dev/null >&2 9>&- || return 1
+      # apt waits for the dpkg lock (another apt, or an earlier run of ours whose SSH session was
+      # cut while apt went on, may hold it); a dpkg cut in the middle is finished first.
+      if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@" </dev/null >&2 9>&-; then
+        if [ -n "$(dpkg --audit 2>/dev/null)" ]; then
+          say "dpkg was interrupted earlier: dpkg --configure -a"
+          DEBIAN_FRONTEND=noninteractive dpkg --configure -a </dev/null >&2 9>&- || return 1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q </dev/null >&2 9>&- || true
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@" </dev/null >&2 9>&- || return 1
       fi ;;
     *)
       if command -v dnf >/dev/null 2>&1; then dnf install -y "$@" </dev/null >&2 9>&- || return 1
@@ -871,7 +885,7 @@ restart_failed() { # restart_failed REASON
 restarted=0
 running_before=("${running_names[@]+"${running_names[@]}"}")
 if [ "$restart_needed" = 1 ]; then
-  restart_docker || restart_failed "docker did not answer within ${wait_seconds}s after the restart"
+  restart_docker || restart_failed "docker did not come back after the restart with the new $config"
   restarted=1
   daemon_state
   if ! userns_active || [[ "$root_dir" != */"$uid_start.$gid_start" ]]; then

@@ -400,6 +400,17 @@ missing_commands() {
     fi
   done < <(needed_commands)
 }
+# apt waits for the dpkg lock instead of failing at once: another apt (unattended-upgrades, or an
+# earlier run of ours whose SSH session was cut while apt went on) may hold it for a while.
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 "$@" </dev/null; }
+# A run cut in the middle of dpkg leaves packages half configured; apt refuses to go on until
+# `dpkg --configure -a` finishes them.
+dpkg_recover() {
+  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then
+    say "apply: dpkg was interrupted earlier: dpkg --configure -a"
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a </dev/null >&2 || fail 4 "dpkg --configure -a failed"
+  fi
+}
 ensure_packages() {
   local missing family pkgs=() c p
   mapfile -t missing < <(missing_commands)
@@ -415,9 +426,10 @@ ensure_packages() {
   case "$family" in
     apt)
       say "apply: installing ${pkgs[*]} with apt-get"
-      if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >&2; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || fail 4 "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >&2 ||
+      if ! apt_get install -y -q --no-install-recommends "${pkgs[@]}" >&2; then
+        dpkg_recover
+        apt_get update -q >&2 || fail 4 "apt-get update failed"
+        apt_get install -y -q --no-install-recommends "${pkgs[@]}" >&2 ||
           fail 4 "apt-get install ${pkgs[*]} failed"
       fi ;;
     dnf)

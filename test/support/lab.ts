@@ -122,11 +122,17 @@ export class TestLab {
         try { process.kill(-pid, "SIGKILL"); } catch { /* already gone */ }
     }
 
-    /** Starts a host's forwarder again after `cutSsh` (lab.sh down stops it by its pid file). */
+    /**
+     * Starts a host's forwarder again after `cutSsh`, unless it runs (lab.sh down stops it by its
+     * pid file, so there must never be two).
+     */
     restoreSsh(name: string): void {
         const d = this.hostDir(name);
         const net = fs.readFileSync(path.join(d, "net"), "utf8").trim();
         const port = fs.readFileSync(path.join(d, "port"), "utf8").trim();
+        // Still forwarding? (Asked of the port: a killed forwarder may linger as a zombie.)
+        const listening = () => spawnSync("bash", ["-c", `ss -Hltn 'sport = :${port}' | grep -q .`]).status === 0;
+        if (listening()) return;
         // Not detached: setsid then execs socat in place (it only forks for a group leader), so the
         // PID is socat's and socat leads its own session, as lab.sh starts it.
         const child = spawn("setsid", ["socat", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:10.99.${net}.2:22`], {
@@ -135,7 +141,7 @@ export class TestLab {
         child.unref();
         fs.writeFileSync(path.join(d, "socat.pid"), `${child.pid}\n`);
         for (let i = 0; i < 50; i++) {
-            if (spawnSync("bash", ["-c", `ss -Hltn 'sport = :${port}' | grep -q .`]).status === 0) return;
+            if (listening()) return;
             spawnSync("sleep", ["0.1"]);
         }
         throw new Error(`${name}: forwarder on ${port} did not come back`);

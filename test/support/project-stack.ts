@@ -30,14 +30,18 @@ export class ProjectStack {
         }
     }
 
-    pulumi(args: string[], env: Record<string, string> = {}): StackRun {
+    /** The bash argv and environment that run `pulumi ARGS` on this stack (for spawn or spawnSync). */
+    command(args: string[]): { cmd: string[]; env: NodeJS.ProcessEnv } {
         const script = `source "${repoRoot}/scripts/pulumi-env.sh" && exec pulumi -C "${repoRoot}" --non-interactive --stack ${this.name} "$@"`;
-        const r = spawnSync("bash", ["-c", script, "pulumi", ...args], {
-            cwd: os.tmpdir(),
-            encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${this.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "test", ...env },
-            maxBuffer: 256 * 1024 * 1024,
-        });
+        return {
+            cmd: ["-c", script, "pulumi", ...args],
+            env: { ...process.env, PULUMI_BACKEND_URL: `file://${this.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "test" },
+        };
+    }
+
+    pulumi(args: string[]): StackRun {
+        const { cmd, env } = this.command(args);
+        const r = spawnSync("bash", cmd, { cwd: os.tmpdir(), encoding: "utf8", env, maxBuffer: 256 * 1024 * 1024 });
         if (r.error) throw r.error;
         return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
     }

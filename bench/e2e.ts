@@ -1,0 +1,119 @@
+/**
+ * End-to-end figures for the main job (`npm run bench:e2e`): the project's stack program run by
+ * the real engine against lab hosts (lab/lab.sh), on this machine. Prints:
+ *   - wall time of a cold `pulumi up` hardening 1 host, then 3 hosts, split into host work (the
+ *     sum of SSH session time on each host, from its sshd journal), SSH handshakes (sessions x a
+ *     measured `ssh true`), and engine + program (the wall time the busiest host does not explain);
+ *   - SSH sessions opened per host by a full `up`, and by a no-change `up` (aim: zero);
+ *   - wall time of a no-change `pulumi preview` and `pulumi up`.
+ * Its own lab (bench-1..3, ports 22501.., subnets 10.99.31..) and stack are removed at the end.
+ * Figures, no thresholds: the machine (2 cores) is shared, so read them as one run's numbers.
+ */
+import { spawnSync } from "node:child_process";
+import { TestLab } from "../test/support/lab";
+import { ProjectStack } from "../test/support/project-stack";
+
+const HOSTS = ["bench-1", "bench-2", "bench-3"];
+const RUNTIMES: Record<string, string> = {
+    "bench-1": "{ mode: userns-remap }",
+    "bench-2": "{ mode: docker-rootless, user: dockeruser }",
+    "bench-3": "{ mode: podman, user: podmanuser }",
+};
+
+function config(inventory: string, hosts: string[]): string {
+    return `config:
+  hardened-hosts:machines: lab
+  hardened-hosts:labInventory: ${inventory}
+  hardened-hosts:tenants:
+    tenant-a: {}
+  hardened-hosts:hosts:
+${hosts.map((h) => `    - name: ${h}\n      runtime: ${RUNTIMES[h]}\n      tenants: [tenant-a]`).join("\n")}
+`;
+}
+
+/** SSH sessions on a host since `since` (sshd's journal): count and summed duration. */
+function sessions(lab: TestLab, host: string, since: string): { count: number; seconds: number } {
+    const log = lab.run(host, `journalctl -u ssh.service --since '${since}' -o short-unix --no-pager | grep 'pam_unix(sshd:session)' || true`);
+    const open: number[] = [];
+    let count = 0, seconds = 0;
+    for (const line of log.split("\n")) {
+        const t = Number(line.split(" ")[0]);
+        if (line.includes("session opened")) { open.push(t); count++; }
+        else if (line.includes("session closed") && open.length) seconds += t - open.shift()!;
+    }
+    return { count: count - 1, seconds }; // less the session that reads the journal (still open)
+}
+
+function hostNow(lab: TestLab, host: string): string {
+    return lab.run(host, "date -u '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-23").trim();
+}
+
+function timed<T>(f: () => T): [T, number] {
+    const t = process.hrtime.bigint();
+    const r = f();
+    return [r, Number(process.hrtime.bigint() - t) / 1e9];
+}
+
+function handshake(lab: TestLab, host: string): number {
+    const h = lab.host(host);
+    const [, s] = timed(() => {
+        for (let i = 0; i < 5; i++) {
+            spawnSync("ssh", ["-q", "-i", h.privateKeyFile, "-p", String(h.port), "-o", "BatchMode=yes",
+                "-o", `UserKnownHostsFile=${lab.dir}/state/known_hosts`, "-o", `HostKeyAlias=${h.name}`,
+                `${h.user}@${h.address}`, "true"]);
+        }
+    });
+    return s / 5;
+}
+
+const f1 = (n: number) => n.toFixed(1);
+
+function measuredUp(lab: TestLab, stack: ProjectStack, hosts: string[], label: string): void {
+    const since = Object.fromEntries(hosts.map((h) => [h, hostNow(lab, h)]));
+    const [, wall] = timed(() => stack.ok(["up", "--yes", "--skip-preview"]));
+    const hs = handshake(lab, hosts[0]);
+    console.log(`${label}: wall ${f1(wall)} s`);
+    let busiest = 0;
+    for (const h of hosts) {
+        const s = sessions(lab, h, since[h]);
+        const ssh = s.count * hs;
+        busiest = Math.max(busiest, s.seconds + ssh);
+        console.log(`  ${h}: ${s.count} SSH sessions, host work ${f1(s.seconds)} s, handshakes ~${f1(ssh)} s (${(hs * 1000).toFixed(0)} ms each)`);
+    }
+    console.log(`  engine + program (wall not explained by the busiest host): ~${f1(Math.max(0, wall - busiest))} s`);
+}
+
+async function main(): Promise<void> {
+    const lab = new TestLab({ name: "bench", portBase: 22500, net: 30, hosts: 3 });
+    let stack: ProjectStack | undefined;
+    try {
+        const [, labUp] = timed(() => lab.up());
+        console.log(`lab up (3 hosts, cached root filesystems): ${f1(labUp)} s`);
+        stack = new ProjectStack();
+
+        stack.setConfig(config(lab.inventoryFile, ["bench-1"]));
+        measuredUp(lab, stack, ["bench-1"], "cold up, 1 host (userns-remap, Docker preinstalled)");
+        stack.ok(["destroy", "--yes", "--skip-preview"]);
+
+        stack.setConfig(config(lab.inventoryFile, HOSTS));
+        measuredUp(lab, stack, HOSTS, "cold up, 3 hosts (remap; rootless Docker and Podman installed with apt)");
+
+        const since = Object.fromEntries(HOSTS.map((h) => [h, hostNow(lab, h)]));
+        const [, preview] = timed(() => stack!.ok(["preview", "--expect-no-changes"]));
+        const [, noop] = timed(() => stack!.ok(["up", "--yes", "--skip-preview"]));
+        console.log(`no-change preview: ${f1(preview)} s; no-change up: ${f1(noop)} s`);
+        console.log(`  SSH sessions during both: ${HOSTS.map((h) => `${h} ${sessions(lab, h, since[h]).count}`).join(", ")}`);
+        const [, destroy] = timed(() => stack!.ok(["destroy", "--yes", "--skip-preview"]));
+        console.log(`destroy, 3 hosts: ${f1(destroy)} s`);
+    } finally {
+        try { stack?.pulumi(["destroy", "--yes", "--skip-preview"]); } finally {
+            stack?.dispose();
+            lab.down();
+        }
+    }
+}
+
+main().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+});
