@@ -82,11 +82,12 @@ stop_host() {
   name=$(basename "$d")
   if alive "$d/socat.pid"; then kill "$(cat "$d/socat.pid")" 2>/dev/null || true; fi
   if alive "$d/nspawn.pid"; then
-    # SIGTERM asks nspawn to power the container off cleanly; after 30 s it is killed.
+    # SIGTERM asks nspawn to power the container off cleanly; after 10 s it is killed (the hosts
+    # are disposable, and a user manager stopping a rootless daemon can take much longer).
     kill "$(cat "$d/nspawn.pid")" 2>/dev/null || true
-    for ((i = 0; i < 60; i++)); do alive "$d/nspawn.pid" || break; sleep 0.5; done
+    for ((i = 0; i < 20; i++)); do alive "$d/nspawn.pid" || break; sleep 0.5; done
     if alive "$d/nspawn.pid"; then
-      say "$name: no clean poweroff in 30 s, killing"
+      say "$name: no clean poweroff in 10 s, killing"
       kill -9 "$(cat "$d/nspawn.pid")" 2>/dev/null || true
       sleep 1
     fi

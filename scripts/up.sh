@@ -7,11 +7,25 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/bootstrap.sh
+stack="${HH_STACK:-dev}"
 # The dev stack hardens the local disposable test hosts (a no-op when they already run).
-if [ "${HH_STACK:-dev}" = dev ]; then bash lab/lab.sh up; fi
+fresh_lab=0
+if [ "$stack" = dev ]; then
+  [ -f .lab/inventory.json ] || fresh_lab=1
+  bash lab/lab.sh up
+fi
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
-stack="${HH_STACK:-dev}"
 pulumi stack select "$stack" --non-interactive 2>/dev/null || pulumi stack init "$stack" --non-interactive
+if [ "$fresh_lab" = 1 ]; then
+  # New lab hosts: whatever the state says about earlier lab hosts describes machines that are
+  # gone (their keys and host keys with them). Forget it, rather than fail deleting from them.
+  state=$(pulumi stack export --stack "$stack")
+  if [ "$(jq '.deployment.resources // [] | length' <<< "$state")" -gt 0 ]; then
+    echo "[up] the lab was started anew: dropping the $stack stack's records of the earlier lab hosts" >&2
+    jq '.deployment.resources = [] | .deployment.pending_operations = []' <<< "$state" |
+      pulumi stack import --stack "$stack" --force --file /dev/stdin
+  fi
+fi
 pulumi up --yes --non-interactive --stack "$stack" "$@"
 pulumi stack output --json --stack "$stack"
