@@ -99,7 +99,8 @@ export class HardenedFleet extends pulumi.ComponentResource {
                 allocation: ledger.allocation.apply((a) => Object.fromEntries(owners.map((o) => [o, a[o]!]))),
                 verify: spec.verify,
                 dependsOn: spec.dependsOn,
-            }, { parent: this });
+                // The fleet's own dependsOn reaches every host's commands (children do not inherit it).
+            }, { parent: this, dependsOn: opts?.dependsOn });
         }
         const results = hostNames
             .map((h) => this.hosts[h]!.verification)

@@ -35,4 +35,21 @@ describe("HardenedHost dependsOn (mocks)", function () {
         assert.ok(deps("hd-docker-daemon").includes(urn("hd-subids-write")!));
         assert.ok(deps("hd-verify-observe").includes(urn("hd-docker-daemon")!));
     });
+
+    it("HardenedFleet's dependsOn option reaches every host's first command", async function () {
+        const fleetMod = await import("../../components/fleet/hardened-fleet");
+        const before = new command.local.Command("fd-before", { create: "true" });
+        const fleet = new fleetMod.HardenedFleet("fd", {
+            tenants: {},
+            hosts: {
+                "fd-a": { connection: { host: "10.0.0.6", privateKey: "k" }, runtime: { mode: "userns-remap" }, verify: { reportOnly: true } },
+                "fd-b": { connection: { host: "10.0.0.7", privateKey: "k" }, runtime: { mode: "podman", user: "builder" }, verify: { reportOnly: true } },
+            },
+        }, { dependsOn: [before] });
+        await settle(fleet.summary);
+        for (const h of ["fd-a", "fd-b"]) {
+            const deps = mocks.dependencies.get(`${h}-subids-write`) ?? [];
+            assert.ok(deps.includes(mocks.urns.get("fd-before")!), `${h}: ${deps.join(", ")}`);
+        }
+    });
 });
