@@ -67,7 +67,9 @@ need_tools() {
 # ssh to host dir $1 as its inventory user, pinned to its host key, batch mode only.
 lab_ssh() {
   local d=$1; shift
-  ssh -q -i "$lab/keys/id_ed25519" -p "$(cat "$d/port")" \
+  # ConnectTimeout covers the TCP connect only; a forwarder whose far end is gone would leave ssh
+  # waiting for a banner forever.
+  timeout 120 ssh -q -i "$lab/keys/id_ed25519" -p "$(cat "$d/port")" \
     -o BatchMode=yes -o ConnectTimeout=5 -o UserKnownHostsFile="$lab/known_hosts" \
     -o StrictHostKeyChecking=yes -o HostKeyAlias="$(basename "$d")" \
     "$(cat "$d/user")@127.0.0.1" "$@"
@@ -93,7 +95,9 @@ stop_host() {
     fi
   fi
   rm -f "$d/nspawn.pid" "$d/socat.pid"
-  if [ -f "$d/veth" ] && ip link show "$(cat "$d/veth")" >/dev/null 2>&1; then
+  # Only the link this lab made (same name and index): another lab may have reused the name.
+  if [ -f "$d/veth" ] && [ -f "$d/veth-ifindex" ] &&
+    [ "$(cat "/sys/class/net/$(cat "$d/veth")/ifindex" 2>/dev/null)" = "$(cat "$d/veth-ifindex")" ]; then
     ip link del "$(cat "$d/veth")" 2>/dev/null || true
   fi
   if [ -d "$d/merged" ] && mountpoint -q "$d/merged"; then
@@ -119,7 +123,9 @@ down() {
     done < "$lab/net/rules"
   fi
   if [ -f "$lab/net/registered" ]; then
-    rm -f "$RUN_DIR/labs/$(cat "$lab/net/registered")"
+    local reg
+    reg=$RUN_DIR/labs/$(cat "$lab/net/registered")
+    if [ "$(cat "$reg" 2>/dev/null)" = "$lab" ]; then rm -f "$reg"; fi
     # The last lab to go puts ip_forward back as the first one found it.
     if [ -z "$(ls -A "$RUN_DIR/labs" 2>/dev/null)" ] && [ -f "$RUN_DIR/ip_forward" ]; then
       sysctl -q -w "net.ipv4.ip_forward=$(cat "$RUN_DIR/ip_forward")"
@@ -151,6 +157,11 @@ add_rule() {
 
 setup_network() {
   mkdir -p "$lab/net" "$RUN_DIR/labs"
+  local other
+  other=$(cat "$RUN_DIR/labs/$lab_name" 2>/dev/null || true)
+  if [ -n "$other" ] && [ "$other" != "$lab" ] && [ -d "$other/hosts" ]; then
+    die "a lab named $lab_name runs from $other: stop it first, or set HH_LAB_NAME"
+  fi
   [ -n "$(ls -A "$RUN_DIR/labs")" ] || [ -f "$RUN_DIR/ip_forward" ] || sysctl -n net.ipv4.ip_forward > "$RUN_DIR/ip_forward"
   echo "$lab" > "$RUN_DIR/labs/$lab_name"
   echo "$lab_name" > "$lab/net/registered"
@@ -275,6 +286,7 @@ start_host() {
   local i
   for ((i = 0; i < 100; i++)); do ip link show "ve-$name" >/dev/null 2>&1 && break; alive "$d/nspawn.pid" || break; sleep 0.1; done
   ip link show "ve-$name" >/dev/null 2>&1 || die "$name: nspawn did not create ve-$name: $(tail -n 5 "$d/console.log")"
+  cat "/sys/class/net/ve-$name/ifindex" > "$d/veth-ifindex"
   ip addr add "$NET_PREFIX.$net.1/24" dev "ve-$name"
   ip link set "ve-$name" up
   setsid socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:$NET_PREFIX.$net.2:22" < /dev/null > "$d/socat.log" 2>&1 8>&- &
