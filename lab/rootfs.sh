@@ -23,6 +23,8 @@ case "$variant" in base | docker) ;; *) echo "rootfs.sh: variant must be base or
 # host's static busybox (components/verify/verify.sh never pulls images).
 packages=systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates,iptables,procps,netbase,less,python3,busybox-static
 if [ "$variant" = docker ]; then packages=$packages,docker.io,jq; fi
+# From trixie on, the docker CLI is its own package (docker.io only recommends it).
+if [ "$variant" = docker ] && [ "$suite" != bookworm ]; then packages=$packages,docker-cli; fi
 
 cache=${HH_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hardened-hosts/lab}
 key=$( { cat "${BASH_SOURCE[0]}"; echo "$suite $variant $packages"; mmdebstrap --version; } | sha256sum | cut -c1-16)

@@ -579,6 +579,10 @@ install_docker() {
     *) fail 8 "installing docker on '$distro_id' is not supported: install it by hand" ;;
   esac
   install_packages "$pkg" || fail 8 "installing $pkg failed (see the package manager's output above)"
+  # Debian from trixie on ships the CLI as docker-cli, which docker.io only recommends.
+  if [ "$pkg" = docker.io ] && ! command -v docker >/dev/null 2>&1; then
+    install_packages docker-cli || fail 8 "installing docker-cli failed (see the package manager's output above)"
+  fi
   detect_docker
   [ "$docker_installed" = 1 ] || fail 8 "$pkg is installed but there is no working dockerd"
   if [ "$init_system" = systemd ]; then systemctl enable docker.service </dev/null >&2 9>&- || true; fi

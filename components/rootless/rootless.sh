@@ -440,6 +440,12 @@ ensure_packages() {
   esac
   did "apply: installed ${pkgs[*]}"
   mapfile -t missing < <(missing_commands)
+  # Debian from trixie on ships the docker CLI as docker-cli, which docker.io only recommends.
+  if [ "$family" = apt ] && [[ " ${missing[*]} " == *" docker "* ]]; then
+    apt_get install -y -q --no-install-recommends docker-cli >&2 || fail 4 "apt-get install docker-cli failed"
+    did "apply: installed docker-cli"
+    mapfile -t missing < <(missing_commands)
+  fi
   [ ${#missing[@]} -eq 0 ] || fail 4 "still missing after installing ${pkgs[*]}: ${missing[*]}"
   if [ "$mode" = docker-rootless ] && systemd_running && systemctl is-active --quiet docker.service 2>/dev/null; then
     warn "the system-wide (rootful) docker.service is running (the package may have started it); rootless.sh leaves it alone"
@@ -580,7 +586,10 @@ alive() { # alive PID: running and not a zombie
 }
 
 docker_up_systemd() {
-  user_systemd_ok || fail 6 "systemd runs but $user's manager (user@$uid.service) does not answer; is lingering on?"
+  # The runtime dir appears before the user's manager is ready (seen on trixie): give it time.
+  local i
+  for i in $(seq 1 30); do user_systemd_ok && break; sleep 1; done
+  user_systemd_ok || fail 6 "systemd runs but $user's manager (user@$uid.service) does not answer within 30 s; is lingering on?"
   local rsh bin unit=$home/.config/systemd/user/docker.service
   rsh=$(find_rootless_sh dockerd-rootless.sh); bin=$(dirname "$rsh")
   if ! as_user systemctl --user is-active --quiet docker.service; then
@@ -672,7 +681,10 @@ docker_up_background() {
 docker_wait() {
   local out="" deadline=$(( SECONDS + DOCKER_WAIT_SECONDS ))
   while (( SECONDS < deadline )); do
-    if out=$(docker_as_user info --format '{{json .SecurityOptions}}|{{.Driver}}|{{.ServerVersion}}|{{.DefaultRuntime}}' 2>/dev/null); then break; fi
+    # Newer CLIs (26) exit 0 with empty server fields while the daemon is still starting: an
+    # answer counts only with a server version in it.
+    if out=$(docker_as_user info --format '{{json .SecurityOptions}}|{{.Driver}}|{{.ServerVersion}}|{{.DefaultRuntime}}' 2>/dev/null) &&
+      [[ "$out" =~ ^[^|]*\|[^|]*\|[^|]+\| ]]; then break; fi
     out=""
     if [ -n "$bg_pid" ] && ! alive "$bg_pid"; then
       say "dockerd-rootless exited; last lines of $rt/dockerd-rootless.log:"

@@ -55,11 +55,12 @@ exports.remoteStdout = remote.stdout;
 // language host or sshd is missing.
 describe("command provider: end to end with the Pulumi engine", function () {
     this.timeout(300_000);
-    const toolDirs = [
-        process.env.HH_TOOLCHAIN_DIR ? path.join(process.env.HH_TOOLCHAIN_DIR, "bin") : "",
-        "/tmp/pbuild/bin",
-        "/tmp/lhbuild/bin",
-    ].filter(Boolean);
+    // The toolchain scripts/bootstrap.sh builds: where scripts/pulumi-env.sh (the one place that
+    // knows) says it is.
+    const toolchainDir = spawnSync("bash", ["-c", 'source scripts/pulumi-env.sh >/dev/null && printf %s "$HH_TOOLCHAIN_DIR"'], {
+        cwd: repoRoot, encoding: "utf8",
+    }).stdout;
+    const toolDirs = [toolchainDir ? path.join(toolchainDir, "bin") : ""].filter(Boolean);
     let tmp: string | undefined;
     let sshd: ThrowawaySshd | undefined;
     let env: NodeJS.ProcessEnv;
@@ -78,6 +79,8 @@ describe("command provider: end to end with the Pulumi engine", function () {
         const languageHost = findTool("pulumi-language-nodejs", toolDirs);
         const missing = !engine ? "the pulumi CLI" : !languageHost ? "pulumi-language-nodejs" : sshdMissing();
         if (missing) {
+            // CI installs all of it: there a missing tool is a failure, not a reason to skip.
+            if (process.env.CI) throw new Error(`${missing} not found (scripts/bootstrap.sh installs it)`);
             console.log(`      skipping the engine test: ${missing} not found`);
             this.skip();
         }

@@ -22,6 +22,8 @@ export interface LabSettings {
     portBase: number;
     net: number;
     hosts: number;
+    /** Debian suite of the hosts (default bookworm). */
+    suite?: "bookworm" | "trixie";
 }
 
 /**
@@ -60,7 +62,7 @@ export class TestLab {
     }
 
     up(): void {
-        this.lab("up", "--hosts", String(this.settings.hosts));
+        this.lab("up", "--hosts", String(this.settings.hosts), "--suite", this.settings.suite ?? "bookworm");
         this.inventory = JSON.parse(fs.readFileSync(this.inventoryFile, "utf8"));
     }
 
