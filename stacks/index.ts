@@ -41,24 +41,21 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
         };
     };
 
+    // Existing and lab hosts: one SSH connection each (a non-root login user runs host scripts
+    // through `sudo -n`).
+    const sshHost = (h: { name: string; address: string; port: number; user: string; hostKey?: string },
+        privateKey: pulumi.Input<string>) => existingMachineConnection(h.name, {
+        kind: "existing", address: h.address, port: h.port, user: h.user, privateKey, hostKey: h.hostKey,
+    });
+
     switch (p.kind) {
         case "probe": {
-            // Until the local test hosts exist (issue 8), the default stack proves that the
-            // offline toolchain works end to end on this machine.
+            // A stack that sets nothing: proves the offline toolchain works, touching no host.
             const probe = new command.local.Command("toolchain-probe", { create: "uname -srm" });
             return { kernel: probe.stdout };
         }
         case "existing":
-            return fleet(p, (h) => ({
-                connection: existingMachineConnection(h.name, {
-                    kind: "existing",
-                    address: h.address,
-                    port: h.port,
-                    user: h.user,
-                    privateKey: cfg.requireSecret(h.privateKeyKey),
-                    hostKey: h.hostKey,
-                }),
-            }));
+            return fleet(p, (h) => ({ connection: sshHost(h, cfg.requireSecret(h.privateKeyKey)) }));
         case "aws": {
             // One EC2 instance per host, named after it; the region is the AWS provider's config.
             const privateKey = cfg.requireSecret(p.aws.privateKeyKey);
@@ -81,18 +78,8 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             };
         }
         case "lab":
-            // Reached like existing hosts: a non-root login user runs host scripts through `sudo -n`.
-            return fleet(p, (h) => ({
-                connection: existingMachineConnection(h.name, {
-                    kind: "existing",
-                    address: h.address,
-                    port: h.port,
-                    user: h.user,
-                    // Read from the lab's key file, secret from the start.
-                    privateKey: pulumi.secret(readLabPrivateKey(h, `${NS}:labInventory`)),
-                    hostKey: h.hostKey,
-                }),
-            }));
+            // Reached like existing hosts; the key is read from the lab's key file, secret from the start.
+            return fleet(p, (h) => ({ connection: sshHost(h, pulumi.secret(readLabPrivateKey(h, `${NS}:labInventory`))) }));
         default: {
             const other: never = p;
             throw new Error(`unknown plan ${JSON.stringify(other)}`);
