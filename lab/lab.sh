@@ -199,6 +199,11 @@ EOF
   rm -f "$root/etc/resolv.conf"
   grep -E '^(nameserver|search|options) ' /etc/resolv.conf > "$root/etc/resolv.conf" || true
   ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$root/etc/ssh/ssh_host_ed25519_key"
+  # Seen on trixie hosts here (systemd 257 in a container on cgroup v1): a login that arrives while
+  # logind stops the user's manager (10 s after the last logout) hangs ~2 min before its command
+  # runs. Keeping user managers 5 min between logins avoids that stop/start churn.
+  mkdir -p "$root/etc/systemd/logind.conf.d"
+  printf '[Login]\nUserStopDelaySec=300\n' > "$root/etc/systemd/logind.conf.d/10-hh-lab.conf"
   if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ]; then
     # cgroup v1 (hybrid): nspawn mounts the controllers read-only; dockerd must write to them.
     mkdir -p "$root/etc/systemd/system/docker.service.d"

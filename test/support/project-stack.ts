@@ -39,9 +39,14 @@ export class ProjectStack {
         };
     }
 
+    /** Every run's transcript and wall time, for a test that wants to say why it was slow. */
+    readonly runs: Array<{ args: string[]; started: Date; seconds: number; out: string }> = [];
+
     pulumi(args: string[]): StackRun {
         const { cmd, env } = this.command(args);
+        const t0 = Date.now();
         const r = spawnSync("bash", cmd, { cwd: os.tmpdir(), encoding: "utf8", env, maxBuffer: 256 * 1024 * 1024 });
+        this.runs.push({ args, started: new Date(t0), seconds: (Date.now() - t0) / 1000, out: `${r.stdout}${r.stderr}` });
         if (r.error) throw r.error;
         return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
     }
