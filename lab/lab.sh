@@ -18,7 +18,8 @@
 # its SSH ports (default 22200: 22201..22203) and HH_LAB_NET its subnets (default 0: 10.99.1-3.0/24).
 #
 # `up` writes $HH_LAB_DIR/inventory.json (default .lab/ in the project), which the dev stack reads:
-#   {"version":1,"hosts":[{"name","address","port","user","privateKeyFile","hostKey","profile","suite"}]}
+#   {"version":1,"lab","labId","hosts":[{"name","address","port","user","privateKeyFile","hostKey",
+#    "profile","suite"}]}
 # The host keys are made here before boot, so the inventory pins them.
 #
 # Everything `up` creates is recorded under $HH_LAB_DIR and removed by `down` (also after a failed
@@ -371,8 +372,8 @@ up() {
   local hosts=3 suite=bookworm
   while [ $# -gt 0 ]; do
     case "$1" in
-      --hosts) hosts=${2:-}; shift 2 ;;
-      --suite) suite=${2:-}; shift 2 ;;
+      --hosts) [ $# -ge 2 ] || usage; hosts=$2; shift 2 ;;
+      --suite) [ $# -ge 2 ] || usage; suite=$2; shift 2 ;;
       *) usage ;;
     esac
   done
