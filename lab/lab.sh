@@ -124,6 +124,7 @@ down() {
     done < "$lab/net/rules"
   fi
   if [ -f "$lab/net/registered" ]; then
+    machine_lock
     local reg
     reg=$RUN_DIR/labs/$(cat "$lab/net/registered")
     if [ "$(cat "$reg" 2>/dev/null)" = "$lab" ]; then rm -f "$reg"; fi
@@ -132,6 +133,7 @@ down() {
       sysctl -q -w "net.ipv4.ip_forward=$(cat "$RUN_DIR/ip_forward")"
       rm -f "$RUN_DIR/ip_forward"
     fi
+    machine_unlock
   fi
   # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root; remove the
   # ones that did not exist before `up` (empty directories only: rmdir refuses anything else).
@@ -149,6 +151,16 @@ down() {
 
 # --- up ---------------------------------------------------------------------------------------
 
+# Labs side by side share ip_forward: registering a lab and recording the value the first one
+# found (or unregistering and restoring it) happen under one machine-wide lock, or a lab starting
+# while another stops could record the other's "1" as the original.
+machine_lock() {
+  mkdir -p "$RUN_DIR"
+  exec 7> "$RUN_DIR/lock"
+  flock -w 60 7 || die "another lab holds $RUN_DIR/lock"
+}
+machine_unlock() { exec 7>&-; }
+
 add_rule() {
   # $@: table/chain and match, without -A; recorded so `down` deletes exactly this rule.
   iptables -w -C "$@" 2>/dev/null && return 0
@@ -158,6 +170,7 @@ add_rule() {
 
 setup_network() {
   mkdir -p "$lab/net" "$RUN_DIR/labs"
+  machine_lock
   local other
   other=$(cat "$RUN_DIR/labs/$lab_name" 2>/dev/null || true)
   if [ -n "$other" ] && [ "$other" != "$lab" ] && [ -d "$other/hosts" ]; then
@@ -167,6 +180,7 @@ setup_network() {
   echo "$lab" > "$RUN_DIR/labs/$lab_name"
   echo "$lab_name" > "$lab/net/registered"
   sysctl -q -w net.ipv4.ip_forward=1
+  machine_unlock
   [ -f "$lab/net/cgroups-before" ] || { ls -d /sys/fs/cgroup/*/docker 2>/dev/null || true; } > "$lab/net/cgroups-before"
 }
 
