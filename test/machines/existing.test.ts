@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { isSecret, promiseOf, settle } from "../support/mocks";
 import { installMachineMocks, settleRegistrations } from "./support";
+import { captureWarnings } from "../support/warnings";
 
 // Bring-your-own machines: checks and the connection, no resources, no cloud calls.
 describe("existing machines (mocks)", function () {
@@ -14,8 +15,7 @@ describe("existing machines (mocks)", function () {
     const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx0dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGtleXQ root@node-1";
     const base = { kind: "existing" as const, address: "node-1.example.net", privateKey, hostKey };
 
-    let warnings: string[] = [];
-    const originalWarn = pulumi.log.warn;
+    const log = captureWarnings();
     before(async function () {
         mod = await import("../../components/machines/existing");
         types = await import("../../components/machines/types");
@@ -26,14 +26,6 @@ describe("existing machines (mocks)", function () {
         mocks.resources.length = 0;
         mocks.calls.length = 0;
         mocks.invokes.clear();
-        warnings = [];
-        (pulumi.log as { warn: typeof pulumi.log.warn }).warn = (msg: string) => {
-            warnings.push(msg);
-            return Promise.resolve();
-        };
-    });
-    afterEach(function () {
-        (pulumi.log as { warn: typeof pulumi.log.warn }).warn = originalWarn;
     });
 
     const resolved = (i: pulumi.Input<unknown> | undefined) => promiseOf(pulumi.output(i));
@@ -50,7 +42,7 @@ describe("existing machines (mocks)", function () {
         assert.equal(c.password, undefined);
         assert.equal(c.proxy, undefined);
         assert.equal(c.sudo, undefined, "sudo follows the user (HostConnection's default)");
-        assert.deepEqual(warnings, []);
+        assert.deepEqual(log.warnings, []);
         await settleRegistrations();
         assert.deepEqual(mocks.resources, []);
         assert.deepEqual(mocks.calls, []);
@@ -70,16 +62,16 @@ describe("existing machines (mocks)", function () {
 
     it("warns that the first connection trusts any host key when hostKey is absent", async function () {
         mod.existingMachineConnection("node-3", { kind: "existing", address: "192.0.2.3", privateKey });
-        assert.equal(warnings.length, 1);
-        assert.match(warnings[0]!, /machine "node-3": no hostKey given: the first connection trusts whatever host key/);
+        assert.equal(log.warnings.length, 1);
+        assert.match(log.warnings[0]!, /machine "node-3": no hostKey given: the first connection trusts whatever host key/);
     });
 
     it("warns as well when hostKey arrives as an Output that resolves to nothing", async function () {
         const c = mod.existingMachineConnection("node-3b", { kind: "existing", address: "192.0.2.3", privateKey, hostKey: pulumi.output<string | undefined>(undefined) as pulumi.Output<string> });
-        assert.deepEqual(warnings, []);
+        assert.deepEqual(log.warnings, []);
         assert.equal(await resolved(c.hostKey), undefined);
-        assert.equal(warnings.length, 1);
-        assert.match(warnings[0]!, /no hostKey given/);
+        assert.equal(log.warnings.length, 1);
+        assert.match(log.warnings[0]!, /no hostKey given/);
     });
 
     it("reaches the Command provider through the one code path (commandConnection), key secret", async function () {
@@ -103,7 +95,7 @@ describe("existing machines (mocks)", function () {
             const c = mod.existingMachineConnection("node-5b", { ...base, address: "10.0.3.5", proxy: { host: "bastion.example.net", user: "jump", privateKey, hostKey } });
             assert.ok(c.proxy);
             assert.equal(await pulumi.isSecret(pulumi.output(c.proxy).apply((p) => p.privateKey)), true);
-            assert.deepEqual(warnings, []);
+            assert.deepEqual(log.warnings, []);
             const cmd = new command.remote.Command("node-5b-probe", { connection: connectionMod.commandConnection(c), create: "true" });
             await promiseOf(cmd.urn);
             const sent = mocks.resources.find((r) => r.name === "node-5b-probe")!.inputs.connection.value;
@@ -116,8 +108,8 @@ describe("existing machines (mocks)", function () {
     it("warns about a bastion without hostKey too, and checks the bastion's fields", async function () {
         {
             mod.existingMachineConnection("node-5c", { ...base, proxy: { host: "bastion", privateKey } });
-            assert.equal(warnings.length, 1);
-            assert.match(warnings[0]!, /machine "node-5c": no proxy\.hostKey given/);
+            assert.equal(log.warnings.length, 1);
+            assert.match(log.warnings[0]!, /machine "node-5c": no proxy\.hostKey given/);
             assert.throws(() => mod.existingMachineConnection("node-5d", { ...base, proxy: { host: "jump|sh", privateKey } }), /machine "node-5d": proxy\.host: "jump\|sh" is not a host name/);
             assert.throws(() => mod.existingMachineConnection("node-5e", { ...base, proxy: { host: "jump", port: 0, privateKey } }), /proxy\.port: 0 is not an integer/);
             assert.throws(() => mod.existingMachineConnection("node-5f", { ...base, proxy: { host: "jump", user: "Root!", privateKey } }), /proxy\.user: "Root!" is not a valid login name/);

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { installMachineMocks, settleRegistrations } from "../machines/support";
 import { isSecret, promiseOf, settle } from "../support/mocks";
+import { captureWarnings } from "../support/warnings";
 
 // The stack program (stacks/index.ts) itself, run against Pulumi mocks with stack config set:
 // what each `hardened-hosts:machines` kind registers, and that config mistakes stop it before
@@ -29,8 +30,7 @@ describe("stack program (mocks)", function () {
         return require(id) as StackModule;
     }
 
-    let warnings: string[] = [];
-    const originalWarn = pulumi.log.warn;
+    const log = captureWarnings();
     beforeEach(function () {
         mocks.resources.length = 0;
         mocks.calls.length = 0;
@@ -43,14 +43,6 @@ describe("stack program (mocks)", function () {
         mocks.invokes.set("aws:ec2/getSubnets:getSubnets", { id: "eu-west-1", ids: ["subnet-0b", "subnet-0a"] });
         mocks.invokes.set("aws:ec2/getSubnet:getSubnet", { id: "subnet-0feed", vpcId: "vpc-0custom" });
         mocks.instance = { publicIp: "203.0.113.10", privateIp: "172.31.5.10" };
-        warnings = [];
-        (pulumi.log as { warn: typeof pulumi.log.warn }).warn = (msg: string) => {
-            warnings.push(msg);
-            return Promise.resolve();
-        };
-    });
-    afterEach(function () {
-        (pulumi.log as { warn: typeof pulumi.log.warn }).warn = originalWarn;
     });
     after(function () {
         pulumi.runtime.setAllConfig({});
@@ -227,7 +219,7 @@ describe("stack program (mocks)", function () {
             }
             assert.match(command("lab-1-subids-write").inputs.connection.value.hostKey, /^ssh-ed25519 AAAA/);
             assert.equal(command("lab-2-subids-write").inputs.connection.value.hostKey, undefined);
-            assert.deepEqual(warnings.filter((w) => /lab-\d/.test(w)).map((w) => /machine "(lab-\d)": no hostKey given/.exec(w)?.[1]), ["lab-2"]);
+            assert.deepEqual(log.warnings.filter((w) => /lab-\d/.test(w)).map((w) => /machine "(lab-\d)": no hostKey given/.exec(w)?.[1]), ["lab-2"]);
         });
 
         it("keeps the key file's content out of every plain input and output", async function () {
