@@ -117,6 +117,9 @@ export class PrivateDockerd {
             "-H", `unix://${this.socket}`,
             "--bridge=none",
             "--iptables=false",
+            // dockerd turns net.ipv4.ip_forward on at start unless told not to: the machine's
+            // setting is not ours to change.
+            "--ip-forward=false",
             `--cgroup-parent=/${this.cgroupParent}`,
         ];
         // dockerd refuses a --config-file that does not exist: with no daemon.json the hook
