@@ -1,45 +1,26 @@
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parseStackConfig } from "../../stacks/config";
 import { repoRoot } from "../support/pulumi-cli";
+import { ProjectStack } from "../support/project-stack";
 
 // The project's own stack program, previewed by the real engine in a temp stack (file backend in
 // a temp dir): the default plan previews, and bad config fails at preview naming the key, with
 // nothing created.
 describe("stack program (real engine, temp stack)", function () {
     this.timeout(180_000);
-    const stack = `hh-test-${crypto.randomBytes(3).toString("hex")}`;
-    const state = fs.mkdtempSync(path.join(os.tmpdir(), "hh-stack-state-"));
-    const stackFile = path.join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
-    // Run from another directory (-C names the project): nothing may depend on where pulumi starts.
-    const pulumi = (args: string[]) => {
-        const script = `source "${repoRoot}/scripts/pulumi-env.sh" && exec pulumi -C "${repoRoot}" --non-interactive --stack ${stack} "$@"`;
-        const r = spawnSync("bash", ["-c", script, "pulumi", ...args], {
-            cwd: os.tmpdir(),
-            encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${state}`, PULUMI_CONFIG_PASSPHRASE: "test" },
-        });
-        return { status: r.status, out: `${r.stdout}${r.stderr}` };
-    };
-    /** Replaces the stack's config with `yaml` (a `config:` block), keeping its encryption salt. */
-    const setStackConfig = (yaml: string) => {
-        const salt = fs.readFileSync(stackFile, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:"));
-        fs.writeFileSync(stackFile, [...salt, yaml].join("\n"));
-    };
+    // A temp stack of the project (test/support/project-stack.ts): pulumi runs from another
+    // directory (-C names the project), so nothing may depend on where pulumi starts.
+    let stack: ProjectStack;
+    const pulumi = (args: string[]) => stack.pulumi(args);
+    const setStackConfig = (yaml: string) => stack.setConfig(yaml);
 
     before(function () {
-        const r = spawnSync("bash", ["-c", `source scripts/pulumi-env.sh && pulumi stack init ${stack} --non-interactive`], {
-            cwd: repoRoot, encoding: "utf8", env: { ...process.env, PULUMI_BACKEND_URL: `file://${state}`, PULUMI_CONFIG_PASSPHRASE: "test" },
-        });
-        assert.equal(r.status, 0, r.stderr);
+        stack = new ProjectStack();
     });
     after(function () {
-        fs.rmSync(stackFile, { force: true });
-        fs.rmSync(state, { recursive: true, force: true });
+        stack?.dispose();
     });
 
     it("previews the default plan", function () {
