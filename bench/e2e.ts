@@ -55,13 +55,8 @@ function timed<T>(f: () => T): [T, number] {
 }
 
 function handshake(lab: TestLab, host: string): number {
-    const h = lab.host(host);
     const [, s] = timed(() => {
-        for (let i = 0; i < 5; i++) {
-            spawnSync("ssh", ["-q", "-i", h.privateKeyFile, "-p", String(h.port), "-o", "BatchMode=yes",
-                "-o", `UserKnownHostsFile=${lab.dir}/state/known_hosts`, "-o", `HostKeyAlias=${h.name}`,
-                `${h.user}@${h.address}`, "true"]);
-        }
+        for (let i = 0; i < 5; i++) spawnSync("ssh", [...lab.sshArgs(host), "true"]);
     });
     return s / 5;
 }

@@ -80,16 +80,22 @@ export class TestLab {
         return h;
     }
 
-    /** Runs a shell command on a host as root (through sudo for the sudo-user host). */
-    sh(name: string, script: string): { status: number; stdout: string; stderr: string } {
+    /** `ssh` arguments that log into a host as its inventory user, pinned to its host key. */
+    sshArgs(name: string): string[] {
         const h = this.host(name);
         const known = path.join(this.dir, "state", "known_hosts");
-        const remote = h.user === "root" ? "bash -s" : "sudo -n bash -s";
-        const r = spawnSync("ssh", [
+        return [
             "-q", "-i", h.privateKeyFile, "-p", String(h.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
             "-o", `UserKnownHostsFile=${known}`, "-o", "StrictHostKeyChecking=yes", "-o", `HostKeyAlias=${h.name}`,
-            `${h.user}@${h.address}`, remote,
-        ], { input: `set -euo pipefail\n${script}\n`, encoding: "utf8", timeout: 120_000 });
+            `${h.user}@${h.address}`,
+        ];
+    }
+
+    /** Runs a shell command on a host as root (through sudo for the sudo-user host). */
+    sh(name: string, script: string): { status: number; stdout: string; stderr: string } {
+        const remote = this.host(name).user === "root" ? "bash -s" : "sudo -n bash -s";
+        const r = spawnSync("ssh", [...this.sshArgs(name), remote],
+            { input: `set -euo pipefail\n${script}\n`, encoding: "utf8", timeout: 120_000 });
         return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     }
 
