@@ -5,7 +5,10 @@
  *     sum of SSH session time on each host, from its sshd journal), SSH handshakes (sessions x a
  *     measured `ssh true`), and engine + program (the wall time the busiest host does not explain);
  *   - SSH sessions opened per host by a full `up`, and by a no-change `up` (aim: zero);
- *   - wall time of a no-change `pulumi preview` and `pulumi up`.
+ *   - wall time of a no-change `pulumi preview` and `pulumi up`;
+ *   - truthful outputs (issue #12): a no-change `pulumi up --refresh` (wall, SSH sessions per host:
+ *     aim one), what the refresh adds per host (the checks' own observation time), and the wall
+ *     time of repairing a hand-removed userns-remap with `pulumi up --refresh`.
  * Its own lab (bench-1..3, ports 22501.., subnets 10.99.31..) and stack are removed at the end.
  * Figures, no thresholds: the machine (2 cores) is shared, so read them as one run's numbers.
  */
@@ -100,6 +103,28 @@ async function main(): Promise<void> {
         const [, noop] = timed(() => stack!.ok(["up", "--yes", "--skip-preview"]));
         console.log(`no-change preview: ${f1(preview)} s; no-change up: ${f1(noop)} s`);
         console.log(`  SSH sessions during both: ${HOSTS.map((h) => `${h} ${sessions(lab, h, since[h]).count}`).join(", ")}`);
+
+        const sinceRefresh = Object.fromEntries(HOSTS.map((h) => [h, hostNow(lab, h)]));
+        const [, refreshUp] = timed(() => stack!.ok(["up", "--yes", "--skip-preview", "--refresh", "--expect-no-changes"]));
+        const refreshed = Object.fromEntries(HOSTS.map((h) => [h, sessions(lab, h, sinceRefresh[h])]));
+        console.log(`no-change up --refresh: ${f1(refreshUp)} s (no-change up without refresh: ${f1(noop)} s)`);
+        for (const h of HOSTS) {
+            console.log(`  ${h}: ${refreshed[h].count} SSH session(s), drift check on the host ${f1(refreshed[h].seconds)} s`);
+        }
+
+        lab.run("bench-1", [
+            "python3 - <<'PY'",
+            "import json",
+            "p = '/etc/docker/daemon.json'",
+            "d = json.load(open(p)); d.pop('userns-remap')",
+            "json.dump(d, open(p, 'w'), indent=2)",
+            "PY",
+            "systemctl restart docker",
+        ].join("\n"));
+        const [, repair] = timed(() => stack!.ok(["up", "--yes", "--skip-preview", "--refresh"]));
+        const [, after] = timed(() => stack!.ok(["up", "--yes", "--skip-preview", "--refresh", "--expect-no-changes"]));
+        console.log(`userns-remap removed by hand on bench-1: up --refresh repairs it in ${f1(repair)} s (docker restart of the busy host included); the next up --refresh: ${f1(after)} s, no changes`);
+
         const [, destroy] = timed(() => stack!.ok(["destroy", "--yes", "--skip-preview"]));
         console.log(`destroy, 3 hosts: ${f1(destroy)} s`);
     } finally {

@@ -8,7 +8,7 @@
 _hh_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Engine version: the newest CLI the Go module proxy serves here (see scripts/pulumi-toolchain.sh).
-export HH_PULUMI_VERSION="${HH_PULUMI_VERSION:-3.258.0}"
+export HH_PULUMI_VERSION="${HH_PULUMI_VERSION:-3.274.1}"
 # Built binaries are cached by version outside the clone, so a fresh clone reuses them.
 export HH_TOOLCHAIN_DIR="${HH_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hardened-hosts/toolchain/pulumi-v${HH_PULUMI_VERSION}}"
 
@@ -24,6 +24,10 @@ fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+# `pulumi refresh` (and destroy) run the program too, so the stack outputs, which say whether
+# each host passed its checks, are recomputed from what the refresh observed (a standard
+# install: `pulumi refresh --run-program`, or export this yourself).
+export PULUMI_RUN_PROGRAM="${PULUMI_RUN_PROGRAM:-true}"
 # Stack programs are type-checked by `npm test` (tsc --noEmit); the engine only transpiles them,
 # which saves seconds on every preview.
 export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"

@@ -10,8 +10,8 @@
 #
 # Why not the exact versions the npm SDKs name (see ../shared/notes/pulumi-offline.md)?
 # The Go module proxy reachable here refuses (403 "This module version is not available"):
-#   - github.com/pulumi/pulumi/pkg/v3 @ v3.259.1 .. v3.274.1 (and some older ones); v3.258.0 is the
-#     newest it serves, so that is the engine we build (HH_PULUMI_VERSION);
+#   - github.com/pulumi/pulumi/pkg/v3 @ v3.270.0 (the npm SDK's version) and others; v3.274.1 is the
+#     newest it serves (checked 2026-12-01), so that is the engine we build (HH_PULUMI_VERSION);
 #   - github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 at every pseudo-version tried,
 #     so we fall back to the last release whose language host lived inside the sdk/v3 module
 #     (v3.68.0). It speaks the same gRPC protocol; the engine tolerates RPCs it lacks;

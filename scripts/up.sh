@@ -27,5 +27,12 @@ if [ "$fresh_lab" = 1 ]; then
       pulumi stack import --stack "$stack" --force --file /dev/stdin
   fi
 fi
-pulumi up --yes --non-interactive --stack "$stack" "$@"
+if ! pulumi up --yes --non-interactive --stack "$stack" "$@"; then
+  # A failed update keeps the previous stack outputs (the engine saves outputs only when the
+  # program succeeds): observe the hosts again so the outputs printed below are true now.
+  echo "[up] pulumi up failed; refreshing, so the outputs say what the hosts are now" >&2
+  pulumi refresh --yes --non-interactive --skip-preview --stack "$stack" >&2 || true
+  pulumi stack output --json --stack "$stack"
+  exit 1
+fi
 pulumi stack output --json --stack "$stack"

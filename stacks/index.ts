@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FleetHostSpec, HardenedFleet } from "../components/fleet/hardened-fleet";
 import { Ec2Machine } from "../components/machines/ec2";
 import { existingMachineConnection } from "../components/machines/existing";
+import { hostSummary } from "../components/verify/checks";
 import { ConfigError, FleetHostConfig, StackPlan, parseStackConfig } from "./config";
 import { readLabPrivateKey } from "./lab-inventory";
 
@@ -37,7 +38,10 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             allocation: f.allocation,
             allocationTable: f.table,
             summary: f.summary,
-            hosts: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.verification])),
+            // One line per check, and not the time it was taken (that changes on every refresh):
+            // a preview prints a touched host's whole entry. Times: observedAt.
+            hosts: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.verification?.apply(hostSummary)])),
+            observedAt: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.verification?.apply((r) => r.verifiedAt)])),
         };
     };
 
@@ -115,8 +119,10 @@ interface StackOutputs {
     allocationTable?: pulumi.Input<unknown>;
     /** Fleets: hosts passed and failed, and the failing checks. */
     summary?: pulumi.Input<unknown>;
-    /** Fleets: each host's verification result. */
+    /** Fleets: each host's verification result (per check: passed, expected, observed). */
     hosts?: pulumi.Input<unknown>;
+    /** Fleets: when each host was last observed (up, or refresh), by the host's clock. */
+    observedAt?: pulumi.Input<unknown>;
     /** aws: instance ID, addresses, image and login user per host. */
     machines?: pulumi.Input<unknown>;
 }

@@ -9,7 +9,7 @@
 #   docker-remap.sh plan   --user NAME [--options JSON] [--require-no-containers yes|no]
 #                                         read-only: what apply would write and whom it would hide
 #   docker-remap.sh apply  --user NAME [--options JSON] [--install yes|no]
-#                                      [--require-no-containers yes|no]
+#                                      [--require-no-containers yes|no] [--range START:COUNT]
 #   docker-remap.sh remove --user NAME [--delete-user yes|no]
 #
 # apply: NAME must already own a range in /etc/subuid and /etc/subgid (written beforehand by
@@ -17,7 +17,10 @@
 # missing, merges {"userns-remap": NAME} + the --options object into daemon.json (every other key
 # is kept; nothing is written when nothing changes), validates, restarts dockerd, waits for its
 # API and checks that the daemon runs remapped to NAME. A daemon that does not come back is given
-# its previous daemon.json again and restarted.
+# its previous daemon.json again and restarted. --range, when given, must be NAME's first range in
+# both files (the plan the caller wrote); a running daemon remapped to another range is restarted.
+# Keys of earlier --options that this one no longer has are taken out again: back to the
+# original daemon.json's value where it had the key, else removed (CONFIG.hardened-hosts.keys).
 # remove: puts the original daemon.json back (deletes it when apply created it), restarts the
 # same way, drops our backup and marker files. The remap user is kept unless --delete-user yes,
 # and even then only an account that apply itself created is deleted (see README.md).
@@ -26,6 +29,7 @@
 #   CONFIG.hardened-hosts.bak      the original CONFIG, copied the first time apply changes it
 #   CONFIG.hardened-hosts.created  CONFIG did not exist before apply ("dir" inside: nor its folder)
 #   CONFIG.hardened-hosts.user     "user NAME" / "group NAME" lines for accounts apply created
+#   CONFIG.hardened-hosts.keys     the --options keys the last apply set, one a line
 #
 # Environment:
 #   HH_DOCKER_CONFIG         daemon config file (default /etc/docker/daemon.json)
@@ -55,6 +59,7 @@ config="${HH_DOCKER_CONFIG:-/etc/docker/daemon.json}"
 backup="$config.hardened-hosts.bak"
 created_marker="$config.hardened-hosts.created"
 user_marker="$config.hardened-hosts.user"
+keys_marker="$config.hardened-hosts.keys"
 wait_seconds="${HH_DOCKER_WAIT:-60}"
 action=""
 fail_extra="" # extra JSON members for the failure object, e.g. ',"rolledBack":true'
@@ -76,7 +81,7 @@ fail() {
   exit "$code"
 }
 usage() {
-  fail 2 "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] | remove --user NAME [--delete-user yes|no]"
+  fail 2 "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] | remove --user NAME [--delete-user yes|no]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -84,12 +89,12 @@ usage() {
 [ $# -ge 1 ] || usage
 action=$1; shift
 case "$action" in facts|plan|apply|remove) ;; *) action=""; usage ;; esac
-user="" options="" install="" require_none="" delete_user=""
+user="" options="" install="" require_none="" delete_user="" want_range=""
 allowed=""
 case "$action" in
   facts) allowed="" ;;
   plan) allowed="--user --options --require-no-containers" ;;
-  apply) allowed="--user --options --install --require-no-containers" ;;
+  apply) allowed="--user --options --install --require-no-containers --range" ;;
   remove) allowed="--user --delete-user" ;;
 esac
 seen=" "
@@ -109,6 +114,7 @@ while [ $# -gt 0 ]; do
     --install) install=$value ;;
     --require-no-containers) require_none=$value ;;
     --delete-user) delete_user=$value ;;
+    --range) want_range=$value ;;
   esac
 done
 for pair in "--install:$install" "--require-no-containers:$require_none" "--delete-user:$delete_user"; do
@@ -132,6 +138,7 @@ if [ -n "$hook" ] && { [ ! -f "$hook" ] || [ ! -x "$hook" ]; }; then
   fail 2 "HH_DOCKER_RESTART_HOOK=$hook is not an executable file"
 fi
 [ -n "$options" ] || options="{}"
+[ -z "$want_range" ] || [[ "$want_range" =~ ^[0-9]{1,10}:[0-9]{1,10}$ ]] || fail 2 "--range must be START:COUNT, not '$want_range'"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -232,9 +239,13 @@ elif op == "get":                      # get FILE WHAT KEY: raw string or JSON t
         sys.exit(3)
     x = v[args[2]]
     print(x if isinstance(x, str) else json.dumps(x))
-elif op == "merge":                    # merge FILE WHAT OPTIONS USER OUT
+elif op == "merge":                    # merge FILE WHAT OPTIONS USER OUT DROP ORIGINAL
     cur = load_file(args[0], args[1])
     new = dict(cur)
+    orig = load_file(args[6], args[6]) if len(args) > 6 else {}
+    for k in (json.loads(args[5]) if len(args) > 5 else []):
+        if k in orig: new[k] = orig[k]
+        else: new.pop(k, None)
     new.update(load_text(args[2], "--options"))
     new["userns-remap"] = args[3]
     write(args[4], new)
@@ -275,9 +286,13 @@ json() {
     check|check-text) ;;
     keys|text-keys) jq -r 'keys_unsorted[]' <<< "$out" ;;
     get) jq -e -r --arg k "$3" 'if has($k) then (.[$k] | if type == "string" then . else tojson end) else error("absent") end' <<< "$out" 2>/dev/null || return 3 ;;
-    merge)
-      jq --indent 2 --argjson o "$3" --arg u "$4" '. + $o + {"userns-remap": $u}' <<< "$out" > "$5"
-      jq -r --argjson o "$3" --arg u "$4" 'if (. + $o + {"userns-remap": $u}) == . then "same" else "changed" end' <<< "$out" ;;
+    merge) # merge FILE WHAT OPTIONS USER OUT DROP ORIGINAL: DROP keys go back to ORIGINAL's value, or away
+      local orig='{}' prog
+      [ "${7:--}" = - ] || orig=$(jq -s "$JQ_ONE_OBJECT" "$7" 2>&1) || { printf '%s: %s\n' "$7" "${orig#jq: error (at *): }"; return 1; }
+      # shellcheck disable=SC2016 # $-names are jq variables
+      prog='reduce $d[] as $k (.; if ($b | has($k)) then .[$k] = $b[$k] else del(.[$k]) end) + $o + {"userns-remap": $u}'
+      jq --indent 2 --argjson o "$3" --arg u "$4" --argjson d "${6:-[]}" --argjson b "$orig" "$prog" <<< "$out" > "$5"
+      jq -r --argjson o "$3" --arg u "$4" --argjson d "${6:-[]}" --argjson b "$orig" "if ($prog) == . then \"same\" else \"changed\" end" <<< "$out" ;;
     delkey)
       jq --indent 2 --arg k "$3" 'del(.[$k])' <<< "$out" > "$4"
       jq -r --arg k "$3" 'if has($k) then "changed" else "same" end' <<< "$out" ;;
@@ -725,7 +740,7 @@ if [ "$action" = remove ]; then
   if ! { [ "$created_user" = 1 ] && getent passwd "$user" >/dev/null; } && ! { [ "$created_group" = 1 ] && getent group "$user" >/dev/null; }; then
     rm -f "$user_marker"
   fi
-  rm -f "$backup" "$created_marker"
+  rm -f "$backup" "$created_marker" "$keys_marker"
   if [ "$dir_created" = 1 ] && [ -d "${config%/*}" ]; then
     if rmdir "${config%/*}" 2>/dev/null; then say "remove: removed ${config%/*} (hardened-hosts had created it)"; fi
   fi
@@ -750,6 +765,9 @@ read -r uid_start uid_count <<< "$(subid_first /etc/subuid "$user")" || true
 read -r gid_start gid_count <<< "$(subid_first /etc/subgid "$user")" || true
 [ -n "${uid_start:-}" ] || fail 3 "$user has no range in /etc/subuid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
 [ -n "${gid_start:-}" ] || fail 3 "$user has no range in /etc/subgid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
+if [ -n "$want_range" ] && { [ "$uid_start:$uid_count" != "$want_range" ] || [ "$gid_start:$gid_count" != "$want_range" ]; }; then
+  fail 3 "$user's first range is subuid $uid_start:$uid_count, subgid $gid_start:$gid_count, not the planned $want_range: write the planned lines first (subids-host.sh apply)"
+fi
 (( uid_count >= 65536 && gid_count >= 65536 )) || say "note: $user's first range is smaller than 65536 IDs (subuid $uid_count, subgid $gid_count): images with higher IDs will not unpack"
 say "$action: $user maps to subuid $uid_start+$uid_count, subgid $gid_start+$gid_count"
 
@@ -759,7 +777,18 @@ case "$config_state" in
   absent) src=- ;;
   *) src=$config ;;
 esac
-merge_result=$(json merge "$src" "$config" "$options" "$user" "$work/new") || fail 4 "$merge_result"
+# Keys an earlier apply set that --options no longer has.
+drop_keys=()
+if [ -f "$keys_marker" ]; then
+  while IFS= read -r k; do
+    [ -n "$k" ] || continue
+    [[ " ${option_keys[*]+"${option_keys[*]}"} " == *" $k "* ]] || drop_keys+=("$k")
+  done < "$keys_marker"
+fi
+drop_json=$(printf '%s\n' "${drop_keys[@]+"${drop_keys[@]}"}" | awk 'BEGIN { printf "[" } NF { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s\"%s\"", (n++ ? "," : ""), $0 } END { printf "]" }')
+original=-; [ ! -e "$backup" ] || original=$backup
+[ ${#drop_keys[@]} -eq 0 ] || say "$action: no longer managed, back to the original or removed: ${drop_keys[*]}"
+merge_result=$(json merge "$src" "$config" "$options" "$user" "$work/new" "$drop_json" "$original") || fail 4 "$merge_result"
 changed=0; [ "$merge_result" = changed ] && changed=1
 [ "$config_state" != absent ] || changed=1
 say "$action: $config $([ "$changed" = 1 ] && echo "needs changes" || echo "already as wanted")"
@@ -898,6 +927,13 @@ if [ "$restart_needed" = 1 ]; then
   say "apply: docker serves with userns-remap $user, root $root_dir"
 else
   say "apply: nothing to do"
+fi
+# The keys this apply manages, for the next apply to take out the ones it drops.
+if [ ${#option_keys[@]} -gt 0 ]; then
+  printf '%s\n' "${option_keys[@]}" > "$work/keys"
+  put_file "$work/keys" "$keys_marker"
+else
+  rm -f "$keys_marker"
 fi
 seconds=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 printf '{"ok":true,"action":"apply","config":%s,"changed":%s,"restarted":%s,"installed":%s,"jsonTool":%s,"validatedBy":%s,' \

@@ -30,6 +30,12 @@ export interface DockerUsernsRemapArgs {
      * they stop being visible. Default false (they are reported instead).
      */
     requireNoContainers?: pulumi.Input<boolean>;
+    /**
+     * URNs of runtime commands this one takes over on the same host (another mode's, when a
+     * host's mode changes). The old one's `remove` then runs before this one's apply, not after
+     * it. Default none.
+     */
+    takesOver?: pulumi.Input<string>[];
 }
 
 /** What `docker-remap.sh apply` reported (its JSON on stdout). */
@@ -69,21 +75,25 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                 connection: args.connection,
                 script: "docker/docker-remap.sh",
                 create: pulumi
-                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false])
-                    .apply(([u, o, install, noContainers]) => [
+                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false, range])
+                    .apply(([u, o, install, noContainers, r]) => [
                         "apply",
                         "--user", u,
                         "--options", o,
                         "--install", install ? "yes" : "no",
                         "--require-no-containers", noContainers ? "yes" : "no",
+                        // An update, never a replace: a replace would run the old remove (back to
+                        // the original daemon.json) after the new apply. apply restarts dockerd
+                        // when it runs remapped to another range (it reads /etc/subuid at start).
+                        "--range", `${r.start}:${r.count}`,
                     ]),
                 delete: user.apply((u) => ["remove", "--user", u]),
-                // dockerd reads /etc/subuid only when it starts: a new range needs a restart,
-                // which replace (remove, then apply) gives.
-                triggers: [range.apply((r) => `${r.start}:${r.count}`)],
+                // Constant: only a change of mode (another command taking over) replaces.
+                triggers: ["userns-remap"],
             },
             // The command itself waits for what the component waits for (see runHostScript).
-            { parent: this, dependsOn: opts?.dependsOn },
+            // Replaced only when it takes over another mode's command: that one's remove first.
+            { parent: this, dependsOn: opts?.dependsOn, aliases: args.takesOver, deleteBeforeReplace: true },
         );
         this.report = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as DockerRemapReport);
         this.registerOutputs({ remapUser: this.remapUser, report: this.report });

@@ -1,18 +1,14 @@
-import { createHash } from "node:crypto";
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
+import { readHostScript } from "../host/script";
 import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
 import { HostSubids } from "../subids/host-subids";
 import { IdRange } from "../subids/ranges";
 import { HostResult } from "../verify/checks";
 import { HostVerification } from "../verify/verification";
-
-/** A short digest of a host script, so triggers (and previews) carry a hash, not the whole text. */
-function fingerprint(script: pulumi.Output<string | undefined>): pulumi.Output<string> {
-    return script.apply((t) => `sha256:${createHash("sha256").update(t ?? "").digest("hex").slice(0, 16)}`);
-}
 
 /** Rootful Docker with `userns-remap`. */
 export interface UsernsRemapRuntime {
@@ -40,6 +36,17 @@ export interface RootlessRuntimeSpec {
 
 /** How a host runs containers. */
 export type RuntimeSpec = UsernsRemapRuntime | RootlessRuntimeSpec;
+
+const RUNTIME_MODES: readonly RuntimeSpec["mode"][] = ["userns-remap", "docker-rootless", "podman"];
+
+/** The URN the runtime command of host `name` has in `mode` (names as HardenedHost gives them). */
+function runtimeCommandUrn(name: string, mode: RuntimeSpec["mode"], host: pulumi.Resource): pulumi.Output<string> {
+    const component = mode === "userns-remap"
+        ? pulumi.createUrn(`${name}-docker`, "hardened-hosts:docker:DockerUsernsRemap", host)
+        : pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:rootless:RootlessRuntime", host);
+    const command = mode === "userns-remap" ? `${name}-docker-daemon` : `${name}-${mode}-runtime`;
+    return pulumi.createUrn(command, "command:remote:Command", component);
+}
 
 /** The subordinate-ID owner a runtime needs a range for. */
 export function runtimeOwner(runtime: RuntimeSpec): string {
@@ -107,9 +114,15 @@ export class HardenedHost extends pulumi.ComponentResource {
         const subids = new HostSubids(`${name}-subids`, { connection: args.connection, allocation: args.allocation },
             pulumi.mergeOptions({ parent: this, dependsOn: args.dependsOn }, { dependsOn: opts?.dependsOn }));
         const runtime = args.runtime;
+        // A host's mode can change (userns-remap → podman, ...): the new mode's command takes
+        // over the old one's state, so the engine runs the old remove before the new apply and
+        // verification comes after both, instead of the old remove running last (un-hardening a
+        // host whose outputs had just said "passed").
+        const takesOver = (mode: RuntimeSpec["mode"]) => RUNTIME_MODES.filter((m) => m !== mode).map((m) => runtimeCommandUrn(name, m, this));
         let runtimeResource: pulumi.Resource;
+        let runtimeCommand: command.remote.Command;
+        let runtimeScript: string;
         let dockerHost: pulumi.Output<string> | undefined;
-        let rerunOn: pulumi.Input<unknown>[];
         switch (runtime.mode) {
             case "userns-remap": {
                 const remap = new DockerUsernsRemap(`${name}-docker`, {
@@ -119,9 +132,11 @@ export class HardenedHost extends pulumi.ComponentResource {
                     daemonOptions: runtime.daemonOptions,
                     installDocker: runtime.installDocker,
                     requireNoContainers: runtime.requireNoContainers,
+                    takesOver: takesOver(runtime.mode),
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = remap;
-                rerunOn = [remap.command.create, fingerprint(remap.command.stdin)];
+                runtimeCommand = remap.command;
+                runtimeScript = "docker/docker-remap.sh";
                 break;
             }
             case "docker-rootless":
@@ -133,11 +148,13 @@ export class HardenedHost extends pulumi.ComponentResource {
                     range: this.runtimeRange,
                     createUser: runtime.createUser,
                     restrictShell: runtime.restrictShell,
+                    takesOver: takesOver(runtime.mode),
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = rootless;
+                runtimeCommand = rootless.command;
+                runtimeScript = "rootless/rootless.sh";
                 // The script's report names the socket; verify.sh derives it itself when empty.
                 dockerHost = rootless.dockerHost.apply((h) => h ?? "");
-                rerunOn = [rootless.command.create, fingerprint(rootless.command.stdin)];
                 break;
             }
             default: {
@@ -156,9 +173,13 @@ export class HardenedHost extends pulumi.ComponentResource {
                 image: args.verify?.image,
                 reportOnly: args.verify?.reportOnly ?? false,
                 hostName: name,
-                // Re-check whenever anything checked could have changed: the subids lines, the
-                // runtime's command (config, user, range) and the scripts themselves.
-                rerunOn: [subids.command.create, fingerprint(subids.command.stdin), ...rerunOn],
+                // Re-checked whenever a step's command line or script changes (the steps'
+                // digests are in the check's rerunOn); drift a refresh saw is repaired by
+                // re-running these, exactly as they ran.
+                steps: [
+                    { name: "subids", command: subids.command.create.apply((c) => c ?? ""), script: readHostScript("subids/subids-host.sh") },
+                    { name: "runtime", command: runtimeCommand.create.apply((c) => c ?? ""), script: readHostScript(runtimeScript) },
+                ],
             }, { parent: this, dependsOn: [runtimeResource] });
             this.verification = verify.result;
         }

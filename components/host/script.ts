@@ -51,9 +51,13 @@ export function runHostScript(name: string, args: HostScriptArgs, opts?: pulumi.
                 : undefined,
             stdin: text,
             triggers: args.triggers,
-            // Scripts announce each step on stderr; stdout is one JSON object we parse.
+            // Scripts announce each step on stderr; stdout is one JSON object we parse. The
+            // progress display shows the steps, not the JSON.
+            logging: "stderr",
             addPreviousOutputInEnv: false,
         },
+        // No hideDiffs: engine 3.274 lists every hidden property of every command as changed
+        // on each refresh ("~ stdout (hidden)"), even when it is not; updates print inputs only.
         opts,
     );
 }

@@ -45,7 +45,6 @@ export function passwordProblem(password: unknown): string | undefined {
 
 const HOST_KEY_TYPES = [
     "ssh-ed25519",
-    "ssh-rsa",
     "ecdsa-sha2-nistp256",
     "ecdsa-sha2-nistp384",
     "ecdsa-sha2-nistp521",
@@ -56,6 +55,13 @@ const HOST_KEY_TYPES = [
 /** Why `key` is not a host public key in authorized_keys form (`ssh-ed25519 AAAA... [comment]`), or undefined. */
 export function hostKeyProblem(key: unknown): string | undefined {
     const m = typeof key === "string" ? /^(\S+) ([A-Za-z0-9+/]+={0,2})( .*)?$/.exec(key.trim()) : null;
+    if (m && m[1] === "ssh-rsa") {
+        // pulumi-command 1.2.1 offers only the pinned key's type as host-key algorithm: for an
+        // RSA key that is "ssh-rsa" (SHA-1), which OpenSSH 8.8 and later refuse, so every dial
+        // would fail with "no common algorithm for host key".
+        return "is an ssh-rsa key: the Command provider would offer only ssh-rsa (SHA-1) signatures, which OpenSSH 8.8+ refuses; " +
+            "pin the host's ed25519 or ECDSA key instead (ssh-keyscan -t ed25519,ecdsa HOST, or /etc/ssh/ssh_host_ed25519_key.pub)";
+    }
     if (m && HOST_KEY_TYPES.includes(m[1]!)) return undefined;
     return `${JSON.stringify(key)} is not a host public key ("<type> <base64>", as in /etc/ssh/ssh_host_ed25519_key.pub; not a known_hosts line)`;
 }

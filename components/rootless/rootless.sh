@@ -498,7 +498,10 @@ ensure_shell() {
 ensure_linger() {
   if systemd_running; then
     command -v loginctl >/dev/null 2>&1 || fail 6 "systemd runs but loginctl is missing"
-    if [ -e "/var/lib/systemd/linger/$user" ]; then
+    # logind decides, not the file: a linger file logind has not taken in (seen on a lab host
+    # after remove + apply) keeps nothing running, and the user's manager stops with the last
+    # session. enable-linger is idempotent and makes logind take it.
+    if [ -e "/var/lib/systemd/linger/$user" ] && [ "$(loginctl show-user "$user" -p Linger --value 2>/dev/null || true)" = yes ]; then
       linger_json='{"enabled":true,"how":"loginctl","by_us":'"$(jbool "$(marked linger-enabled && echo yes || echo no)")"'}'
     else
       loginctl enable-linger "$user" >&2 || fail 6 "loginctl enable-linger $user failed"

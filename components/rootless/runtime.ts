@@ -27,6 +27,11 @@ export interface RootlessRuntimeArgs {
     restrictShell?: pulumi.Input<boolean>;
     /** Delete the user on destroy, when this component created it. Default false. */
     deleteUserOnDestroy?: pulumi.Input<boolean>;
+    /**
+     * URNs of runtime commands this one takes over on the same host (another mode's, when a
+     * host's mode changes). The old one's `remove` then runs before this one's apply. Default none.
+     */
+    takesOver?: pulumi.Input<string>[];
 }
 
 /** What `rootless.sh apply` reported (its JSON on stdout). */
@@ -78,11 +83,12 @@ export class RootlessRuntime extends pulumi.ComponentResource {
                 delete: pulumi
                     .all([mode, user, args.deleteUserOnDestroy ?? false])
                     .apply(([m, u, del]) => ["remove", "--mode", m, "--user", u, "--delete-user", yes(del)]),
-                // A different user or runtime is a different installation: replace, not update.
+                // A different user or runtime is a different installation: replace, not update,
+                // and the old one goes first (its remove must not run after the new apply).
                 triggers: [mode, user],
             },
             // The command itself waits for what the component waits for (see runHostScript).
-            { parent: this, dependsOn: opts?.dependsOn },
+            { parent: this, dependsOn: opts?.dependsOn, aliases: args.takesOver, deleteBeforeReplace: true },
         );
         this.report = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as RootlessReport);
         this.dockerHost = this.report.apply((r) => r.docker_host);

@@ -154,7 +154,9 @@ export class SubidLedger extends pulumi.dynamic.Resource {
                 retired: undefined,
                 table: undefined,
             },
-            opts,
+            // The table shows the same allocation as changed lines; the structured copies would
+            // repeat it at length in every preview that moves a range.
+            pulumi.mergeOptions(opts, { hideDiffs: ["allocation", "requests"] }),
             "subids",
             "SubidLedger",
         );

@@ -69,6 +69,25 @@ plan_file() { # plan_file <file> <accounts file> <account kind> <action> <displa
   local file=$1 accounts=$2 kind=$3 act=$4 display=$5 ownedf=$6
   awk -v planned="$planned" -v act="$act" -v ownedf="$ownedf" -v accfile="$accounts" -v hadnl="$(has_final_newline "$file")" -v kind="$kind" -v fname="$display" \
       -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" '
+    # A number as shadow-utils reads it (getulong: strtoul(s, &end, 0) must take all of s, no
+    # ERANGE): leading blanks, a sign, 0x hex and 0 octal are all accepted, so "0x80000000" and
+    # "020000000000" are 2147483648 to getsubids and newuidmap; a negative value wraps (2^64 - v).
+    # -1 for anything else (the line is then no entry to shadow either).
+    function cnum(s,   neg, v, i, base, digits) {
+      sub(/^[ \t\r\f\v]+/, "", s)
+      neg = 0
+      if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
+      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; digits = tolower(substr(s, 3)) }
+      else if (s ~ /^0[0-7]*$/) { base = 8; digits = s }
+      else if (s ~ /^[1-9][0-9]*$/) { base = 10; digits = s }
+      else return -1
+      v = 0
+      for (i = 1; i <= length(digits); i++) {
+        v = v * base + index("0123456789abcdef", substr(digits, i, 1)) - 1
+        if (v > 18446744073709551615) return -1
+      }
+      return (neg && v > 0) ? 18446744073709551616 - v : v
+    }
     function overl(s1, c1, s2, c2) { return s1 < s2 + c2 && s2 < s1 + c1 }
     # mawk prints numbers past 2^31 as 2.14748e+09: numbers are printed with %.0f, exact to 2^53.
     function num(x) { return sprintf("%.0f", x) }
@@ -99,11 +118,13 @@ plan_file() { # plan_file <file> <accounts file> <account kind> <action> <displa
       if (recover) { print "repaired\t" fname ": markers were moved (useradd re-sorts this file); recognised " nours " of our lines from the owned list"; begin = 0 }
       for (i = 1; i <= n; i++) {
         if (ours[i]) continue
-        if (split(lines[i], f, ":") < 3 || f[2] !~ /^[0-9]+$/ || f[3] !~ /^[0-9]+$/) continue
+        # An entry to shadow: three ':'-separated fields or more (shadow 4.13 reads the first
+        # three), both numbers as getulong reads them.
+        if (split(lines[i], f, ":") < 3 || (fs = cnum(f[2])) < 0 || (fc = cnum(f[3])) < 0) continue
         for (j = 1; j <= np; j++) {
-          same = (f[1] == po[j] && f[2] + 0 == ps[j] && f[3] + 0 == pc[j])
+          same = (f[1] == po[j] && fs == ps[j] && fc == pc[j])
           if (same) { present[j] = 1; print "present\t" pl[j]; continue }
-          if (overl(f[2] + 0, f[3] + 0, ps[j], pc[j]))
+          if (fc > 0 && overl(fs, fc, ps[j], pc[j]))
             print "conflict\t" fname ": planned " po[j] " " rng(j) " overlaps line " i " (" lines[i] ")"
           else if (f[1] == po[j])
             print "conflict\t" fname ": " po[j] " already has another range on line " i " (" lines[i] "); remove it or plan that range"

@@ -47,6 +47,12 @@ export interface Observations {
     containers: { listed: boolean; running: RunningContainer[]; error: string | null };
     subuid: SubidObservation;
     subgid: SubidObservation;
+    /**
+     * Rootless modes on systemd hosts: the user's linger flag and (docker-rootless) whether its
+     * docker.service user unit is enabled; null where it does not apply. Absent in reports of
+     * older scripts.
+     */
+    supervision?: { systemd: boolean; linger: boolean | null; unitEnabled: boolean | null };
     cleanup: { containersLeft: string[]; imageRemoved: boolean; tempDirRemoved: boolean; errors: string[] };
     timingsMs: Record<string, number>;
 }
@@ -297,7 +303,8 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
         "container-root-host-uid",
         o.process.ran && hostUid !== null && hostUid === rootUid && hostUid !== 0,
         `${id(rootUid)} (${remap ? "subordinate start" : `${exp.user}'s uid`}), never 0`,
-        o.process.ran && hostUid !== null ? `uid ${hostUid} (pid ${id(o.process.pid)})` : notRun(o.process),
+        // No PID here: it changes on every run, and the observed text is in previews and outputs.
+        o.process.ran && hostUid !== null ? `uid ${hostUid}` : notRun(o.process),
         "the host UID of a container's root process (/proc/PID/status)",
     );
     const bind = o.probe.bindFile;
@@ -350,6 +357,27 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
         remap ? "error" : "warning",
     );
 
+    // What keeps a rootless runtime up after logout and reboot (systemd hosts only).
+    const sup = o.supervision;
+    if (!remap && sup?.systemd && sup.linger !== null) {
+        add(
+            "linger",
+            sup.linger === true,
+            `lingering on for ${exp.user}`,
+            sup.linger ? "on" : `off (no /var/lib/systemd/linger/${exp.user})`,
+            "without lingering systemd stops the user's manager, and the runtime with it, when the last session ends, and does not start it at boot",
+        );
+    }
+    if (exp.runtime === "docker-rootless" && sup?.systemd && sup.unitEnabled !== null) {
+        add(
+            "daemon-enabled",
+            sup.unitEnabled === true,
+            "docker.service enabled in the user's systemd",
+            sup.unitEnabled ? "enabled" : "not enabled (no default.target.wants/docker.service)",
+            "the user's manager starts rootless dockerd at boot only when its unit is enabled",
+        );
+    }
+
     // Subordinate ranges: exactly the planned line, overlapping nothing.
     const planned = `${exp.user}:${start}:${count}`;
     for (const [kind, s] of [["subuid", o.subuid], ["subgid", o.subgid]] as const) {
@@ -400,6 +428,39 @@ export function hostResult(o: Observations, exp: Expectations): HostResult {
         verifiedAt: o.observedAt,
         runtimeVersion: o.engine.version,
         image: o.image ? { name: o.image.name, builtOnHost: o.image.builtOnHost, from: o.image.from, error: o.image.error } : null,
+    };
+}
+
+/**
+ * A host result for stack outputs: the same facts, one line per check (`pass: observed ...;
+ * expected ...` or `FAIL: ...`), ID maps as single lines, no timestamps. A preview that touches
+ * one host prints its whole entry (and its neighbours') as context: this keeps that short.
+ */
+export interface HostSummary {
+    passed: boolean;
+    runtime: VerifyRuntime;
+    mode: HostResult["mode"];
+    expectedRange: string;
+    uidMap: string;
+    gidMap: string;
+    containerRootHostUid: number | null;
+    runtimeVersion: string | null;
+    checks: Record<string, string>;
+}
+
+export function hostSummary(r: HostResult): HostSummary {
+    const line = (c: Check) =>
+        `${c.passed ? "pass" : c.severity === "error" ? "FAIL" : "warn"}: observed ${c.observed}; expected ${c.expected}`;
+    return {
+        passed: r.passed,
+        runtime: r.runtime,
+        mode: r.mode,
+        expectedRange: `${r.expectedRange.start}:${r.expectedRange.count}`,
+        uidMap: r.uidMap.join("; "),
+        gidMap: r.gidMap.join("; "),
+        containerRootHostUid: r.containerRootHostUid,
+        runtimeVersion: r.runtimeVersion,
+        checks: Object.fromEntries(r.checks.map((c) => [c.name, line(c)])),
     };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Post-deploy verification: `verify.sh` observes a host's container runtime, `checks.ts` decides
- * (pure), `HostVerification` runs it over SSH and exports the result.
+ * (pure), `HostVerification` runs it over SSH and exports the result; `HostCheck` (the dynamic
+ * resource under it) re-observes on every refresh and repairs drifted steps on the next up.
  */
 export type {
     Check,
@@ -9,6 +10,7 @@ export type {
     FleetFinding,
     FleetSummary,
     HostResult,
+    HostSummary,
     ImageObservation,
     Observations,
     PodmanInfo,
@@ -24,8 +26,11 @@ export {
     failureMessage,
     fleetSummary,
     hostResult,
+    hostSummary,
     observedMode,
     parseObservations,
 } from "./checks";
+export { driftLines, repairPlan, stepFor } from "./host-check";
+export type { HostStep, HostStepInput } from "./host-check";
 export { HostVerification } from "./verification";
 export type { HostVerificationArgs } from "./verification";

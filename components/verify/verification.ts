@@ -1,10 +1,11 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { HostConnection } from "../host/connection";
-import { runHostScript } from "../host/script";
+import { HostConnection, commandConnection, needsSudo } from "../host/connection";
+import { readHostScript, scriptCommandLine } from "../host/script";
+import type { PlainConnection } from "../host/ssh-exec";
 import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
-import { HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
+import { HostResult, VerifyRuntime } from "./checks";
+import { HostCheck, HostStepInput } from "./host-check";
 
 /** Arguments of {@link HostVerification}. */
 export interface HostVerificationArgs {
@@ -33,6 +34,11 @@ export interface HostVerificationArgs {
     rerunOn?: pulumi.Input<any[]>;
     /** The host's name in the result and in error messages. Default: `connection.host`. */
     hostName?: pulumi.Input<string>;
+    /**
+     * The host steps whose drift this verification repairs on the next `up` after a refresh saw
+     * it (their exact command lines and scripts). Default none: drift is reported, not repaired.
+     */
+    steps?: HostStepInput[];
 }
 
 
@@ -47,17 +53,18 @@ const DOCKER_HOST = /^(unix|tcp|ssh|fd):\/\/[A-Za-z0-9._/:@%+=,~-]+$/;
  * `result`. A failed check fails the update with every failed check's observed and expected
  * values, unless `reportOnly`.
  *
- * The checks run when the component is created and again whenever an argument or a `rerunOn`
- * value changes. A host repaired by hand is re-checked with `pulumi up --replace <command URN>`
- * (named in the failure message), or by changing a `rerunOn` value.
+ * The checks run when the component is created, whenever an argument or a `rerunOn` value
+ * changes, and on every `pulumi refresh` (read-only: `HostCheck`, see host-check.ts). Drift a
+ * refresh saw shows in the next preview and is repaired by the next `up` (the drifted `steps`
+ * are re-run, then the host is observed again). A host fixed by hand: `pulumi up --refresh`.
  */
 export class HostVerification extends pulumi.ComponentResource {
     /** The host result: checks, ID maps, container root's host UID, runtime version, image. */
     public readonly result: pulumi.Output<HostResult>;
     /** Whether every check of severity "error" passed. */
     public readonly passed: pulumi.Output<boolean>;
-    /** The command that runs verify.sh (for `dependsOn`). */
-    public readonly command: command.remote.Command;
+    /** The dynamic resource that observes the host (and re-runs drifted steps); for `dependsOn`. */
+    public readonly check: HostCheck;
 
     constructor(name: string, args: HostVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:verify:HostVerification", name, {}, opts);
@@ -108,42 +115,25 @@ export class HostVerification extends pulumi.ComponentResource {
             ...(img ? ["--image", img] : []),
             ...(dh ? ["--docker-host", dh] : []),
         ]);
-        this.command = runHostScript(
-            `${name}-observe`,
+        const rerunOn = pulumi.output(args.rerunOn ?? []).apply((xs) => xs.map((x) => (typeof x === "string" ? x : JSON.stringify(x))));
+        this.check = new HostCheck(
+            `${name}-check`,
             {
-                connection: args.connection,
-                script: "verify/verify.sh",
-                create: observeArgs,
-                // Replacing the command re-runs verify.sh (there is nothing to delete). The
-                // arguments are in the triggers too, so a changed argument is a fresh observation
-                // like any other re-run.
-                triggers: pulumi.all([args.rerunOn ?? [], observeArgs]).apply(([extra, a]) => [...extra, a.join(" ")]),
+                connection: commandConnection(args.connection) as pulumi.Input<PlainConnection>,
+                host: hostName,
+                runtime,
+                user,
+                expectedRange: range,
+                reportOnly,
+                observe: pulumi.all([observeArgs, needsSudo(args.connection)]).apply(([a, sudo]) => scriptCommandLine(a, sudo)),
+                rerunOn,
+                steps: args.steps ?? [],
+                verifyScript: readHostScript("verify/verify.sh"),
             },
-            // The command itself waits for what the component waits for (see runHostScript).
+            // The check waits for what the component waits for (the SDK does not pass dependsOn on).
             { parent: this, dependsOn: opts?.dependsOn },
         );
-
-        const evaluated = pulumi
-            .all([this.command.stdout, runtime, user, range, hostName])
-            .apply(([out, rt, u, r, host]) => {
-                try {
-                    return hostResult(parseObservations(out), { host, runtime: rt, user: u, expectedRange: r });
-                } catch (e) {
-                    // Not a failed check: the verification itself could not be read.
-                    throw componentError(`${host} (${rt}): ${(e as Error).message}`, this);
-                }
-            });
-        this.result = pulumi.all([evaluated, reportOnly, this.command.urn]).apply(([result, only, urn]) => {
-            if (!only && failedChecks(result).length > 0) {
-                throw componentError(
-                    `${failureMessage(result)}\n` +
-                        `Export the result without failing: reportOnly: true. Re-check after fixing the host by hand: ` +
-                        `pulumi up --replace '${urn}' (or change a rerunOn value).`,
-                    this,
-                );
-            }
-            return result;
-        });
+        this.result = this.check.result;
         this.passed = this.result.apply((r) => r.passed);
         this.registerOutputs({ result: this.result, passed: this.passed });
     }

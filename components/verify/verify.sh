@@ -204,6 +204,26 @@ observe_user() {
   say "user $user: $([ "$user_exists" = 1 ] && echo "uid $uid, gid $gid" || echo "does not exist")"
 }
 
+# Rootless modes on systemd: what keeps the runtime up across logouts and boots: lingering as
+# logind reports it (and its flag file), the user unit's enablement link; no user manager needs
+# to answer. null where it does not apply (no systemd, docker-remap, no user).
+sup_systemd=0 sup_linger=null sup_unit_enabled=null
+observe_supervision() {
+  [ -d /run/systemd/system ] && sup_systemd=1
+  [ "$sup_systemd" = 1 ] && [ "$runtime" != docker-remap ] && [ "$user_exists" = 1 ] || return 0
+  # Lingering as logind sees it (the flag file alone can be there while logind does not linger).
+  local logind=""
+  command -v loginctl >/dev/null 2>&1 && logind=$(loginctl show-user "$user" -p Linger --value 2>/dev/null || true)
+  if [ -e "/var/lib/systemd/linger/$user" ] && { [ -z "$logind" ] && ! command -v loginctl >/dev/null 2>&1 || [ "$logind" = yes ]; }; then
+    sup_linger=true
+  else
+    sup_linger=false
+  fi
+  if [ "$runtime" = docker-rootless ]; then
+    if [ -e "$home/.config/systemd/user/default.target.wants/docker.service" ]; then sup_unit_enabled=true; else sup_unit_enabled=false; fi
+  fi
+}
+
 # subid_json FILE: {"file","exists","userLines":[...],"overlapping":[...]}. User lines are those
 # whose owner is NAME or NAME's UID; overlapping lines are other owners' lines sharing an ID with
 # a user line or with the expected range.
@@ -220,11 +240,29 @@ subid_json() {
       overlap) others+=("$line") ;;
     esac
   done < <(awk -v n="$user" -v u="$uid" -v es="$exp_start" -v ec="$exp_count" '
-    /^[[:space:]]*(#|$)/ { next }
-    { split($0, f, ":") }
-    f[2] !~ /^[0-9]+$/ || f[3] !~ /^[0-9]+$/ { next }
-    f[1] == n || (u != "" && f[1] == u) { print "user\t" $0; us[++m] = f[2] + 0; uc[m] = f[3] + 0; next }
-    { o[++k] = $0; os[k] = f[2] + 0; oc[k] = f[3] + 0 }
+    # A number as shadow-utils reads it (getulong: strtoul(s, &end, 0) must take all of s, no
+    # ERANGE): leading blanks, a sign, 0x hex and 0 octal are all accepted, so "0x80000000" and
+    # "020000000000" are 2147483648 to getsubids and newuidmap; a negative value wraps (2^64 - v).
+    # -1 for anything else (the line is then no entry to shadow either).
+    function cnum(s,   neg, v, i, base, digits) {
+      sub(/^[ \t\r\f\v]+/, "", s)
+      neg = 0
+      if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
+      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; digits = tolower(substr(s, 3)) }
+      else if (s ~ /^0[0-7]*$/) { base = 8; digits = s }
+      else if (s ~ /^[1-9][0-9]*$/) { base = 10; digits = s }
+      else return -1
+      v = 0
+      for (i = 1; i <= length(digits); i++) {
+        v = v * base + index("0123456789abcdef", substr(digits, i, 1)) - 1
+        if (v > 18446744073709551615) return -1
+      }
+      return (neg && v > 0) ? 18446744073709551616 - v : v
+    }
+    # Entries as shadow sees them: the first three fields (more are ignored), numbers as getulong reads them.
+    split($0, f, ":") < 3 || (s = cnum(f[2])) < 0 || (c = cnum(f[3])) < 0 { next }
+    f[1] == n || (u != "" && f[1] == u) { print "user\t" $0; us[++m] = s; uc[m] = c; next }
+    { o[++k] = $0; os[k] = s; oc[k] = c }
     END {
       us[++m] = es + 0; uc[m] = ec + 0
       for (i = 1; i <= k; i++)
@@ -482,6 +520,7 @@ main() {
   say "observe: runtime $runtime, user $user, expected range $exp_start:$exp_count, run $run_id"
 
   observe_user
+  observe_supervision
   local subuid subgid
   subuid=$(subid_json /etc/subuid)
   subgid=$(subid_json /etc/subgid)
@@ -540,6 +579,7 @@ main() {
     "$(jbool "$priv_tried")" "$(jnum_or_null "$priv_exit")" "$(jstr_or_null "$priv_message")" "$(jstr_or_null "$priv_reason")"
   printf '"containers":{"listed":%s,"running":%s,"error":%s},"subuid":%s,"subgid":%s,' \
     "$(jbool "$ctr_listed")" "$ctr_json" "$(jstr_or_null "$ctr_error")" "$subuid" "$subgid"
+  printf '"supervision":{"systemd":%s,"linger":%s,"unitEnabled":%s},' "$(jbool "$sup_systemd")" "$sup_linger" "$sup_unit_enabled"
   printf '"cleanup":{"containersLeft":%s,"imageRemoved":%s,"tempDirRemoved":%s,"errors":%s},"timingsMs":{%s}}\n' \
     "$(json_list ${containers_left[@]+"${containers_left[@]}"})" "$(jbool "$image_removed")" "$(jbool "$tempdir_removed")" \
     "$(json_list ${cleanup_errors[@]+"${cleanup_errors[@]}"})" "$timings"

@@ -53,6 +53,18 @@ describe("command provider: local.Command (real processes)", () => {
         assert.equal(r.outs.stdout, "42");
     });
 
+    // As strict as 1.2.1, which hangs (64 KiB) or loses the result (UTF-8): fail, never pass.
+    it("fails a command whose logged line is over 64 KiB (1.2.1 would never return), not an unlogged one", async () => {
+        const long = "head -c 70000 /dev/zero | tr '\\0' x; echo";
+        await assert.rejects(create({ create: `${long} >&2` }), /logged output line of 70000 bytes: .*never returns/);
+        const r = await create({ create: long, logging: "stderr" });
+        assert.equal(r.outs.stdout.length, 70000, "stdout is not logged: 1.2.1 does not scan it");
+    });
+
+    it("fails a command whose output is not valid UTF-8 (1.2.1 fails the RPC after it ran)", async () => {
+        await assert.rejects(create({ create: "printf 'caf\\351\\n'", logging: "stderr" }), /stdout is not valid UTF-8/);
+    });
+
     it("logs output lines as ephemeral messages of the resource, according to `logging`", async () => {
         await create({ create: "echo one; echo two >&2" });
         assert.deepEqual(sink.statusLines().sort(), ["one", "two"]);

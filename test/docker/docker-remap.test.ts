@@ -378,6 +378,29 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
         assert.ok(dockerd().info().rootDir.endsWith(`/${start}.${start}`));
     });
 
+    for (const tool of ["python3", "jq"]) {
+        it(`a key dropped from --options goes back to the original's value, or away (${tool})`, function () {
+            // The previous test left max-concurrent-uploads managed; "debug" overrides an original key.
+            const set = runScript(["apply", "--user", user, "--options", '{"max-concurrent-uploads": 2, "debug": true}'], { HH_DOCKER_JSON_TOOL: tool });
+            assert.equal(set.status, 0, set.stderr);
+            assert.equal(JSON.parse(configBytes()).debug, true);
+            const r = runScript(["apply", "--user", user, "--range", `${start}:65536`], { HH_DOCKER_JSON_TOOL: tool });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /no longer managed, back to the original or removed: max-concurrent-uploads debug/);
+            assert.deepEqual(JSON.parse(configBytes()), { ...JSON.parse(ORIGINAL), "userns-remap": user });
+            assert.equal(fs.existsSync(`${dockerd().config}.hardened-hosts.keys`), false, "nothing is managed beyond userns-remap");
+            assert.ok(dockerd().info().rootDir.endsWith(`/${start}.${start}`));
+        });
+    }
+
+    it("--range that is not the user's first range: exit 3, daemon.json untouched", function () {
+        const before = configBytes();
+        const r = runScript(["apply", "--user", user, "--range", `${start + 65536}:65536`]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.error, new RegExp(`first range is subuid ${start}:65536, subgid ${start}:65536, not the planned ${start + 65536}:65536`));
+        assert.equal(configBytes(), before);
+    });
+
     it("remove: daemon.json back to its starting bytes, docker serving without userns, user kept", function () {
         const r = runScript(["remove", "--user", user]);
         timings["remove (restart included)"] = r.ms;
@@ -406,6 +429,35 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
         assert.equal(r.json.restarted, false);
         assert.equal(dockerd().pid(), pid);
         assert.equal(configBytes(), ORIGINAL);
+    });
+
+    it("a symlinked daemon.json stays a link: apply and remove write its target; a dangling link is refused", function () {
+        const cfg = dockerd().config;
+        const managed = path.join(dockerd().dir, "cm");
+        fs.mkdirSync(managed, { recursive: true });
+        const target = path.join(managed, "daemon.json");
+        fs.renameSync(cfg, target);
+        fs.symlinkSync(target, cfg);
+        try {
+            const r = runScript(["apply", "--user", user, "--range", `${start}:65536`]);
+            assert.equal(r.status, 0, r.stderr);
+            assert.ok(fs.lstatSync(cfg).isSymbolicLink(), "still a link");
+            assert.equal(JSON.parse(fs.readFileSync(target, "utf8"))["userns-remap"], user);
+            assert.ok(dockerd().info().rootDir.endsWith(`/${start}.${start}`), "dockerd read it through the link");
+            assert.equal(runScript(["remove", "--user", user]).status, 0);
+            assert.ok(fs.lstatSync(cfg).isSymbolicLink());
+            assert.equal(fs.readFileSync(target, "utf8"), ORIGINAL);
+
+            fs.rmSync(cfg);
+            fs.symlinkSync(path.join(managed, "missing.json"), cfg);
+            const dangling = runScript(["apply", "--user", user]);
+            assert.equal(dangling.status, 4, dangling.stderr);
+            assert.match(dangling.json.error, /daemon\.json is a symlink to .*missing\.json, which does not exist/);
+            assert.equal(fs.existsSync(path.join(managed, "missing.json")), false, "nothing written");
+        } finally {
+            fs.rmSync(cfg, { force: true });
+            fs.renameSync(target, cfg);
+        }
     });
 
     it("no daemon.json at first: apply creates it (and marks it), remove deletes it", function () {

@@ -106,7 +106,7 @@ describe("faults on lab hosts (real engine, SSH, systemd hosts)", function () {
         // The healthy hosts' work is in the state, verified.
         const state = JSON.parse(stack!.ok(["stack", "export"]).stdout);
         const names = state.deployment.resources.map((x: { urn: string }) => x.urn.split("::").pop());
-        for (const h of ["fault-1", "fault-2"]) assert.ok(names.includes(`${h}-verify-observe`), `${h} verified`);
+        for (const h of ["fault-1", "fault-2"]) assert.ok(names.includes(`${h}-verify-check`), `${h} verified`);
         assert.ok(!names.includes("fault-3-runtime"));
         assert.match(lab!.run("fault-2", "cat /etc/subuid"), /^dockeruser:\d+:65536$/m);
         lab!.restoreSsh("fault-3");

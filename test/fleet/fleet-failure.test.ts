@@ -38,8 +38,8 @@ describe("HardenedFleet ordering and failures (mocks)", function () {
         assert.ok(depNames("o-a-subids-write").includes("o-a-ready"), depNames("o-a-subids-write").join(", "));
         assert.ok(depNames("o-a-docker-daemon").includes("o-a-subids-write"), "the runtime waits for the subids lines");
         assert.ok(depNames("o-b-podman-runtime").includes("o-b-subids-write"));
-        assert.ok(depNames("o-a-verify-observe").includes("o-a-docker-daemon"), "verification waits for the runtime");
-        assert.ok(depNames("o-b-verify-observe").includes("o-b-podman-runtime"));
+        assert.ok(depNames("o-a-verify-check").includes("o-a-docker-daemon"), "verification waits for the runtime");
+        assert.ok(depNames("o-b-verify-check").includes("o-b-podman-runtime"));
         // Hosts wait for nothing of each other's.
         assert.deepEqual(depNames("o-b-subids-write").filter((d) => d!.startsWith("o-a")), []);
         assert.deepEqual(depNames("o-b-podman-runtime").filter((d) => d!.startsWith("o-a")), []);
@@ -60,14 +60,14 @@ describe("HardenedFleet ordering and failures (mocks)", function () {
         const registered = mocks.resources.map((r) => r.name);
 
         // The healthy hosts' whole chain reached the engine.
-        for (const n of ["f-a-subids-write", "f-a-docker-daemon", "f-a-verify-observe", "f-c-subids-write", "f-c-podman-runtime", "f-c-verify-observe"]) {
+        for (const n of ["f-a-subids-write", "f-a-docker-daemon", "f-a-verify-check", "f-c-subids-write", "f-c-podman-runtime", "f-c-verify-check"]) {
             assert.ok(registered.includes(n), `${n} in ${registered.join(", ")}`);
         }
         assert.deepEqual((await settle(fleet.hosts["f-a"]!.subidLines)).error, undefined);
         // The failing host: its command was sent and refused; what waits for it was never sent.
         assert.ok(mocks.dependencies.has("f-b-subids-write"), "f-b's command was attempted");
         assert.ok(!registered.includes("f-b-subids-write"));
-        assert.deepEqual(registered.filter((n) => /^f-b-(docker-daemon|verify-observe)$/.test(n)), []);
+        assert.deepEqual(registered.filter((n) => /^f-b-(docker-daemon|verify-check)$/.test(n)), []);
         // The error carries the host's resource name and the provider's message.
         const message = /failed to register new resource f-b-subids-write \[command:remote:Command\]: Process exited with status 3: subids-host\.sh: conflict/;
         assert.match(String(failed.error), message);

@@ -33,7 +33,7 @@ describe("HardenedHost dependsOn (mocks)", function () {
         assert.ok(deps("hd-subids-write").includes(urn("hd-args")!), deps("hd-subids-write").join(", "));
         assert.ok(deps("hd-subids-write").includes(urn("hd-opts")!), deps("hd-subids-write").join(", "));
         assert.ok(deps("hd-docker-daemon").includes(urn("hd-subids-write")!));
-        assert.ok(deps("hd-verify-observe").includes(urn("hd-docker-daemon")!));
+        assert.ok(deps("hd-verify-check").includes(urn("hd-docker-daemon")!));
     });
 
     it("HardenedFleet's dependsOn option reaches every host's first command", async function () {

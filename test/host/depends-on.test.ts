@@ -32,11 +32,14 @@ describe("Host components: the inner command waits for the component's dependsOn
     }
 
     /** Each component built standalone with `dependsOn: [x]`, and the name of its command. */
-    const components: [string, (name: string, opts: pulumi.ComponentResourceOptions) => { command: command.remote.Command }, string][] = [
+    const components: [string, (name: string, opts: pulumi.ComponentResourceOptions) => { command: pulumi.CustomResource }, string][] = [
         ["HostSubids", (n, o) => new subids.HostSubids(n, { connection, allocation: { alice: range } }, o), "write"],
         ["DockerUsernsRemap", (n, o) => new remap.DockerUsernsRemap(n, { connection, range }, o), "daemon"],
         ["RootlessRuntime", (n, o) => new rootless.RootlessRuntime(n, { connection, mode: "podman", user: "alice", range }, o), "runtime"],
-        ["HostVerification", (n, o) => new verify.HostVerification(n, { connection, runtime: "podman", user: "alice", expectedRange: range, reportOnly: true }, o), "observe"],
+        ["HostVerification", (n, o) => {
+            const v = new verify.HostVerification(n, { connection, runtime: "podman", user: "alice", expectedRange: range, reportOnly: true }, o);
+            return { command: v.check };
+        }, "check"],
     ];
 
     for (const [kind, make, suffix] of components) {

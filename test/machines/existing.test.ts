@@ -141,6 +141,8 @@ describe("existing machines (mocks)", function () {
         ["a public key as private key", { privateKey: hostKey }, /privateKey: is a public key/],
         ["an empty password", { privateKey: undefined, password: "" }, /password: must be a non-empty string/],
         ["a known_hosts line as host key", { hostKey: `node-1 ${hostKey}` }, /hostKey: "node-1 ssh-ed25519 .*" is not a host public key/],
+        // The real provider would offer only SHA-1 "ssh-rsa" signatures, which OpenSSH 8.8+ refuses.
+        ["an RSA host key", { hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 host" }, /hostKey: is an ssh-rsa key: .*OpenSSH 8\.8\+ refuses; pin the host's ed25519 or ECDSA key/],
         ["a bad bastion address", { proxy: { host: "jump|sh", privateKey } }, /proxy\.host: "jump\|sh" is not a host name|proxy: bastions are not supported yet/],
         ["a bastion without credentials", { proxy: { host: "jump" } }, /proxy\.privateKey: is required \(or proxy\.password\)/],
     ];

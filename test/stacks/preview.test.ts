@@ -63,7 +63,7 @@ describe("stack program (real engine, temp stack)", function () {
         ].join("\n"));
         const r = pulumi(["preview", "--diff"]);
         assert.equal(r.status, 0, r.out);
-        for (const n of ["lab-1-subids-write", "lab-1-docker-daemon", "lab-2-docker-rootless-runtime", "lab-3-podman-runtime", "lab-3-verify-observe"]) {
+        for (const n of ["lab-1-subids-write", "lab-1-docker-daemon", "lab-2-docker-rootless-runtime", "lab-3-podman-runtime", "lab-3-verify-check"]) {
             assert.match(r.out, new RegExp(`\\b${n}\\b`));
         }
         assert.match(r.out, /sudo -n bash -s -- apply --mode podman --user podmanuser/, "lab-3's login user is not root");

@@ -131,7 +131,7 @@ describe("stack program (mocks)", function () {
                 assert.ok(mocks.dependencies.get(`${host}-subids-write`)!.includes(mocks.urns.get(`${host}-ssh-ready`)!),
                     `${host}'s host work waits for its instance's ready command`);
                 assert.match(command(runtime).inputs.create, /^sudo -n bash -s -- apply /);
-                command(`${host}-verify-observe`);
+                of("pulumi-nodejs:dynamic:Resource", `${host}-verify-check`);
             }
             assert.match(command("web-2-podman-runtime").inputs.create, /--mode podman --user builder /);
             // One fleet allocation: tenant-a only on web-1, each runtime owner on its host.
@@ -215,7 +215,7 @@ describe("stack program (mocks)", function () {
                 assert.match(c.privateKey, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
                 assert.match(write.inputs.create, user === "root" ? /^bash -s -- apply .*tenant-a:/ : /^sudo -n bash -s -- apply .*tenant-a:/);
                 assert.match(command(runtime).inputs.create, create);
-                command(`${host}-verify-observe`);
+                of("pulumi-nodejs:dynamic:Resource", `${host}-verify-check`);
             }
             assert.match(command("lab-1-subids-write").inputs.connection.value.hostKey, /^ssh-ed25519 AAAA/);
             assert.equal(command("lab-2-subids-write").inputs.connection.value.hostKey, undefined);

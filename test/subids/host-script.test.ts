@@ -79,6 +79,32 @@ describe("subids-host.sh (real bash and awk, temp /etc)", function () {
         assert.equal(fs.readFileSync(file("subuid.hardened-hosts.bak"), "utf8"), "alice:100000:65536\n");
     });
 
+    it("a symlinked /etc/subuid stays a link: its target is written, and remove gives the target's bytes back", function () {
+        const managed = path.join(etc, "cm");
+        fs.mkdirSync(managed);
+        const original = "alice:100000:65536\n";
+        fs.writeFileSync(path.join(managed, "subuid"), original);
+        fs.symlinkSync("cm/subuid", file("subuid"));
+        assert.equal(run(etc, ["apply", ...entryArgs(plan)]).status, 0);
+        assert.ok(fs.lstatSync(file("subuid")).isSymbolicLink(), "still a link");
+        assert.equal(fs.readlinkSync(file("subuid")), "cm/subuid");
+        assert.equal(fs.readFileSync(path.join(managed, "subuid"), "utf8"), withManagedEntries(original, plan));
+        assert.deepEqual(fs.readdirSync(managed), ["subuid"], "no temp file or backup left in the link's directory");
+        assert.equal(run(etc, ["remove"]).status, 0);
+        assert.ok(fs.lstatSync(file("subuid")).isSymbolicLink());
+        assert.equal(fs.readFileSync(path.join(managed, "subuid"), "utf8"), original);
+    });
+
+    it("a foreign line in hex or octal notation (as shadow reads it) is a conflict", function () {
+        fs.writeFileSync(file("subuid"), "other:0x80000000:65536\n");
+        fs.writeFileSync(file("subgid"), "other:020000000000:65536\n");
+        const r = run(etc, ["apply", ...entryArgs(plan)]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.conflicts!.join("\n"), /subuid: planned tenant-a 2147483648-2147549183 overlaps line 1 \(other:0x80000000:65536\)/);
+        assert.match(r.json.conflicts!.join("\n"), /subgid: planned tenant-a .* overlaps line 1 \(other:020000000000:65536\)/);
+        assert.equal(read("subuid"), "other:0x80000000:65536\n", "nothing written");
+    });
+
     it("stops on a conflict with a foreign entry, naming both, and writes nothing", function () {
         const original = "alice:2147500000:65536\n";
         fs.writeFileSync(file("subuid"), original);

@@ -19,9 +19,10 @@ const script = fs.readFileSync(path.join(__dirname, "..", "..", "components", "v
 
 describe("HostVerification (mocks, real observations)", function () {
     let resources: Registered[] = [];
-    /** Command name → the stdout the mocked provider answers with. */
+    /** Check name → the stdout verify.sh "printed" on the host. */
     const stdout = new Map<string, string>();
     let mod: typeof import("../../components/verify/verification");
+    let check: typeof import("../../components/verify/host-check");
     const connection = { host: "10.0.0.9", privateKey: "secret-key" };
     let monitor: { mocks: pulumi.runtime.Mocks } | undefined;
     let shared: pulumi.runtime.Mocks | undefined;
@@ -38,14 +39,21 @@ describe("HostVerification (mocks, real observations)", function () {
         const settings: { getMonitor(): unknown } = require("@pulumi/pulumi/runtime/settings");
         monitor = settings.getMonitor() as { mocks: pulumi.runtime.Mocks };
         assert.ok(monitor && typeof monitor.mocks?.newResource === "function", "the Pulumi mock monitor");
+        check = await import("../../components/verify/host-check");
         const base = monitor.mocks;
         shared = base;
+        // The dynamic HostCheck "observes" with the fixture's stdout, through the provider's
+        // own pure half (observedProps, checkFailure): what its create would store or raise.
         monitor.mocks = {
             call: (args) => base.call(args),
             async newResource(args) {
                 const r = await base.newResource(args);
-                const out = args.type === "command:remote:Command" ? stdout.get(args.name) : undefined;
-                return out === undefined ? r : { ...r, state: { ...r.state, stdout: out, stderr: "verify: ...\n" } };
+                const out = args.type === "pulumi-nodejs:dynamic:Resource" ? stdout.get(args.name) : undefined;
+                if (out === undefined) return r;
+                const props = check.observedProps(args.inputs as never, out, []);
+                const failure = check.checkFailure(props);
+                if (failure !== undefined) throw new Error(failure);
+                return { ...r, state: props };
             },
         };
         mod = await import("../../components/verify/verification");
@@ -56,24 +64,26 @@ describe("HostVerification (mocks, real observations)", function () {
     beforeEach(function () {
         resources.length = 0;
     });
-    const commandOf = (name: string) => {
-        const c = resources.find((r) => r.name === `${name}-observe`);
-        assert.ok(c, `no command ${name}-observe among ${resources.map((r) => r.name)}`);
-        assert.equal(c.type, "command:remote:Command");
+    const checkOf = (name: string) => {
+        const c = resources.find((r) => r.name === `${name}-check`);
+        assert.ok(c, `no check ${name}-check among ${resources.map((r) => r.name)}`);
+        assert.equal(c.type, "pulumi-nodejs:dynamic:Resource");
         return c;
     };
 
-    it("runs verify.sh observe with the plan, the script on stdin, the key as a secret", async function () {
-        stdout.set("v-remap-observe", stdoutOf("remap-pass"));
+    it("observes with verify.sh and the plan, the script kept out of diffs, the key as a secret", async function () {
+        stdout.set("v-remap-check", stdoutOf("remap-pass"));
         const v = new mod.HostVerification("v-remap", { connection, runtime: "docker-remap", ...remapArgs });
         const result = await promiseOf(v.result);
-        const cmd = commandOf("v-remap");
+        const c = checkOf("v-remap");
         const { start, count } = remapPass.expectedRange;
-        assert.equal(cmd.inputs.create, `bash -s -- observe --runtime docker-remap --user ${remapPass.user.name} --expect-range ${start}:${count}`);
-        assert.equal(cmd.inputs.delete, undefined, "nothing to undo on destroy");
-        assert.equal(cmd.inputs.stdin, script);
-        assert.ok(isSecret(cmd.inputs.connection), "the connection (with its key) is secret");
-        assert.deepEqual(cmd.inputs.triggers, [cmd.inputs.create.replace("bash -s -- ", "")]);
+        assert.equal(c.inputs.__observe, `bash -s -- observe --runtime docker-remap --user ${remapPass.user.name} --expect-range ${start}:${count}`);
+        assert.equal(c.inputs.__scripts.verify, script);
+        assert.ok(isSecret(c.inputs.__connection), "the connection (with its key) is secret");
+        assert.deepEqual(c.inputs.drift, [], "the program declares no drift");
+        assert.deepEqual(c.inputs.repair, [], "and nothing to repair");
+        assert.equal(c.inputs.rerunOn.length, 1);
+        assert.match(c.inputs.rerunOn[0], /^verify sha256:[0-9a-f]{16}$/);
         const component = resources.find((r) => r.type === "hardened-hosts:verify:HostVerification");
         assert.equal(component?.name, "v-remap");
 
@@ -83,7 +93,7 @@ describe("HostVerification (mocks, real observations)", function () {
     });
 
     it("adds --image and --docker-host, goes through sudo -n for a non-root login, names the host", async function () {
-        stdout.set("v-rl-observe", stdoutOf("docker-rootless-pass"));
+        stdout.set("v-rl-check", stdoutOf("docker-rootless-pass"));
         const v = new mod.HostVerification("v-rl", {
             connection: { host: "203.0.113.5", user: "admin", password: "pw" },
             runtime: "docker-rootless",
@@ -94,51 +104,55 @@ describe("HostVerification (mocks, real observations)", function () {
             hostName: "edge-1",
         });
         const result = await promiseOf(v.result);
-        const cmd = commandOf("v-rl");
+        const c = checkOf("v-rl");
         assert.equal(
-            cmd.inputs.create,
+            c.inputs.__observe,
             `sudo -n bash -s -- observe --runtime docker-rootless --user ${rootlessPass.user.name} ` +
                 `--expect-range ${rootlessPass.expectedRange.start}:65536 --image hardened-hosts/verify:busybox ` +
                 `--docker-host unix:///run/user/${rootlessPass.user.uid}/docker.sock`,
         );
-        assert.ok(isSecret(cmd.inputs.connection));
+        assert.ok(isSecret(c.inputs.__connection));
         assert.equal(result.host, "edge-1");
         assert.equal(result.mode, "rootless");
     });
 
-    it("triggers: the rerunOn values, then the arguments, so any change re-runs the checks", async function () {
-        stdout.set("v-t1-observe", stdoutOf("podman-pass"));
-        stdout.set("v-t2-observe", stdoutOf("podman-pass"));
-        const report = { changed: true, version: "4.3.1" };
-        const a = new mod.HostVerification("v-t1", { connection, runtime: "podman", ...podmanArgs, rerunOn: [pulumi.output(report), "cfg-1"] });
-        const b = new mod.HostVerification("v-t2", { connection, runtime: "podman", ...podmanArgs, rerunOn: [report, "cfg-2"] });
+    it("rerunOn: each step's digest, verify.sh's, then the extra values, so any change re-observes", async function () {
+        stdout.set("v-t1-check", stdoutOf("podman-pass"));
+        stdout.set("v-t2-check", stdoutOf("podman-pass"));
+        const steps = (cmd: string) => [{ name: "runtime" as const, command: pulumi.output(cmd), script: "echo runtime" }];
+        const a = new mod.HostVerification("v-t1", { connection, runtime: "podman", ...podmanArgs, rerunOn: ["cfg-1"], steps: steps("apply --user a") });
+        const b = new mod.HostVerification("v-t2", { connection, runtime: "podman", ...podmanArgs, rerunOn: ["cfg-2"], steps: steps("apply --user b") });
         await Promise.all([promiseOf(a.result), promiseOf(b.result)]);
-        const args = `observe --runtime podman --user ${podmanPass.user.name} --expect-range ${podmanPass.expectedRange.start}:65536`;
-        assert.deepEqual(commandOf("v-t1").inputs.triggers, [report, "cfg-1", args]);
-        assert.deepEqual(commandOf("v-t2").inputs.triggers, [report, "cfg-2", args]);
+        const [ra, rb] = [checkOf("v-t1").inputs.rerunOn, checkOf("v-t2").inputs.rerunOn];
+        assert.match(ra[0], /^runtime sha256:/);
+        assert.notEqual(ra[0], rb[0], "a changed step command changes its digest");
+        assert.equal(ra[1], rb[1], "the same verify.sh and arguments give the same digest");
+        assert.deepEqual([ra[2], rb[2]], ["cfg-1", "cfg-2"]);
+        assert.deepEqual(checkOf("v-t1").inputs.__steps, [{ name: "runtime", command: "apply --user a" }]);
+        assert.equal(checkOf("v-t1").inputs.__scripts.runtime, "echo runtime");
     });
 
     for (const fixture of ["remap-off", "remap-userns-host"]) {
         it(`a failed check fails the update with every failed check (${fixture})`, async function () {
             const o = obs(fixture);
-            stdout.set(`v-${fixture}-observe`, stdoutOf(fixture));
+            stdout.set(`v-${fixture}-check`, stdoutOf(fixture));
             const v = new mod.HostVerification(`v-${fixture}`, { connection, runtime: "docker-remap", user: o.user.name, expectedRange: o.expectedRange, hostName: "host-c" });
             const { error } = await settle(v.result);
-            assert.ok(error instanceof pulumi.ResourceError, String(error));
+            assert.ok(error instanceof Error, String(error));
             const message = (error as Error).message;
             const expected = hostResult(o, { host: "host-c", runtime: "docker-remap", user: o.user.name, expectedRange: o.expectedRange });
             const failed = expected.checks.filter((c) => !c.passed);
             assert.ok(failed.length > 0);
-            assert.match(message, new RegExp(`^host-c \\(docker-remap\\): ${failed.length} of 14 checks failed`));
+            assert.match(message, new RegExp(`host-c \\(docker-remap\\): ${failed.length} of 14 checks failed`));
             for (const c of failed) assert.ok(message.includes(`  - ${c.name}: observed ${c.observed}; expected ${c.expected}`), `${c.name} in ${message}`);
-            assert.match(message, /pulumi up --replace 'urn:pulumi:test::hardened-hosts::hardened-hosts:verify:HostVerification\$command:remote:Command::v-remap-[\w-]+-observe'/);
+            assert.match(message, /After fixing the host: pulumi up --refresh/);
             assert.match(message, /reportOnly: true/);
         });
     }
 
     it("reportOnly: the same failures are exported, the update goes on", async function () {
         const o = obs("remap-off");
-        stdout.set("v-report-observe", stdoutOf("remap-off"));
+        stdout.set("v-report-check", stdoutOf("remap-off"));
         const v = new mod.HostVerification("v-report", { connection, runtime: "docker-remap", user: o.user.name, expectedRange: o.expectedRange, reportOnly: pulumi.output(true) });
         const result = await promiseOf(v.result);
         assert.equal(result.passed, false);
@@ -152,7 +166,7 @@ describe("HostVerification (mocks, real observations)", function () {
     it("a warning-only finding (rootless --userns=host) does not fail the update", async function () {
         const o = JSON.parse(stdoutOf("podman-pass"));
         o.containers.running = [{ id: "0123456789ab", name: "shared", usernsMode: "host", privileged: false }];
-        stdout.set("v-warn-observe", JSON.stringify(o) + "\n");
+        stdout.set("v-warn-check", JSON.stringify(o) + "\n");
         const v = new mod.HostVerification("v-warn", { connection, runtime: "podman", ...podmanArgs });
         const result = await promiseOf(v.result);
         assert.equal(result.passed, true);
@@ -160,11 +174,11 @@ describe("HostVerification (mocks, real observations)", function () {
     });
 
     it("stdout that is not an observation fails with verify.sh's own error", async function () {
-        stdout.set("v-broken-observe", '{"ok":false,"action":"observe","error":"observe must run as root"}\n');
+        stdout.set("v-broken-check", '{"ok":false,"action":"observe","error":"observe must run as root"}\n');
         const v = new mod.HostVerification("v-broken", { connection, runtime: "podman", ...podmanArgs, reportOnly: true });
         const { error } = await settle(v.result);
-        assert.ok(error instanceof pulumi.ResourceError, String(error));
-        assert.equal((error as Error).message, "10.0.0.9 (podman): verify.sh failed: observe must run as root");
+        assert.ok(error instanceof Error, String(error));
+        assert.match((error as Error).message, /10\.0\.0\.9 \(podman\): verify\.sh failed: observe must run as root/);
     });
 
     const invalid: [string, object, RegExp][] = [
@@ -186,7 +200,7 @@ describe("HostVerification (mocks, real observations)", function () {
                 () => new mod.HostVerification(`bad-${what.replace(/\W+/g, "-")}`, { connection, runtime: "docker-remap", ...remapArgs, ...override } as any),
                 (e: Error) => e instanceof pulumi.ResourceError && message.test(e.message),
             );
-            assert.equal(resources.filter((r) => r.type === "command:remote:Command").length, 0);
+            assert.equal(resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").length, 0);
         });
     }
 

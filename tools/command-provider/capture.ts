@@ -3,6 +3,11 @@
 //     trimmed) and interleaved in arrival order (only used in the error message);
 //   * the streams selected by `logging` (default: both) go, line by line, to the engine as
 //     ephemeral info messages.
+// Where 1.2.1 fails a real user, this fails too, after the command ran (see `problem()`):
+//   * a logged line over 64 KiB: 1.2.1's log reader (util.LogOutput, a bufio.Scanner with its
+//     64 KiB token limit) stops at it, stops draining the pipe, and the command never returns;
+//   * stdout or stderr that is not valid UTF-8: the outputs are protobuf strings, so the RPC
+//     fails after the command ran and its result is not saved.
 
 import { LineSplitter, type Logger } from "./log";
 import type { Logging } from "./schema";
@@ -28,6 +33,9 @@ export class OutputCapture {
     // One decoder per stream: a multi-byte character may be split across chunks of one stream.
     private readonly outDecoder = new TextDecoder("utf-8");
     private readonly errDecoder = new TextDecoder("utf-8");
+    // Bytes since the last "\n" of each logged stream, and the longest logged line seen.
+    private readonly run = { out: 0, err: 0 };
+    private longest = 0;
 
     constructor(
         log: Logger,
@@ -39,13 +47,44 @@ export class OutputCapture {
     stdout(chunk: Buffer): void {
         this.out.push(chunk);
         this.both.push(chunk);
-        if (logsStdout(this.logging)) this.lines.write(this.outDecoder.decode(chunk, { stream: true }));
+        if (logsStdout(this.logging)) {
+            this.measure("out", chunk);
+            this.lines.write(this.outDecoder.decode(chunk, { stream: true }));
+        }
     }
 
     stderr(chunk: Buffer): void {
         this.err.push(chunk);
         this.both.push(chunk);
-        if (logsStderr(this.logging)) this.lines.write(this.errDecoder.decode(chunk, { stream: true }));
+        if (logsStderr(this.logging)) {
+            this.measure("err", chunk);
+            this.lines.write(this.errDecoder.decode(chunk, { stream: true }));
+        }
+    }
+
+    private measure(stream: "out" | "err", chunk: Buffer): void {
+        let run = this.run[stream];
+        for (const b of chunk) {
+            if (b === 0x0a) run = 0;
+            else if (++run > this.longest) this.longest = run;
+        }
+        this.run[stream] = run;
+    }
+
+    /** Why 1.2.1 would not have returned this result, or undefined (see the module comment). */
+    problem(): string | undefined {
+        // bufio.MaxScanTokenSize: a line (without its newline) must fit in 64 KiB.
+        if (this.longest >= 64 * 1024) {
+            return `a logged output line of ${this.longest} bytes: pulumi-command 1.2.1 stops reading its log at a line over 64 KiB and the command never returns; keep logged lines short or set logging`;
+        }
+        for (const [name, parts] of [["stdout", this.out], ["stderr", this.err]] as const) {
+            try {
+                new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(parts));
+            } catch {
+                return `${name} is not valid UTF-8: pulumi-command 1.2.1 fails the RPC after the command ran, and its result is not saved`;
+            }
+        }
+        return undefined;
     }
 
     /** Flushes the last partial log line. */

@@ -145,6 +145,8 @@ export async function runLocal(
     capture.end();
     await ctx.log.flush();
     if (cause !== undefined) throw runError(cause, command, commandIsSecret, capture.combinedText);
+    const strict = capture.problem();
+    if (strict !== undefined) throw runError(strict, command, commandIsSecret, capture.combinedText.slice(0, 4096));
 
     const out: LocalOutputs = { stdout: capture.stdoutText, stderr: capture.stderrText };
     if (inputs.assetPaths !== undefined) {

@@ -198,6 +198,8 @@ export async function runRemote(
         capture.end();
         await ctx.log.flush();
         if (cause !== undefined) throw runError(cause, command, commandIsSecret, capture.combinedText);
+        const strict = capture.problem();
+        if (strict !== undefined) throw runError(strict, command, commandIsSecret, capture.combinedText.slice(0, 4096));
         return { stdout: capture.stdoutText, stderr: capture.stderrText };
     } finally {
         client.end();

@@ -208,9 +208,9 @@ async function prepare(e: Endpoint): Promise<PreparedAuth> {
         const pinned = parseHostKey(e.hostKey);
         config.hostVerifier = (key: Buffer) => key.equals(pinned.blob);
         config.algorithms = {
-            // Go pins the algorithm to the key's type; for RSA keys we also allow the SHA-2
-            // signatures, because OpenSSH servers no longer accept SHA-1 ("ssh-rsa") ones.
-            serverHostKey: (pinned.type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [pinned.type]) as never,
+            // As 1.2.1 does: only the pinned key's type. For an RSA key that is "ssh-rsa" (SHA-1),
+            // which OpenSSH 8.8+ refuses: the dial fails here as it would for a real user.
+            serverHostKey: [pinned.type] as never,
         };
     }
     return { user: e.user, methods, config };

@@ -1,0 +1,262 @@
+/**
+ * The truth about one host, kept in Pulumi state and re-checkable at any time.
+ *
+ * `HostCheck` is a dynamic resource (served by Pulumi's Node.js dynamic provider) because it
+ * needs what `remote.Command` lacks: a Read. Its lifecycle is standard Pulumi semantics:
+ *
+ * - create/update: runs `verify.sh observe` over SSH and records the checks (`result`), and the
+ *   failed ones as `drift` lines;
+ * - read (`pulumi refresh`, `up --refresh`): observes again, read-only, one SSH session per host,
+ *   and records what it saw. The program always declares `drift: []`, so a host that drifted
+ *   differs from the program: `preview --diff` shows the drifted checks on the host that has them,
+ *   `--expect-no-changes` fails;
+ * - update after such a refresh: re-runs, in the same SSH session, the host steps the drifted
+ *   checks belong to (their exact command lines, the ones `remote.Command` ran: idempotent
+ *   scripts), then observes again. Steps with nothing drifted are not run.
+ *
+ * A failed check fails the operation (unless `reportOnly`) with the observed and expected values,
+ * and the state keeps the failed result (a resource init error), so the next `up` tries again and
+ * the outputs never say "passed" for a host that did not pass.
+ */
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import type { PlainConnection } from "../host/ssh-exec";
+import { withSsh } from "../host/ssh-exec";
+import type { IdRange } from "../subids/ranges";
+import { Check, HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
+
+/** A host step the check can re-run when its checks drift. */
+export interface HostStep {
+    /** `subids` (the managed /etc/subuid and /etc/subgid lines) or `runtime`. */
+    name: "subids" | "runtime";
+    /** The exact command line of the step's `remote.Command` create (sudo included). */
+    command: string;
+    /** The step's script, sent on stdin (kept out of diffs). */
+    script: string;
+}
+
+/** A {@link HostStep} whose command line is still an Output. */
+export interface HostStepInput {
+    name: HostStep["name"];
+    command: pulumi.Input<string>;
+    script: string;
+}
+
+/** Which step repairs a failed check: the subids lines, else the runtime (which also restarts on new lines). */
+export function stepFor(check: string): HostStep["name"] | undefined {
+    if (/^sub[ug]id-range$/.test(check)) return "subids";
+    // A foreign line overlapping ours, or a user's --userns=host container, is not ours to undo:
+    // the check stays failed (and says so) until a human decides.
+    if (/^sub[ug]id-no-overlap$/.test(check) || check === "no-userns-host-containers") return undefined;
+    return "runtime";
+}
+
+/** Steps to re-run for these failed checks, in host order (subids before the runtime). */
+export function repairPlan(failed: readonly string[]): HostStep["name"][] {
+    const names = new Set(failed.map(stepFor).filter((s): s is HostStep["name"] => s !== undefined));
+    // dockerd and the rootless runtimes read the subordinate ranges when they start.
+    if (names.has("subids")) names.add("runtime");
+    return (["subids", "runtime"] as const).filter((s) => names.has(s));
+}
+
+/** One line per failed check, the way previews and outputs show drift. */
+export function driftLines(checks: readonly Check[]): string[] {
+    return failedChecks({ checks }).map((c) => `${c.name}: observed ${c.observed}; expected ${c.expected}`);
+}
+
+/** The inputs of a `HostCheck`, as the provider receives them (secrets revealed). */
+export interface CheckProps {
+    host: string;
+    runtime: VerifyRuntime;
+    user: string;
+    expectedRange: IdRange;
+    reportOnly: boolean;
+    /**
+     * Digests of what the checked state depends on (each step's command line and script, and
+     * verify.sh's), `name sha256:...`; a change re-observes. The steps' own diffs show what changed.
+     */
+    rerunOn: string[];
+    /** Declared: none. Recorded by a refresh: the failed checks it observed. */
+    drift: string[];
+    /** Declared: none. Recorded by a refresh: the steps the next update re-runs for that drift. */
+    repair: HostStep["name"][];
+    /** verify.sh's command line. Internal (`__`) keys stay out of every diff display. */
+    __observe: string;
+    /** The steps' command lines; their scripts are in `__scripts`. */
+    __steps: { name: HostStep["name"]; command: string }[];
+    __connection: PlainConnection;
+    /** verify.sh and each step's script, by name. Internal keys stay out of every diff display. */
+    __scripts: Record<string, string>;
+    result?: HostResult;
+    repaired?: string[];
+}
+
+/** Runs one script and returns its stdout; a non-zero exit fails with its own report. */
+async function runStep(exec: (c: string, s: string) => Promise<{ stdout: string; stderr: string; code: number | null }>, what: string, command: string, script: string): Promise<string> {
+    const r = await exec(command, script);
+    if (r.code !== 0) {
+        const last = r.stdout.trim().split("\n").pop() ?? "";
+        let why = last;
+        try {
+            const j = JSON.parse(last);
+            if (j && typeof j.error === "string") why = j.error;
+        } catch {
+            why = r.stderr.trim().split("\n").slice(-3).join(" / ") || `exit ${r.code}`;
+        }
+        throw new Error(`${what} failed (exit ${r.code}): ${why}`);
+    }
+    return r.stdout;
+}
+
+/** Observes (after re-running `repair` steps) and returns the new state. */
+async function observe(p: CheckProps, repair: HostStep["name"][]): Promise<CheckProps> {
+    const stdout = await withSsh(p.__connection, async (exec) => {
+        for (const name of repair) {
+            const step = p.__steps.find((s) => s.name === name);
+            if (step) await runStep(exec, `${p.host}: repairing ${name}`, step.command, p.__scripts[name] ?? "");
+        }
+        return runStep(exec, `${p.host}: verify.sh`, p.__observe, p.__scripts.verify ?? "");
+    });
+    return observedProps(p, stdout, repair);
+}
+
+/** The state after an observation: verify.sh's stdout turned into checks (pure). */
+export function observedProps(p: CheckProps, stdout: string, repaired: HostStep["name"][]): CheckProps {
+    let result: HostResult;
+    try {
+        result = hostResult(parseObservations(stdout), { host: p.host, runtime: p.runtime, user: p.user, expectedRange: p.expectedRange });
+    } catch (e) {
+        // Not a failed check: the verification itself could not be read.
+        throw new Error(`${p.host} (${p.runtime}): ${(e as Error).message}`);
+    }
+    return { ...p, result, drift: driftLines(result.checks), repair: [], repaired };
+}
+
+/** Why this state fails the operation (failed checks, not reportOnly), or undefined. */
+export function checkFailure(outs: CheckProps): string | undefined {
+    const result = outs.result!;
+    if (outs.reportOnly || result.passed) return undefined;
+    return `${failureMessage(result)}\nExport the result without failing: reportOnly: true. After fixing the host: pulumi up --refresh.`;
+}
+
+/** What the engine stores; a failed host is stored too (an init error), so the next up retries. */
+function settle(id: string, outs: CheckProps): { id: string; outs: CheckProps } {
+    const failure = checkFailure(outs);
+    if (failure !== undefined) {
+        const err = new Error(failure) as Error & {
+            id: string;
+            properties: CheckProps;
+            reasons: string[];
+        };
+        err.id = id;
+        err.properties = outs;
+        err.reasons = [err.message];
+        throw err;
+    }
+    return { id, outs };
+}
+
+const COMPARED: (keyof CheckProps)[] = ["host", "runtime", "user", "expectedRange", "reportOnly", "rerunOn", "__observe", "__steps"];
+const INPUTS: (keyof CheckProps)[] = [...COMPARED, "drift", "repair", "__connection", "__scripts"];
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const failedNames = (p: CheckProps) => (p.result ? failedChecks(p.result).map((c) => c.name) : []);
+
+/** The provider. Everything it uses is plain data or pure functions (it is serialized). */
+export const hostCheckProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: CheckProps) {
+        const outs = await observe(inputs, []);
+        return settle(`${inputs.host}:${inputs.runtime}`, outs);
+    },
+    async diff(_id: string, olds: CheckProps, news: CheckProps) {
+        const changed = COMPARED.filter((k) => !same(olds[k], news[k]));
+        return { changes: changed.length > 0 || (olds.drift ?? []).length > 0 };
+    },
+    async update(id: string, olds: CheckProps, news: CheckProps) {
+        // Drift recorded by a refresh (or a failed run) is repaired here, except for steps whose
+        // command changed: remote.Command has just run those.
+        const repair = repairPlan(failedNames(olds)).filter((name) => {
+            const before = olds.__steps?.find((s) => s.name === name)?.command;
+            const now = news.__steps.find((s) => s.name === name)?.command;
+            // A step whose command changed has just been run by its remote.Command.
+            return before === undefined || before === now;
+        });
+        return settle(id, await observe(news, repair));
+    },
+    async read(id: string, props: CheckProps) {
+        // Read-only: what the host is now. Never fails on a failed check: refresh records it.
+        const outs = await observe(props, []);
+        // The recorded inputs say what the host has, so the next preview diffs the program's
+        // `drift: []` against the drifted checks, line by line.
+        const inputs: Record<string, unknown> = {};
+        for (const k of INPUTS) inputs[k] = outs[k];
+        inputs.repair = repairPlan(failedNames(outs));
+        return { id, props: { ...outs, repaired: [] }, inputs };
+    },
+};
+
+/** Arguments of {@link HostCheck}, as the program declares them. */
+export interface HostCheckArgs {
+    connection: pulumi.Input<PlainConnection>;
+    host: pulumi.Input<string>;
+    runtime: pulumi.Input<VerifyRuntime>;
+    user: pulumi.Input<string>;
+    expectedRange: pulumi.Input<IdRange>;
+    reportOnly: pulumi.Input<boolean>;
+    /** verify.sh's command line (sudo included). */
+    observe: pulumi.Input<string>;
+    /** Digests (`name sha256:...`) whose change re-observes, besides the steps' and verify.sh's. */
+    rerunOn: pulumi.Input<pulumi.Input<string>[]>;
+    steps: HostStepInput[];
+    verifyScript: string;
+}
+
+/** A short digest of command lines and scripts, for previews. */
+function digest(...parts: string[]): string {
+    const h = createHash("sha256");
+    for (const p of parts) h.update(p).update("\0");
+    return `sha256:${h.digest("hex").slice(0, 16)}`;
+}
+
+/** The dynamic resource; see the module comment. */
+export class HostCheck extends pulumi.dynamic.Resource {
+    /** The checks of the last observation (create, update or refresh). */
+    public readonly result!: pulumi.Output<HostResult>;
+    /** Failed checks of the last observation, one line each; empty when the host passed. */
+    public readonly drift!: pulumi.Output<string[]>;
+    /** Steps the last update re-ran to repair drift. */
+    public readonly repaired!: pulumi.Output<string[]>;
+
+    constructor(name: string, args: HostCheckArgs, opts?: pulumi.CustomResourceOptions) {
+        const steps = pulumi.output(args.steps) as pulumi.Output<HostStep[]>;
+        const digests = pulumi.all([steps, args.observe, args.rerunOn]).apply(([ss, observe, extra]) => [
+            ...ss.map((x) => `${x.name} ${digest(x.command, x.script)}`),
+            `verify ${digest(observe, args.verifyScript)}`,
+            ...extra,
+        ]);
+        super(
+            hostCheckProvider,
+            name,
+            {
+                host: args.host,
+                runtime: args.runtime,
+                user: args.user,
+                expectedRange: args.expectedRange,
+                reportOnly: args.reportOnly,
+                rerunOn: digests,
+                drift: [],
+                repair: [],
+                __observe: args.observe,
+                __steps: steps.apply((s) => s.map(({ name, command }) => ({ name, command }))),
+                __connection: args.connection,
+                __scripts: steps.apply((s) => Object.fromEntries([["verify", args.verifyScript], ...s.map((x) => [x.name, x.script])])),
+                result: undefined,
+                repaired: undefined,
+            },
+            pulumi.mergeOptions(opts, {
+                // The full result is exported; diffs show the drift lines instead.
+                hideDiffs: ["result", "repaired"],
+                additionalSecretOutputs: ["__connection"],
+            }),
+        );
+    }
+}
