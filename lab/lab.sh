@@ -2,7 +2,8 @@
 # Disposable Debian test hosts on this machine: systemd-nspawn containers booting real systemd,
 # each with its own /etc, sshd on its own 127.0.0.1 port and a fresh SSH key.
 #
-#   lab/lab.sh up [--hosts N] [--suite bookworm|trixie]   start hosts (N = 1..3, default 3)
+#   lab/lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal]
+#                                                         start hosts (N = 1..3, default 3)
 #   lab/lab.sh status                                     what runs, and whether SSH answers
 #   lab/lab.sh down                                       stop and remove everything `up` made
 #   (npm run lab -- up|status|down)
@@ -12,6 +13,9 @@
 #                     SSH as root
 #   lab-2 "fresh"     no Docker at all (the component installs it with apt); SSH as root
 #   lab-3 "sudo-user" SSH as the non-root user "deploy" with password-less sudo; root login off
+# --minimal: every host starts from the "minimal" tree (nothing but systemd, sshd and sudo; no
+# python3, busybox, procps, iptables, Docker): lab-1 and lab-2 "minimal" (SSH as root), lab-3
+# "minimal-sudo" (SSH as "deploy" through sudo).
 #
 # Several labs can run side by side (the tests start their own): HH_LAB_NAME names one (default
 # "lab": hosts lab-1..3), HH_LAB_DIR is its state (default .lab/ in the project), HH_LAB_PORT_BASE
@@ -42,12 +46,14 @@ net_base=${HH_LAB_NET:-0}
 readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
 # Machine-wide: which labs run, and the ip_forward value before the first one started.
 readonly RUN_DIR=/run/hardened-hosts-lab
-readonly PROFILES=(busy fresh sudo-user)
+PROFILES=(busy fresh sudo-user)
+# The root filesystem each profile starts from (lab/rootfs.sh).
+variant_of() { case "$1" in busy) echo docker ;; minimal*) echo minimal ;; *) echo base ;; esac; }
 
 say() { echo "[lab] $*" >&2; }
 die() { echo "[lab] error: $*" >&2; exit 1; }
 
-usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] | status | down"; }
+usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] | status | down"; }
 
 check_settings() {
   # Host names, veth names (15 bytes: "ve-" + name + "-N") and subnets derive from these.
@@ -261,10 +267,10 @@ provision_profile() {
 }
 EOF
       ;;
-    fresh)
+    fresh | minimal)
       authorize "$root" root /root
       ;;
-    sudo-user)
+    sudo-user | minimal-sudo)
       chroot "$root" useradd --create-home --shell /bin/bash --comment "lab deploy user" deploy
       echo 'deploy ALL=(ALL) NOPASSWD:ALL' > "$root/etc/sudoers.d/deploy"
       chmod 440 "$root/etc/sudoers.d/deploy"
@@ -282,8 +288,8 @@ start_host() {
   port_free "$port" || die "127.0.0.1:$port is in use (set HH_LAB_PORT_BASE)"
   if ip route show | grep -q "^$NET_PREFIX\.$net\.0/24"; then die "$NET_PREFIX.$net.0/24 is already routed on this machine (another lab? set HH_LAB_NET)"; fi
   if ip link show "ve-$name" >/dev/null 2>&1; then die "link ve-$name exists (another lab named $lab_name? set HH_LAB_NAME)"; fi
-  [ "$profile" = busy ] && variant=docker
-  [ "$profile" = sudo-user ] && user=deploy
+  variant=$(variant_of "$profile")
+  case "$profile" in sudo-user | minimal-sudo) user=deploy ;; esac
   lower=$("$here/rootfs.sh" "$suite" "$variant")
   mkdir -p "$d"/{upper,work,merged,var-lib-docker,var-lib-containers}
   echo "$port" > "$d/port"
@@ -388,6 +394,7 @@ up() {
     case "$1" in
       --hosts) [ $# -ge 2 ] || usage; hosts=$2; shift 2 ;;
       --suite) [ $# -ge 2 ] || usage; suite=$2; shift 2 ;;
+      --minimal) PROFILES=(minimal minimal minimal-sudo); shift ;;
       *) usage ;;
     esac
   done
@@ -410,9 +417,7 @@ up() {
   setup_network
   # Build the trees first, one at a time (mmdebstrap is heavy on 2 cores), then boot all hosts.
   for ((n = 1; n <= hosts; n++)); do
-    local v=base
-    [ "${PROFILES[$((n - 1))]}" = busy ] && v=docker
-    "$here/rootfs.sh" "$suite" "$v" >/dev/null
+    "$here/rootfs.sh" "$suite" "$(variant_of "${PROFILES[$((n - 1))]}")" >/dev/null
   done
   for ((n = 1; n <= hosts; n++)); do start_host "$n" "$suite"; done
   for ((n = 1; n <= hosts; n++)); do wait_host "$lab/hosts/$lab_name-$n"; done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds (once) and prints the path of a cached Debian root filesystem for lab hosts.
 #
-#   lab/rootfs.sh SUITE VARIANT      SUITE: bookworm | trixie   VARIANT: base | docker
+#   lab/rootfs.sh SUITE VARIANT      SUITE: bookworm | trixie   VARIANT: base | docker | minimal
 #
 # The tree is built with mmdebstrap from Debian's packages and cached by content: the cache key
 # is a digest of this file, the suite, the variant's package list and mmdebstrap's version, so a
@@ -11,17 +11,20 @@
 #
 # "docker" adds Debian's docker.io (and jq): the lab's "busy" host starts with Docker running.
 # Hosts without it must get Docker from the component, through apt, like a real fresh machine.
+# "minimal" is a host with nothing but systemd, sshd and sudo: no python3, no busybox, no procps,
+# no iptables; whatever the components need they must install themselves.
 set -euo pipefail
 
 suite=${1:-}
 variant=${2:-}
 case "$suite" in bookworm | trixie) ;; *) echo "rootfs.sh: suite must be bookworm or trixie, got '$suite'" >&2; exit 2 ;; esac
-case "$variant" in base | docker) ;; *) echo "rootfs.sh: variant must be base or docker, got '$variant'" >&2; exit 2 ;; esac
+case "$variant" in base | docker | minimal) ;; *) echo "rootfs.sh: variant must be base, docker or minimal, got '$variant'" >&2; exit 2 ;; esac
 
 # What every lab host has: systemd as PID 1, sshd, sudo, networking, and what a Debian server
 # usually carries. busybox-static is there because verification imports its test image from the
 # host's static busybox (components/verify/verify.sh never pulls images).
 packages=systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates,iptables,procps,netbase,less,python3,busybox-static
+if [ "$variant" = minimal ]; then packages=systemd-sysv,dbus,openssh-server,sudo,ca-certificates,netbase; fi
 if [ "$variant" = docker ]; then packages=$packages,docker.io,jq; fi
 # From trixie on, the docker CLI is its own package (docker.io only recommends it).
 if [ "$variant" = docker ] && [ "$suite" != bookworm ]; then packages=$packages,docker-cli; fi

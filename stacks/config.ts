@@ -75,6 +75,9 @@ export const LAB_DEFAULT_RUNTIMES: Readonly<Record<LabProfile, RuntimeSpec>> = {
     busy: { mode: "userns-remap" },
     fresh: { mode: "docker-rootless", user: "dockeruser" },
     "sudo-user": { mode: "podman", user: "podmanuser" },
+    // `lab.sh up --minimal` hosts (nothing but systemd, sshd, sudo): stacks usually name each one's runtime.
+    minimal: { mode: "userns-remap" },
+    "minimal-sudo": { mode: "podman", user: "podmanuser" },
 };
 
 /** How {@link parseStackConfig} reaches outside config. */

@@ -64,12 +64,17 @@ wait_seconds="${HH_DOCKER_WAIT:-60}"
 action=""
 fail_extra="" # extra JSON members for the failure object, e.g. ',"rolledBack":true'
 
-say() { printf '%s: %s\n' "$TOOL" "$*" >&2; }
+# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
+# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
+# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
+utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
+short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
+say() { printf '%s: %s\n' "$TOOL" "$(short "$*")" >&2; }
 json_escape() {
   local s=$1
   s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
   # Any other control character would make the JSON invalid: drop it.
-  printf '%s' "$s" | tr -d '\000-\037'
+  printf '%s' "$s" | tr -d '\000-\037' | utf8_clean
 }
 json_str() { if [ $# -eq 0 ] || [ -z "${1+x}" ]; then printf 'null'; else printf '"%s"' "$(json_escape "$1")"; fi; }
 json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; json_str "$s"; done; printf ']'; }
@@ -447,6 +452,9 @@ duplicates_of() { # duplicates_of KEY...: the given keys that a dockerd flag als
 config_state="" config_error="" config_keys=() config_remap="" config_has_remap=0
 read_config() {
   config_state="" config_error="" config_keys=() config_remap="" config_has_remap=0
+  if [ -L "$config" ] && [ ! -e "$config" ]; then
+    config_state=invalid; config_error="$config is a symlink to $(readlink -- "$config"), which does not exist: fix the link or remove it"; return 0
+  fi
   if [ ! -e "$config" ]; then config_state=absent; return 0; fi
   [ -f "$config" ] || { config_state=invalid; config_error="$config is not a regular file"; return 0; }
   [ -n "$json_tool" ] || { config_state=unknown; return 0; }
@@ -535,8 +543,9 @@ restart_docker() { # restart_docker: 0 when the API answers again within HH_DOCK
 
 # ---------------------------------------------------------------------------------------------
 # Files: atomic writes (temp file in the same folder, owner and mode of the file it replaces).
-put_file() { # put_file SRC DEST [REFERENCE]: DEST gets SRC's bytes atomically
+put_file() { # put_file SRC DEST [REFERENCE]: DEST gets SRC's bytes atomically; a symlink DEST stays a link, its target is written
   local src=$1 dest=$2 ref=${3:-$2} tmp
+  [ -L "$dest" ] && dest=$(readlink -f -- "$dest")
   tmp=$(mktemp "${dest%/*}/.${dest##*/}.hh.XXXXXX")
   cat "$src" > "$tmp"
   if [ -e "$ref" ]; then
@@ -577,6 +586,18 @@ install_packages() { # install_packages PKG...: the distribution's package manag
       else say "no apt-get, dnf or yum on this host"; return 1
       fi ;;
   esac
+}
+# Verification (verify.sh) builds its throw-away test image from a static busybox on the host
+# (it never pulls): a minimal host has none, so apply --install yes installs one, as it installs
+# the runtime. A dynamic busybox does not do (the image has no libc).
+find_static_busybox() {
+  local p out
+  for p in /bin/busybox /usr/bin/busybox /sbin/busybox /usr/sbin/busybox; do
+    [ -x "$p" ] || continue
+    command -v ldd >/dev/null 2>&1 || { echo "$p"; return; }
+    out=$(LC_ALL=C ldd "$p" 2>&1 || true)
+    if [[ "$out" == *"not a dynamic executable"* || "$out" == *"statically linked"* ]]; then echo "$p"; return; fi
+  done
 }
 install_docker() {
   local pkg=""
@@ -798,6 +819,14 @@ installed=0
 if [ "$docker_installed" != 1 ] && [ "$action" = apply ]; then
   install_docker
   installed=1
+fi
+if [ "$action" = apply ] && [ "$install" = yes ] && [ -z "$(find_static_busybox)" ]; then
+  case " $distro_id $distro_like " in
+    *" debian "*|*" ubuntu "*) bb=busybox-static ;;
+    *) bb=busybox ;;
+  esac
+  install_packages "$bb" || fail 8 "installing $bb (verification's test image) failed"
+  [ -n "$(find_static_busybox)" ] || say "warning: $bb gave no static busybox: verification needs an --image on this host"
 fi
 
 detect_flags

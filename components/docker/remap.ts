@@ -46,6 +46,12 @@ export type DockerRemapReport = Record<string, unknown>;
  * merges `"userns-remap"` (and `daemonOptions`) into /etc/docker/daemon.json keeping every
  * other key, validates, restarts Docker and rolls back if it does not come up.
  * `pulumi destroy` restores the previous daemon.json and restarts Docker.
+ *
+ * A daemon.json that is a symlink (into a config-management directory, say) stays a link: the
+ * link's target is written atomically (temp file beside it, then rename) and given its original
+ * bytes back on destroy; backups and markers stay in /etc/docker. A dangling link is refused
+ * before anything is written, naming the link. With `installDocker` (the default) a host without
+ * a static busybox also gets one (busybox-static): verification builds its test image from it.
  */
 export class DockerUsernsRemap extends pulumi.ComponentResource {
     /** The remap user. */

@@ -81,7 +81,12 @@ uid="" gid="" home="" shell="" rt=""
 warnings=() changes=()
 work=""
 
-say() { printf 'rootless: %s\n' "$*" >&2; }
+# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
+# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
+# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
+utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
+short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
+say() { printf 'rootless: %s\n' "$(short "$*")" >&2; }
 warn() { # each warning once
   local w
   for w in "${warnings[@]}"; do [ "$w" != "$*" ] || return 0; done
@@ -92,7 +97,7 @@ did() { say "$*"; changes+=("$*"); }
 json_escape() {
   local s=${1//\\/\\\\}
   s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
-  printf '%s' "${s//[$'\001'-$'\037']/}"
+  printf '%s' "${s//[$'\001'-$'\037']/}" | utf8_clean
 }
 jstr() { printf '"%s"' "$(json_escape "$1")"; }
 jstr_or_null() { if [ -n "$1" ]; then jstr "$1"; else printf 'null'; fi; }
@@ -174,6 +179,19 @@ kernel_at_least() { # kernel_at_least MAJOR MINOR
 }
 sysctl_value() { if [ -r "$1" ]; then cat "$1"; fi; }
 find_cmd() { PATH=$SYS_PATH command -v "$1" 2>/dev/null || true; }
+# Verification (verify.sh) builds its throw-away test image from a static busybox on the host
+# (it never pulls): a minimal host has none, so apply --install yes installs one, as it installs
+# the runtime. A dynamic busybox does not do (the image has no libc).
+find_static_busybox() {
+  local p out
+  for p in /bin/busybox /usr/bin/busybox /sbin/busybox /usr/sbin/busybox; do
+    [ -x "$p" ] || continue
+    command -v ldd >/dev/null 2>&1 || { echo "$p"; return; }
+    out=$(LC_ALL=C ldd "$p" 2>&1 || true)
+    if [[ "$out" == *"not a dynamic executable"* || "$out" == *"statically linked"* ]]; then echo "$p"; return; fi
+  done
+}
+
 find_pam_systemd() {
   find /lib /usr/lib /lib64 /usr/lib64 -maxdepth 3 -name pam_systemd.so -path '*/security/*' -print -quit 2>/dev/null || true
 }
@@ -253,11 +271,13 @@ user_read() {
   as_user sh -c 'if [ -e "$1" ] || [ -L "$1" ]; then exec cat -- "$1"; else exit 3; fi' sh "$1" > "$2" || rc=$?
   return "$rc"
 }
-# Atomic write as the user: temp file in the same directory, then rename (a symlink at the
-# path is replaced, never followed). Keeps the mode of an existing file; new files get 0644.
+# Atomic write as the user: temp file in the same directory, then rename. A symlink at the path
+# stays a link and its target is written (as the user: it can only reach what the user can).
+# Keeps the mode of an existing file; new files get 0644.
 user_write() { # user_write PATH < content
-  as_user sh -c 'set -e; f=$1; d=${f%/*}; mkdir -p -- "$d"; t=$(mktemp "$d/.${f##*/}.hh.XXXXXX")
-    cat > "$t"; if [ -f "$f" ] && [ ! -L "$f" ]; then chmod --reference="$f" -- "$t"; else chmod 0644 -- "$t"; fi
+  as_user sh -c 'set -e; f=$1; if [ -L "$f" ]; then f=$(readlink -f -- "$f"); fi
+    d=${f%/*}; mkdir -p -- "$d"; t=$(mktemp "$d/.${f##*/}.hh.XXXXXX")
+    cat > "$t"; if [ -f "$f" ]; then chmod --reference="$f" -- "$t"; else chmod 0644 -- "$t"; fi
     mv -f -- "$t" "$f"' sh "$1"
 }
 
@@ -365,6 +385,8 @@ package_for() { # package_for FAMILY COMMAND
     apt:dockerd|apt:docker|apt:dockerd-rootless.sh) echo docker.io ;;
     apt:setfacl) echo acl ;;
     apt:pam_systemd.so) echo libpam-systemd ;;
+    apt:busybox) echo busybox-static ;;
+    apt:ip) echo iproute2 ;;
     apt:*) echo "$2" ;;
     # RHEL family: Docker comes from Docker's own repository (docker-ce), which must be set up.
     dnf:newuidmap|dnf:newgidmap) echo shadow-utils ;;
@@ -373,13 +395,16 @@ package_for() { # package_for FAMILY COMMAND
     dnf:rootlesskit|dnf:dockerd-rootless.sh) echo docker-ce-rootless-extras ;;
     dnf:setfacl) echo acl ;;
     dnf:pam_systemd.so) echo systemd ;;
+    dnf:ip) echo iproute ;;
     dnf:*) echo "$2" ;;
   esac
 }
 needed_commands() {
   local cmds=(newuidmap newgidmap slirp4netns)
   if [ "$mode" = docker-rootless ]; then
-    cmds+=(rootlesskit dockerd docker dockerd-rootless.sh)
+    # rootlesskit sets up slirp4netns' tap device with `ip` (nsenter ... ip tuntap add): a host
+    # without iproute2 (minimal images) gets a daemon that fails at once, and keeps restarting.
+    cmds+=(rootlesskit dockerd docker dockerd-rootless.sh ip)
   else
     cmds+=(podman fuse-overlayfs)
     if [ "$(cgroup_version)" = v2 ]; then [ -n "$(find_cmd crun)" ] || cmds+=(runc); else cmds+=(runc); fi
@@ -389,6 +414,8 @@ needed_commands() {
   if systemd_running; then cmds+=(pam_systemd.so); fi
   # ACL tool: only when /dev/net/tun is not open to everyone already.
   if [ -e /dev/net/tun ] && (( ($(stat -c '%#a' /dev/net/tun) & 6) != 6 )); then cmds+=(setfacl); fi
+  # What verification needs to prove the runtime (its test image): see find_static_busybox.
+  cmds+=(busybox)
   printf '%s\n' "${cmds[@]}"
 }
 missing_commands() {
@@ -396,6 +423,7 @@ missing_commands() {
   while read -r c; do
     if [ "$c" = dockerd-rootless.sh ]; then [ -n "$(find_rootless_sh "$c")" ] || echo "$c"
     elif [ "$c" = pam_systemd.so ]; then [ -n "$(find_pam_systemd)" ] || echo "$c"
+    elif [ "$c" = busybox ]; then [ -n "$(find_static_busybox)" ] || echo "$c"
     else [ -n "$(find_cmd "$c")" ] || echo "$c"
     fi
   done < <(needed_commands)
@@ -634,7 +662,11 @@ EOF
       fi
       mark docker-rootless/unit-created
     fi
-    as_user systemctl --user enable --now docker.service >&2 || fail 5 "systemctl --user enable --now docker.service failed as $user"
+    # Bounded: the unit has TimeoutSec=0 (as Docker's setup tool writes it), and a daemon that fails
+    # at start can leave it "deactivating" for good (seen on cgroup v1 in a container).
+    local rc=0
+    as_user timeout 120 systemctl --user enable --now docker.service >&2 || rc=$?
+    [ "$rc" = 0 ] || fail 5 "systemctl --user enable --now docker.service $([ "$rc" = 124 ] && echo "did not finish within 120 s" || echo "failed") as $user: $(journalctl _UID="$uid" _SYSTEMD_USER_UNIT=docker.service -n 5 -o cat --no-pager 2>/dev/null | tr '\n' ' ')"
     mark docker-rootless/unit-enabled
     did "apply: started and enabled docker.service (systemd --user) for $user"
   elif ! as_user systemctl --user is-enabled --quiet docker.service; then
@@ -780,7 +812,9 @@ conf_restore() { # conf_restore FILE : puts the file back (see the header)
     if [ "$how" = absent ] || user_path_exists "$path.hardened-hosts.bak"; then unchanged=yes; fi
   fi
   if [ "$unchanged" = yes ] && [ "$how" = existed ]; then
-    as_user mv -f -- "$path.hardened-hosts.bak" "$path"
+    # Through user_write, so a symlinked file stays a link (its target gets the bytes back).
+    { user_read "$path.hardened-hosts.bak" "$work/bak" && user_write "$path" < "$work/bak" && as_user rm -f -- "$path.hardened-hosts.bak"; } ||
+      fail 1 "cannot put $path back from $path.hardened-hosts.bak"
     did "remove: $path restored from its backup"
   elif [ "$unchanged" = yes ]; then
     as_user rm -f -- "$path"

@@ -41,6 +41,10 @@ export type RootlessReport = Record<string, unknown> & { docker_host?: string };
  * A container runtime owned by a named non-root user: no part of it runs as host root.
  * Lingering is enabled where systemd runs; elsewhere the report says what is not supervised.
  * `pulumi destroy` stops it and removes what was set up, leaving the user's own files alone.
+ *
+ * The user's containers.conf and storage.conf may be symlinks: they stay links, their targets are
+ * written (as the user) and given their bytes back on destroy. With `installPackages` a host
+ * without a static busybox also gets one (busybox-static): verification builds its test image from it.
  */
 export class RootlessRuntime extends pulumi.ComponentResource {
     /** The host script's report of the last apply. */

@@ -29,6 +29,11 @@ export interface HostSubidsReport {
  * Writes the planned ranges into a host's /etc/subuid and /etc/subgid (our managed block only),
  * after checking them against the host's own entries and accounts; `pulumi destroy` removes
  * exactly our lines. The preview shows the `owner:start:count` lines in the command.
+ *
+ * Foreign lines are read as shadow-utils reads them (numbers in hex, octal, with a sign or
+ * leading blanks, the first three fields of a line), so an overlap in any notation the host's
+ * tools accept is refused. A symlinked /etc/subuid or /etc/subgid stays a link: its target is
+ * written atomically and given its bytes back on destroy.
  */
 export class HostSubids extends pulumi.ComponentResource {
     /** The `owner:start:count` lines written to both files, sorted by start. */

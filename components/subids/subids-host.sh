@@ -29,9 +29,14 @@ if [ -z "$state" ]; then
   if [ -n "${HH_ETC:-}" ]; then state="$HH_ETC/.hardened-hosts"; else state=/var/lib/hardened-hosts/subids; fi
 fi
 
-say() { printf 'subids: %s\n' "$*" >&2; }
+# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
+# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
+# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
+utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
+short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
+say() { printf 'subids: %s\n' "$(short "$*")" >&2; }
 fail() { local code=$1; shift; say "error: $*"; printf '{"ok":false,"error":"%s"}\n' "$(json_escape "$*")"; exit "$code"; }
-json_escape() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "${s//$'\n'/\\n}"; }
+json_escape() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "${s//$'\n'/\\n}" | utf8_clean; }
 
 usage() { fail 2 "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove"; }
 [ $# -ge 1 ] || usage
@@ -176,10 +181,12 @@ has_final_newline() {
 }
 
 # Atomic replace: temp file in the same directory, same owner and mode, then rename; the
-# previous version is kept next to it as <file>.hardened-hosts.bak.
+# previous version is kept next to it as <file>.hardened-hosts.bak. A symlinked file (config
+# management keeps its copy elsewhere) stays a link: its target is the file written.
 write_atomically() { # write_atomically <file> <new text file>
-  local file=$1 new=$2 tmp
-  tmp=$(mktemp "${file%/*}/.${file##*/}.hh.XXXXXX")
+  local file=$1 new=$2 tmp target=$1
+  [ -L "$file" ] && target=$(readlink -f -- "$file")
+  tmp=$(mktemp "${target%/*}/.${target##*/}.hh.XXXXXX")
   cat "$new" > "$tmp"
   if [ -e "$file" ]; then
     chmod --reference="$file" "$tmp"
@@ -189,7 +196,8 @@ write_atomically() { # write_atomically <file> <new text file>
     chmod 0644 "$tmp"
     : > "$file.hardened-hosts.created" # destroy deletes a file we created
   fi
-  mv -f "$tmp" "$file"
+  # Backups and markers stay next to the name in /etc; the bytes go to the link's target.
+  mv -f "$tmp" "$target"
 }
 
 # Keeps the owned list equal to the lines inside the new file's block (empty: list removed).

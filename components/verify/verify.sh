@@ -54,11 +54,16 @@ action="" runtime="" user="" expect_range="" image="" docker_host=""
 exp_start="" exp_count=""
 cli_timeout="${HH_VERIFY_TIMEOUT:-120}"
 
-say() { printf '%s: %s\n' "$TOOL" "$*" >&2; }
+# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
+# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
+# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
+utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
+short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
+say() { printf '%s: %s\n' "$TOOL" "$(short "$*")" >&2; }
 json_escape() {
   local s=${1//\\/\\\\}
   s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
-  printf '%s' "${s//[$'\001'-$'\037']/}"
+  printf '%s' "${s//[$'\001'-$'\037']/}" | utf8_clean
 }
 jstr() { printf '"%s"' "$(json_escape "$1")"; }
 jstr_or_null() { if [ -n "$1" ]; then jstr "$1"; else printf 'null'; fi; }

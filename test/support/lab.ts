@@ -12,7 +12,7 @@ export interface LabInventoryHost {
     user: string;
     privateKeyFile: string;
     hostKey: string;
-    profile: "busy" | "fresh" | "sudo-user";
+    profile: "busy" | "fresh" | "sudo-user" | "minimal" | "minimal-sudo";
     suite: string;
 }
 
@@ -24,6 +24,8 @@ export interface LabSettings {
     hosts: number;
     /** Debian suite of the hosts (default bookworm). */
     suite?: "bookworm" | "trixie";
+    /** Hosts from the minimal tree (`lab.sh up --minimal`): nothing but systemd, sshd and sudo. */
+    minimal?: boolean;
 }
 
 /**
@@ -62,7 +64,7 @@ export class TestLab {
     }
 
     up(): void {
-        this.lab("up", "--hosts", String(this.settings.hosts), "--suite", this.settings.suite ?? "bookworm");
+        this.lab("up", "--hosts", String(this.settings.hosts), "--suite", this.settings.suite ?? "bookworm", ...(this.settings.minimal ? ["--minimal"] : []));
         this.inventory = JSON.parse(fs.readFileSync(this.inventoryFile, "utf8"));
     }
 
