@@ -74,7 +74,8 @@ export interface AllocationRequest {
 
 /**
  * Ids the allocator must not hand out, e.g. host subuid entries we do not
- * manage or real accounts' uids (see `avoidRangesFromHost`).
+ * manage or real accounts' uids. (The host itself is checked by subids-host.sh, the one
+ * place that reads /etc/subuid as shadow does: see test/subids/shadow-parse.test.ts.)
  */
 export interface AvoidRange {
     /** The ids to avoid; may extend outside the pool. */

@@ -1,6 +1,7 @@
 /**
  * Subordinate-id (subuid/subgid) library: file format with a managed block,
- * a deterministic range allocator, and host conflict checks.
+ * a deterministic range allocator, the ledger and the host-side writer (subids-host.sh, which
+ * alone checks a host's own entries, read as shadow-utils reads them).
  * Pure: no Pulumi runtime, no I/O.
  */
 
@@ -69,16 +70,6 @@ export {
     formatAllocationTable,
 } from "./allocator";
 
-export type {
-    AlreadyPresent,
-    GroupEntry,
-    HostCheck,
-    HostConflict,
-    HostSource,
-    HostState,
-    PasswdEntry,
-} from "./conflicts";
-export { avoidRangesFromHost, checkHostAgainstPlan, parseGroup, parsePasswd } from "./conflicts";
 export { SubidLedger, planLedger } from "./ledger";
 export type { LedgerInputs, LedgerMemory, LedgerState, SubidLedgerArgs } from "./ledger";
 export { HostSubids } from "./host-subids";
