@@ -46,8 +46,8 @@ export interface HostStepInput {
 export function stepFor(check: string): HostStep["name"] | undefined {
     if (/^sub[ug]id-range$/.test(check)) return "subids";
     // A foreign line overlapping ours, or a user's --userns=host container, is not ours to undo:
-    // the check stays failed (and says so) until a human decides.
-    if (/^sub[ug]id-no-overlap$/.test(check) || check === "no-userns-host-containers") return undefined;
+    // the check stays failed (and says so) until a human decides. Nor is a host that did not answer.
+    if (/^sub[ug]id-no-overlap$/.test(check) || check === "no-userns-host-containers" || check === UNREACHABLE) return undefined;
     return "runtime";
 }
 
@@ -57,6 +57,34 @@ export function repairPlan(failed: readonly string[]): HostStep["name"][] {
     // dockerd and the rootless runtimes read the subordinate ranges when they start.
     if (names.has("subids")) names.add("runtime");
     return (["subids", "runtime"] as const).filter((s) => names.has(s));
+}
+
+/** The one check of a host that could not be observed (SSH or verify.sh failed). */
+export const UNREACHABLE = "host-observed";
+
+/** The result for a host that could not be observed at all: failed, saying why. */
+export function unreachableResult(p: { host: string; runtime: VerifyRuntime; expectedRange: IdRange }, why: string, at: Date): HostResult {
+    return {
+        host: p.host,
+        runtime: p.runtime,
+        mode: "unreachable",
+        passed: false,
+        checks: [{
+            name: UNREACHABLE,
+            passed: false,
+            expected: "verify.sh runs on the host over SSH",
+            observed: why.slice(0, 500),
+            detail: "a host that cannot be observed is not known to be hardened",
+            severity: "error",
+        }],
+        uidMap: [],
+        gidMap: [],
+        containerRootHostUid: null,
+        expectedRange: { start: p.expectedRange.start, count: p.expectedRange.count },
+        verifiedAt: at.toISOString().replace(/\.\d{3}Z$/, "Z"),
+        runtimeVersion: null,
+        image: null,
+    };
 }
 
 /** One line per failed check, the way previews and outputs show drift. */
@@ -183,8 +211,16 @@ export const hostCheckProvider: pulumi.dynamic.ResourceProvider = {
         return settle(id, await observe(news, repair));
     },
     async read(id: string, props: CheckProps) {
-        // Read-only: what the host is now. Never fails on a failed check: refresh records it.
-        const outs = await observe(props, []);
+        // Read-only: what the host is now. Never fails on a failed check, nor on a host that does
+        // not answer: refresh records that (the host fails "host-observed"), and the other hosts'
+        // refresh goes on.
+        let outs: CheckProps;
+        try {
+            outs = await observe(props, []);
+        } catch (e) {
+            const result = unreachableResult(props, (e as Error).message, new Date());
+            outs = { ...props, result, drift: driftLines(result.checks), repair: [], repaired: [] };
+        }
         // The recorded inputs say what the host has, so the next preview diffs the program's
         // `drift: []` against the drifted checks, line by line.
         const inputs: Record<string, unknown> = {};
