@@ -1,11 +1,15 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { TestLab, labAvailable } from "../support/lab";
+import { repoRoot } from "../support/pulumi-cli";
 import { ProjectStack } from "../support/project-stack";
 
 // Issue #13, hosts as they really are: hosts with nothing but systemd, sshd and sudo (no python3,
 // no busybox, no procps, no iptables, no Docker; `lab.sh up --minimal`), one per runtime mode,
 // the third reached as a sudoer. The first `pulumi up` must install what each mode and its own
 // verification need and pass every check, on bookworm and on trixie; destroy gives the files back.
+// On the same hosts: subids-host.sh against each suite's own getsubids (shadow 4.13 / 4.17).
 const FILES = ["/etc/subuid", "/etc/subgid", "/etc/docker/daemon.json"];
 const SUITES = [
     { suite: "bookworm", lab: "min", portBase: 22360, net: 40 },
@@ -67,6 +71,36 @@ for (const { suite, lab: name, portBase, net } of SUITES) {
                 assert.deepEqual(failed, [], `${h}: every check passes, warnings included`);
             }
             stack!.ok(["preview", "--refresh", "--expect-no-changes"]);
+        });
+
+        it(`reads /etc/subuid numbers exactly as ${suite}'s own getsubids does (differential, on the host)`, function () {
+            // The second host has uidmap now (rootless Docker needs it). One foreign line per
+            // notation, read by the host's getsubids, and by subids-host.sh in a copy of /etc.
+            const h = HOSTS[1]!;
+            const notations = ["2147483648", "0x80000000", "020000000000", " 2147483648", "+2147483648", "-0", "08",
+                "2147483648 ", "0x", "", "4294967296", "-2147483648", "18446744073709551615"];
+            const script = fs.readFileSync(path.join(repoRoot, "components", "subids", "subids-host.sh"), "utf8");
+            const out = lab!.run(h, [
+                "cat > /tmp/hh-subids.sh <<'HH_SCRIPT_END'", script.trimEnd(), "HH_SCRIPT_END",
+                "id hhdiff >/dev/null 2>&1 || useradd -M -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 hhdiff",
+                "cp -p /etc/subuid /tmp/hh-subuid.orig; d=$(mktemp -d); cp /etc/passwd /etc/group $d/; : > $d/subgid",
+                ...notations.map((n) => [
+                    `line='hhdiff:${n}:65536'`,
+                    `{ cat /tmp/hh-subuid.orig; printf '%s\\n' "$line"; } > /etc/subuid`,
+                    `g=$(getsubids hhdiff 2>/dev/null | sed -n 's/^0: [^ ]* \\([0-9]*\\) [0-9]*$/\\1/p' || true)`,
+                    `printf '%s\\n' "$line" > $d/subuid`,
+                    `rc=0; HH_ETC=$d bash /tmp/hh-subids.sh check planned:2147483648:65536 >/dev/null 2>&1 || rc=$?`,
+                    `printf 'R\\t%s\\t%s\\n' "\${g:-none}" "$rc"`,
+                ].join("\n")),
+                "cp -p /tmp/hh-subuid.orig /etc/subuid; userdel hhdiff; rm -rf $d /tmp/hh-subids.sh /tmp/hh-subuid.orig",
+            ].join("\n"));
+            const rows = out.split("\n").filter((l) => l.startsWith("R\t")).map((l) => l.split("\t"));
+            assert.equal(rows.length, notations.length);
+            rows.forEach(([, g, rc], i) => {
+                const start = g === "none" ? undefined : BigInt(g!);
+                const overlaps = start !== undefined && start < 2147483648n + 65536n && 2147483648n < start + 65536n;
+                assert.equal(rc, overlaps ? "3" : "0", `${JSON.stringify(notations[i])}: getsubids reads ${g}, subids-host.sh check exited ${rc}`);
+            });
         });
 
         it("destroy puts /etc/subuid, /etc/subgid and daemon.json back byte for byte", function () {
