@@ -2,7 +2,6 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
-import { readHostScript } from "../host/script";
 import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
 import { HostSubids } from "../subids/host-subids";
@@ -121,7 +120,6 @@ export class HardenedHost extends pulumi.ComponentResource {
         const takesOver = (mode: RuntimeSpec["mode"]) => RUNTIME_MODES.filter((m) => m !== mode).map((m) => runtimeCommandUrn(name, m, this));
         let runtimeResource: pulumi.Resource;
         let runtimeCommand: command.remote.Command;
-        let runtimeScript: string;
         let dockerHost: pulumi.Output<string> | undefined;
         switch (runtime.mode) {
             case "userns-remap": {
@@ -136,7 +134,6 @@ export class HardenedHost extends pulumi.ComponentResource {
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = remap;
                 runtimeCommand = remap.command;
-                runtimeScript = "docker/docker-remap.sh";
                 break;
             }
             case "docker-rootless":
@@ -152,7 +149,6 @@ export class HardenedHost extends pulumi.ComponentResource {
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = rootless;
                 runtimeCommand = rootless.command;
-                runtimeScript = "rootless/rootless.sh";
                 // The script's report names the socket; verify.sh derives it itself when empty.
                 dockerHost = rootless.dockerHost.apply((h) => h ?? "");
                 break;
@@ -177,8 +173,9 @@ export class HardenedHost extends pulumi.ComponentResource {
                 // digests are in the check's rerunOn); drift a refresh saw is repaired by
                 // re-running these, exactly as they ran.
                 steps: [
-                    { name: "subids", command: subids.command.create.apply((c) => c ?? ""), script: readHostScript("subids/subids-host.sh") },
-                    { name: "runtime", command: runtimeCommand.create.apply((c) => c ?? ""), script: readHostScript(runtimeScript) },
+                    // The very command line and stdin the step's remote.Command holds.
+                    { name: "subids", command: subids.command.create.apply((c) => c ?? ""), script: subids.command.stdin.apply((s) => s ?? "") },
+                    { name: "runtime", command: runtimeCommand.create.apply((c) => c ?? ""), script: runtimeCommand.stdin.apply((s) => s ?? "") },
                 ],
             }, { parent: this, dependsOn: [runtimeResource] });
             this.verification = verify.result;

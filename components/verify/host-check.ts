@@ -39,7 +39,7 @@ export interface HostStep {
 export interface HostStepInput {
     name: HostStep["name"];
     command: pulumi.Input<string>;
-    script: string;
+    script: pulumi.Input<string>;
 }
 
 /** Which step repairs a failed check: the subids lines, else the runtime (which also restarts on new lines). */
