@@ -6,6 +6,9 @@
 #   subids-host.sh check  OWNER:START:COUNT...   read-only: conflicts as JSON, exit 3 if any
 #   subids-host.sh apply  OWNER:START:COUNT...   check, then write both files (nothing if conflicts)
 #   subids-host.sh remove                        remove our block (pulumi destroy)
+#   subids-host.sh show                          read-only: the files as this script reads them,
+#                                                as JSON (entries, accounts; for diagnosis and the
+#                                                differential tests against the host's own tools)
 #
 # The same entries go into subuid and subgid: an owner gets identical UID and GID ranges.
 # A conflict is a planned range that overlaps a line outside our block (unless it is the very
@@ -21,6 +24,7 @@ readonly BEGIN_MARK="# BEGIN hardened-hosts managed block (do not edit)"
 readonly END_MARK="# END hardened-hosts managed block"
 readonly END_MARK_NL="# END hardened-hosts managed block (final newline added)"
 readonly MAX_LAST_ID=4294967294 # uid 4294967295 is (uid_t)-1, never valid
+readonly LIST_MAX=20 # conflicts named in the report; the rest are counted
 etc="${HH_ETC:-/etc}"
 # The owned list (our lines, one file per kind) lets us find our lines again after useradd has
 # moved our markers. Tests that set HH_ETC keep it next to their files.
@@ -38,12 +42,12 @@ say() { printf 'subids: %s\n' "$(short "$*")" >&2; }
 fail() { local code=$1; shift; say "error: $*"; printf '{"ok":false,"error":"%s"}\n' "$(json_escape "$*")"; exit "$code"; }
 json_escape() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "${s//$'\n'/\\n}" | utf8_clean; }
 
-usage() { fail 2 "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove"; }
+usage() { fail 2 "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove | show"; }
 [ $# -ge 1 ] || usage
 action=$1; shift
 case "$action" in
   check|apply) [ $# -ge 1 ] || fail 2 "$action needs at least one OWNER:START:COUNT" ;;
-  remove) [ $# -eq 0 ] || fail 2 "remove takes no entries" ;;
+  remove|show) [ $# -eq 0 ] || fail 2 "$action takes no entries" ;;
   *) usage ;;
 esac
 
@@ -62,6 +66,92 @@ for arg in "$@"; do
 done
 planned="${entries[*]:-}"
 
+# How the host's own tools read these files, as awk functions shared by the programs below
+# (verify.sh carries the same block; test/host/script-copies.test.ts keeps them identical, and
+# the differential tests hold them to the hosts' getsubids and getent on generated files).
+# Run with LC_ALL=C: lengths are bytes, as in C.
+# BEGIN shadow-awk
+readonly SHADOW_AWK='
+  # strtoul(3): leading isspace, one sign, then base 0 (0x hex, 0 octal, else decimal) or 10;
+  # the whole string must be the number and fit 64 bits (ERANGE otherwise), a negative value
+  # wraps (2^64 - v). Exact to 2^64 with two 32-bit halves (awk numbers are doubles). Returns 1
+  # and sets SV (the value; exact below 2^53), SV_HI (its high 32 bits), SV_TEXT (its exact
+  # decimal digits) and SV_NEG (1: a "-" before a non-zero number), or returns 0.
+  function strtoul(s, base,   neg, i, c) {
+    sub(/^[ \t\n\r\f\v]+/, "", s)
+    neg = 0
+    if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
+    if (base == 0) {
+      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; s = substr(s, 3) }
+      else if (s ~ /^0/) base = 8
+      else base = 10
+    }
+    if (base == 16 ? s !~ /^[0-9a-fA-F]+$/ : base == 8 ? s !~ /^[0-7]+$/ : s !~ /^[0-9]+$/) return 0
+    s = tolower(s); SV_HI = 0; SV = 0
+    for (i = 1; i <= length(s); i++) {
+      SV = SV * base + index("0123456789abcdef", substr(s, i, 1)) - 1
+      c = int(SV / 4294967296); SV -= c * 4294967296
+      SV_HI = SV_HI * base + c
+      if (SV_HI >= 4294967296) return 0
+    }
+    SV_NEG = neg && (SV_HI > 0 || SV > 0)
+    if (SV_NEG) {
+      SV_HI = 4294967295 - SV_HI; SV = 4294967296 - SV
+      if (SV == 4294967296) { SV = 0; SV_HI++ }
+    }
+    SV_TEXT = u64text(SV_HI, SV)
+    SV = SV_HI * 4294967296 + SV
+    return 1
+  }
+  # The decimal digits of hi * 2^32 + lo, exactly: base-10^6 limbs, multiplied by 2^16 twice.
+  function u64text(hi, lo,   d, n, i, k, c, t) {
+    if (hi == 0) return sprintf("%.0f", lo)
+    n = 0; t = hi
+    while (t > 0) { d[++n] = t % 1000000; t = int(t / 1000000) }
+    for (k = 0; k < 2; k++) {
+      c = 0
+      for (i = 1; i <= n; i++) { t = d[i] * 65536 + c; d[i] = t % 1000000; c = int(t / 1000000) }
+      while (c > 0) { d[++n] = c % 1000000; c = int(c / 1000000) }
+    }
+    c = lo
+    for (i = 1; i <= n || c > 0; i++) { t = (i <= n ? d[i] : 0) + c; d[i] = t % 1000000; c = int(t / 1000000); if (i > n) n = i }
+    t = sprintf("%.0f", d[n])
+    for (i = n - 1; i >= 1; i--) t = t sprintf("%06d", d[i])
+    return t
+  }
+  # A /etc/subuid or /etc/subgid line as shadow reads it (commonio_open, subordinate_parse): no
+  # NIS line ("+"/"-" first), under 1024 bytes, the first three ":"-separated fields non-empty
+  # (more are ignored), start and count as getulong reads them (strtoul base 0, all of it).
+  # Returns 1 and sets E_OWNER, E_START, E_COUNT and E_NEG, or returns 0 (the line is no entry).
+  # shadow 4.13 (bookworm) wraps a negative number (-1 is 2^64-1); 4.17 (trixie) refuses a "-"
+  # before a non-zero number: such a line (E_NEG) is an entry to the first only, and we read it
+  # as one, so a range one of them sees is never missed.
+  function subid_entry(l,   f) {
+    if (l ~ /^[-+]/ || length(l) >= 1024) return 0
+    if (split(l, f, ":") < 3 || f[1] == "" || f[2] == "" || f[3] == "") return 0
+    if (!strtoul(f[2], 0)) return 0
+    E_START = SV; E_START_TEXT = SV_TEXT; E_NEG = SV_NEG
+    if (!strtoul(f[3], 0)) return 0
+    E_COUNT = SV; E_COUNT_TEXT = SV_TEXT; E_OWNER = f[1]; E_NEG = E_NEG || SV_NEG
+    return 1
+  }
+  # An /etc/passwd (kind "user") or /etc/group ("group") line as glibc nss_files reads it:
+  # leading isspace skipped, empty and "#" lines ignored, NIS "+"/"-" names no account (getpwuid
+  # never answers with them); the ID (3rd field) and in passwd the GID (4th) base-10 strtoul
+  # numbers up to 2^32-1, else the line is skipped. Returns 1 and sets A_NAME, A_ID, or returns 0.
+  function account(l, kind,   f, n) {
+    sub(/^[ \t\n\r\f\v]+/, "", l)
+    if (l == "" || l ~ /^[#+-]/) return 0
+    n = split(l, f, ":")
+    if (n < 3 || !strtoul(f[3], 10) || SV_HI > 0) return 0
+    A_ID = SV
+    if (kind == "user" && (n < 4 || !strtoul(f[4], 10) || SV_HI > 0)) return 0
+    A_NAME = f[1]
+    return 1
+  }
+'
+# END shadow-awk
+
 # One awk program does the reading: it parses a subuid/subgid file like shadow does (lines
 # outside our block with three ':'-separated fields and numeric 2nd/3rd are entries; anything
 # else is kept verbatim), checks the plan against it and the account IDs, and renders the new text.
@@ -70,34 +160,32 @@ planned="${entries[*]:-}"
 # owned list this script keeps on the host instead, and the block is rebuilt at the end of the file.
 # Output: "conflict\t<message>", "present\t<entry>", "repaired\t<message>", "marker\t<message>"
 # lines, then "text" followed by the new file content.
-plan_file() { # plan_file <file> <accounts file> <account kind> <action> <display name> <owned list>
-  local file=$1 accounts=$2 kind=$3 act=$4 display=$5 ownedf=$6
-  awk -v planned="$planned" -v act="$act" -v ownedf="$ownedf" -v accfile="$accounts" -v hadnl="$(has_final_newline "$file")" -v kind="$kind" -v fname="$display" \
-      -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" '
-    # A number as shadow-utils reads it (getulong: strtoul(s, &end, 0) must take all of s, no
-    # ERANGE): leading blanks, a sign, 0x hex and 0 octal are all accepted, so "0x80000000" and
-    # "020000000000" are 2147483648 to getsubids and newuidmap; a negative value wraps (2^64 - v).
-    # -1 for anything else (the line is then no entry to shadow either).
-    function cnum(s,   neg, v, i, base, digits) {
-      sub(/^[ \t\r\f\v]+/, "", s)
-      neg = 0
-      if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
-      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; digits = tolower(substr(s, 3)) }
-      else if (s ~ /^0[0-7]*$/) { base = 8; digits = s }
-      else if (s ~ /^[1-9][0-9]*$/) { base = 10; digits = s }
-      else return -1
-      v = 0
-      for (i = 1; i <= length(digits); i++) {
-        v = v * base + index("0123456789abcdef", substr(digits, i, 1)) - 1
-        if (v > 18446744073709551615) return -1
-      }
-      return (neg && v > 0) ? 18446744073709551616 - v : v
-    }
+plan_file() { # plan_file <file> <kind: user|group> <action> <display name> <owned list>
+  local file=$1 kind=$2 act=$3 display=$4 ownedf=$5
+  LC_ALL=C awk -v planned="$planned" -v act="$act" -v ownedf="$ownedf" -v pwfile="$work/passwd" -v grfile="$work/group" \
+      -v hadnl="$(has_final_newline "$file")" -v kind="$kind" -v fname="$display" \
+      -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" "$SHADOW_AWK"'
     function overl(s1, c1, s2, c2) { return s1 < s2 + c2 && s2 < s1 + c1 }
     # mawk prints numbers past 2^31 as 2.14748e+09: numbers are printed with %.0f, exact to 2^53.
     function num(x) { return sprintf("%.0f", x) }
     function rng(j) { return num(ps[j]) "-" num(ps[j] + pc[j] - 1) }
-    BEGIN { while ((getline l < accfile) > 0) if (split(l, f, ":") >= 3 && f[3] ~ /^[0-9]+$/) ids[++nids] = f[3] " " f[1] }
+    # Accounts: the IDs the range must not contain (users for subuid, groups for subgid), and
+    # the first UID (GID) of each name, as getpwnam (getgrnam) would answer.
+    BEGIN {
+      while ((getline l < pwfile) > 0) if (account(l, "user")) {
+        if (kind == "user") { aid[++nids] = A_ID; aname[nids] = A_NAME }
+        if (!(A_NAME in uidof)) uidof[A_NAME] = num(A_ID)
+      }
+      while ((getline l < grfile) > 0) if (account(l, "group")) {
+        if (kind == "group") { aid[++nids] = A_ID; aname[nids] = A_NAME }
+        if (!(A_NAME in gidof)) gidof[A_NAME] = num(A_ID)
+      }
+    }
+    # Lines of the planned owner j: its name, or its UID (getsubids, newuidmap, Docker and
+    # containers/storage all read those too); in subgid also the GID of its group (getsubids -g).
+    function owns(o, j) {
+      return o == po[j] || (po[j] in uidof && o == uidof[po[j]]) || (kind == "group" && po[j] in gidof && o == gidof[po[j]])
+    }
     { lines[++n] = $0 }
     END {
       np = split(planned, pl, " ")
@@ -123,24 +211,22 @@ plan_file() { # plan_file <file> <accounts file> <account kind> <action> <displa
       if (recover) { print "repaired\t" fname ": markers were moved (useradd re-sorts this file); recognised " nours " of our lines from the owned list"; begin = 0 }
       for (i = 1; i <= n; i++) {
         if (ours[i]) continue
-        # An entry to shadow: three ':'-separated fields or more (shadow 4.13 reads the first
-        # three), both numbers as getulong reads them.
-        if (split(lines[i], f, ":") < 3 || (fs = cnum(f[2])) < 0 || (fc = cnum(f[3])) < 0) continue
+        if (!subid_entry(lines[i])) continue
+        fs = E_START; fc = E_COUNT
         for (j = 1; j <= np; j++) {
-          same = (f[1] == po[j] && fs == ps[j] && fc == pc[j])
-          if (same) { present[j] = 1; print "present\t" pl[j]; continue }
+          mine = owns(E_OWNER, j)
+          if (mine && fs == ps[j] && fc == pc[j]) { if (!present[j]) print "present\t" pl[j]; present[j] = 1; continue }
           if (fc > 0 && overl(fs, fc, ps[j], pc[j]))
             print "conflict\t" fname ": planned " po[j] " " rng(j) " overlaps line " i " (" lines[i] ")"
-          else if (f[1] == po[j])
-            print "conflict\t" fname ": " po[j] " already has another range on line " i " (" lines[i] "); remove it or plan that range"
+          else if (mine)
+            print "conflict\t" fname ": " po[j] (E_OWNER == po[j] ? "" : " (" (kind == "group" ? "UID or GID " : "UID ") E_OWNER ")") \
+              " already has another range on line " i " (" lines[i] "); remove it or plan that range"
         }
       }
-      for (k = 1; k <= nids; k++) {
-        split(ids[k], a, " ")
+      for (k = 1; k <= nids; k++)
         for (j = 1; j <= np; j++)
-          if (a[1] + 0 >= ps[j] && a[1] + 0 < ps[j] + pc[j])
-            print "conflict\t" fname ": planned " po[j] " " rng(j) " contains " kind " " a[2] " (" a[1] ")"
-      }
+          if (aid[k] >= ps[j] && aid[k] < ps[j] + pc[j])
+            print "conflict\t" fname ": planned " po[j] " " rng(j) " contains " kind " " aname[k] " (" num(aid[k]) ")"
       # Render: entries sorted by start (then owner), skipping the ones already present.
       m = 0
       if (act == "apply") for (j = 1; j <= np; j++) if (!present[j]) order[++m] = j
@@ -221,16 +307,52 @@ record_owned() { # record_owned <name> <new file text>
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The accounts: the files as nss_files reads them, then (on the host itself, not under HH_ETC)
+# whatever else the host's name services enumerate (LDAP, systemd, ...). getent's listing alone
+# is not enough: it stops at the first entry it cannot print (a ':' in a shell field).
+for db in passwd group; do
+  { cat "$etc/$db" 2>/dev/null || true
+    [ -n "${HH_ETC:-}" ] || timeout 30 getent "$db" 2>/dev/null || true; } > "$work/$db"
+done
+
+# show: every entry of subuid and subgid ([line, owner, start, count, negative]) and every
+# account ([line, name, ID]) exactly as the programs above read them.
+if [ "$action" = show ]; then
+  show_json() { # show_json <file> <reader: subid|user|group>
+    LC_ALL=C awk -v reader="$2" "$SHADOW_AWK"'
+      function jstr(s,   i, c, o) {
+        o = ""
+        for (i = 1; i <= length(s); i++) {
+          c = substr(s, i, 1)
+          if (c == "\\" || c == "\"") o = o "\\" c
+          else if (c == "\t") o = o "\\t"
+          else if (c == "\r") o = o "\\r"
+          else if (c < " ") o = o "?"
+          else o = o c
+        }
+        return "\"" o "\""
+      }
+      function num(x) { return sprintf("%.0f", x) }
+      BEGIN { printf "[" }
+      reader == "subid" && subid_entry($0) { printf "%s[%d,%s,\"%s\",\"%s\",%d]", (n++ ? "," : ""), NR, jstr(E_OWNER), E_START_TEXT, E_COUNT_TEXT, E_NEG }
+      reader != "subid" && account($0, reader) { printf "%s[%d,%s,%s]", (n++ ? "," : ""), NR, jstr(A_NAME), num(A_ID) }
+      END { printf "]" }' "$1"
+  }
+  src_of() { if [ -e "$1" ]; then printf '%s' "$1"; else printf /dev/null; fi; }
+  printf '{"ok":true,"action":"show","subuid":%s,"subgid":%s,"users":%s,"groups":%s}\n' \
+    "$(show_json "$(src_of "$etc/subuid")" subid | utf8_clean)" "$(show_json "$(src_of "$etc/subgid")" subid | utf8_clean)" \
+    "$(show_json "$work/passwd" user | utf8_clean)" "$(show_json "$work/group" group | utf8_clean)"
+  exit 0
+fi
+
 conflicts=() present=() changed=() repaired=()
 for name in subuid subgid; do
   file="$etc/$name"
-  accounts="$etc/passwd" kind=user
-  [ "$name" = subgid ] && accounts="$etc/group" kind=group
-  [ -e "$accounts" ] || accounts=/dev/null
+  kind=user; [ "$name" = subgid ] && kind=group
   src="$file"; [ -e "$file" ] || src=/dev/null
   say "$action: reading $file"
   ownedf="$state/$name.owned"; [ -e "$ownedf" ] || ownedf=/dev/null
-  plan_file "$src" "$accounts" "$kind" "$action" "$name" "$ownedf" > "$work/$name.out"
+  plan_file "$src" "$kind" "$action" "$name" "$ownedf" > "$work/$name.out"
   # File text follows the "text" line; everything before it is findings.
   sed -n '/^text$/q;p' "$work/$name.out" > "$work/$name.findings"
   sed '0,/^text$/d' "$work/$name.out" > "$work/$name.new"
@@ -249,6 +371,12 @@ done
 json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; printf '"%s"' "$(json_escape "$s")"; done; printf ']'; }
 
 if [ ${#conflicts[@]} -gt 0 ] && [ "$action" != remove ]; then
+  # The first LIST_MAX conflicts are named, then how many more: a host with thousands of
+  # overlapping lines must not make a report (or an error message) of megabytes.
+  if [ ${#conflicts[@]} -gt "$LIST_MAX" ]; then
+    more=$(( ${#conflicts[@]} - LIST_MAX ))
+    conflicts=("${conflicts[@]:0:LIST_MAX}" "(and $more more conflicts)")
+  fi
   for c in "${conflicts[@]}"; do say "conflict: $c"; done
   printf '{"ok":false,"action":"%s","conflicts":%s,"present":%s,"changed":[]}\n' \
     "$action" "$(json_list "${conflicts[@]}")" "$(json_list "${present[@]}")"

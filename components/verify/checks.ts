@@ -44,7 +44,12 @@ export interface Observations {
     };
     process: { ran: boolean; pid: number | null; foundBy: string | null; hostUid: number | null; hostGid: number | null; error: string | null };
     privileged: { tried: boolean; exitCode: number | null; message: string | null; notTriedBecause: string | null };
-    containers: { listed: boolean; running: RunningContainer[]; error: string | null };
+    /**
+     * `running` names only the containers a check is about (--userns=host or --privileged, at
+     * most 20); the counts are of all running containers. Reports of older scripts list every
+     * running container and carry no counts.
+     */
+    containers: { listed: boolean; running: RunningContainer[]; count?: number; hostNamespace?: number; privileged?: number; error: string | null };
     subuid: SubidObservation;
     subgid: SubidObservation;
     /**
@@ -87,10 +92,16 @@ export interface RunningContainer {
 export interface SubidObservation {
     file: string;
     exists: boolean;
-    /** The user's lines (owner = name or UID), as written in the file. */
+    /**
+     * The user's lines (owner = name or UID; in subgid also its group's GID), as written in the
+     * file: at most 20, then one "(and N more lines)" item.
+     */
     userLines: string[];
-    /** Other owners' lines that share an ID with a user line or with the expected range. */
+    /** Other owners' lines that share an ID with a user line or with the expected range (as above). */
     overlapping: string[];
+    /** How many lines each list stands for (absent in reports of older scripts). */
+    userLineCount?: number;
+    overlappingCount?: number;
 }
 
 /** One verified property. A failed check of severity "warning" does not fail the host. */
@@ -344,13 +355,16 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
 
     // CIS 5.30: containers sharing the host's user namespace.
     const hostNs = o.containers.running.filter((c) => c.usernsMode === "host");
+    const hostNsCount = o.containers.hostNamespace ?? hostNs.length;
+    const unnamed = hostNsCount - hostNs.length;
     add(
         "no-userns-host-containers",
-        o.containers.listed && hostNs.length === 0,
+        o.containers.listed && hostNsCount === 0,
         "no running container with --userns=host",
-        !o.containers.listed ? `not listed: ${o.containers.error ?? "?"}` : hostNs.length === 0
-            ? `none of ${o.containers.running.length} running`
-            : hostNs.map((c) => `${c.name.replace(/^\//, "")} (${c.id}${c.privileged ? ", privileged" : ""})`).join("; "),
+        !o.containers.listed ? `not listed: ${o.containers.error ?? "?"}` : hostNsCount === 0
+            ? `none of ${o.containers.count ?? o.containers.running.length} running`
+            : hostNs.map((c) => `${c.name.replace(/^\//, "")} (${c.id}${c.privileged ? ", privileged" : ""})`).join("; ") +
+                (unnamed > 0 ? `; and ${unnamed} more` : ""),
         remap
             ? "CIS 5.30: a --userns=host container runs as real host root, outside userns-remap"
             : "CIS 5.30: --userns=host shares the user's rootless namespace (still unprivileged on the host): warning only",
@@ -382,7 +396,7 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
     const planned = `${exp.user}:${start}:${count}`;
     for (const [kind, s] of [["subuid", o.subuid], ["subgid", o.subgid]] as const) {
         const ranges = s.userLines.map(lineRange);
-        const exact = s.exists && ranges.length === 1 && ranges[0]?.start === start && ranges[0]?.count === count;
+        const exact = s.exists && ranges.length === 1 && (s.userLineCount ?? 1) === 1 && ranges[0]?.start === start && ranges[0]?.count === count;
         add(
             `${kind}-range`,
             exact,
@@ -392,7 +406,7 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
         );
         add(
             `${kind}-no-overlap`,
-            s.exists && s.overlapping.length === 0,
+            s.exists && s.overlapping.length === 0 && (s.overlappingCount ?? 0) === 0,
             "no other owner's line overlaps it",
             !s.exists ? `${s.file} does not exist` : listText(s.overlapping),
             `${s.file}: lines of other owners sharing IDs with ${exp.user}'s range would let their containers reach each other's files`,

@@ -60,6 +60,9 @@ cli_timeout="${HH_VERIFY_TIMEOUT:-120}"
 utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
 short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
 say() { printf '%s: %s\n' "$TOOL" "$(short "$*")" >&2; }
+# Lists in the report name at most this many items (and count all): the report is one JSON line,
+# and it must stay far from the 64 KiB a line may have in a Command provider's log reader.
+readonly LIST_MAX=20
 json_escape() {
   local s=${1//\\/\\\\}
   s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
@@ -136,7 +139,7 @@ parse_args() {
 # State of this run, for the JSON and for cleanup.
 run_id="" work="" started=() image_created=0 cleaned=0
 containers_left=() cleanup_errors=() image_removed=0 tempdir_removed=0
-uid="" gid="" home="" user_exists=0 run_as="" runner=""
+uid="" gid="" group_gid="" home="" user_exists=0 run_as="" runner=""
 cli="" engine_reachable=0 engine_version="" engine_info="" engine_error=""
 
 now_ms() { local t; t=$(date +%s%N); printf '%s' "$(( t / 1000000 ))"; }
@@ -202,6 +205,8 @@ observe_user() {
     IFS=: read -r _ _ uid gid _ home _ <<< "$entry"
     user_exists=1
   fi
+  # The GID of the group of the user's name: getsubids -g counts subgid lines owned by it.
+  group_gid=$(getent group "$user" 2>/dev/null | cut -d: -f3 || true)
   if [ "$runtime" = docker-remap ]; then run_as=root
   elif command -v runuser >/dev/null 2>&1; then runner=runuser; run_as="$user (runuser)"
   elif command -v setpriv >/dev/null 2>&1; then runner=setpriv; run_as="$user (setpriv)"
@@ -229,44 +234,113 @@ observe_supervision() {
   fi
 }
 
-# subid_json FILE: {"file","exists","userLines":[...],"overlapping":[...]}. User lines are those
-# whose owner is NAME or NAME's UID; overlapping lines are other owners' lines sharing an ID with
-# a user line or with the expected range.
+# How the host's tools read /etc/subuid and /etc/subgid: the same awk functions as
+# subids-host.sh's (test/host/script-copies.test.ts keeps the two copies identical; the
+# differential tests hold subids-host.sh's to the hosts' getsubids).
+# BEGIN shadow-awk
+readonly SHADOW_AWK='
+  # strtoul(3): leading isspace, one sign, then base 0 (0x hex, 0 octal, else decimal) or 10;
+  # the whole string must be the number and fit 64 bits (ERANGE otherwise), a negative value
+  # wraps (2^64 - v). Exact to 2^64 with two 32-bit halves (awk numbers are doubles). Returns 1
+  # and sets SV (the value; exact below 2^53), SV_HI (its high 32 bits), SV_TEXT (its exact
+  # decimal digits) and SV_NEG (1: a "-" before a non-zero number), or returns 0.
+  function strtoul(s, base,   neg, i, c) {
+    sub(/^[ \t\n\r\f\v]+/, "", s)
+    neg = 0
+    if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
+    if (base == 0) {
+      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; s = substr(s, 3) }
+      else if (s ~ /^0/) base = 8
+      else base = 10
+    }
+    if (base == 16 ? s !~ /^[0-9a-fA-F]+$/ : base == 8 ? s !~ /^[0-7]+$/ : s !~ /^[0-9]+$/) return 0
+    s = tolower(s); SV_HI = 0; SV = 0
+    for (i = 1; i <= length(s); i++) {
+      SV = SV * base + index("0123456789abcdef", substr(s, i, 1)) - 1
+      c = int(SV / 4294967296); SV -= c * 4294967296
+      SV_HI = SV_HI * base + c
+      if (SV_HI >= 4294967296) return 0
+    }
+    SV_NEG = neg && (SV_HI > 0 || SV > 0)
+    if (SV_NEG) {
+      SV_HI = 4294967295 - SV_HI; SV = 4294967296 - SV
+      if (SV == 4294967296) { SV = 0; SV_HI++ }
+    }
+    SV_TEXT = u64text(SV_HI, SV)
+    SV = SV_HI * 4294967296 + SV
+    return 1
+  }
+  # The decimal digits of hi * 2^32 + lo, exactly: base-10^6 limbs, multiplied by 2^16 twice.
+  function u64text(hi, lo,   d, n, i, k, c, t) {
+    if (hi == 0) return sprintf("%.0f", lo)
+    n = 0; t = hi
+    while (t > 0) { d[++n] = t % 1000000; t = int(t / 1000000) }
+    for (k = 0; k < 2; k++) {
+      c = 0
+      for (i = 1; i <= n; i++) { t = d[i] * 65536 + c; d[i] = t % 1000000; c = int(t / 1000000) }
+      while (c > 0) { d[++n] = c % 1000000; c = int(c / 1000000) }
+    }
+    c = lo
+    for (i = 1; i <= n || c > 0; i++) { t = (i <= n ? d[i] : 0) + c; d[i] = t % 1000000; c = int(t / 1000000); if (i > n) n = i }
+    t = sprintf("%.0f", d[n])
+    for (i = n - 1; i >= 1; i--) t = t sprintf("%06d", d[i])
+    return t
+  }
+  # A /etc/subuid or /etc/subgid line as shadow reads it (commonio_open, subordinate_parse): no
+  # NIS line ("+"/"-" first), under 1024 bytes, the first three ":"-separated fields non-empty
+  # (more are ignored), start and count as getulong reads them (strtoul base 0, all of it).
+  # Returns 1 and sets E_OWNER, E_START, E_COUNT and E_NEG, or returns 0 (the line is no entry).
+  # shadow 4.13 (bookworm) wraps a negative number (-1 is 2^64-1); 4.17 (trixie) refuses a "-"
+  # before a non-zero number: such a line (E_NEG) is an entry to the first only, and we read it
+  # as one, so a range one of them sees is never missed.
+  function subid_entry(l,   f) {
+    if (l ~ /^[-+]/ || length(l) >= 1024) return 0
+    if (split(l, f, ":") < 3 || f[1] == "" || f[2] == "" || f[3] == "") return 0
+    if (!strtoul(f[2], 0)) return 0
+    E_START = SV; E_START_TEXT = SV_TEXT; E_NEG = SV_NEG
+    if (!strtoul(f[3], 0)) return 0
+    E_COUNT = SV; E_COUNT_TEXT = SV_TEXT; E_OWNER = f[1]; E_NEG = E_NEG || SV_NEG
+    return 1
+  }
+  # An /etc/passwd (kind "user") or /etc/group ("group") line as glibc nss_files reads it:
+  # leading isspace skipped, empty and "#" lines ignored, NIS "+"/"-" names no account (getpwuid
+  # never answers with them); the ID (3rd field) and in passwd the GID (4th) base-10 strtoul
+  # numbers up to 2^32-1, else the line is skipped. Returns 1 and sets A_NAME, A_ID, or returns 0.
+  function account(l, kind,   f, n) {
+    sub(/^[ \t\n\r\f\v]+/, "", l)
+    if (l == "" || l ~ /^[#+-]/) return 0
+    n = split(l, f, ":")
+    if (n < 3 || !strtoul(f[3], 10) || SV_HI > 0) return 0
+    A_ID = SV
+    if (kind == "user" && (n < 4 || !strtoul(f[4], 10) || SV_HI > 0)) return 0
+    A_NAME = f[1]
+    return 1
+  }
+'
+# END shadow-awk
+
+# subid_json FILE user|group: {"file","exists","userLines":[...],"overlapping":[...]}. User lines
+# are those whose owner is NAME or NAME's UID (in subgid also the GID of NAME's group); overlapping
+# lines are other owners' lines sharing an ID with a user line or with the expected range.
 subid_json() {
   local file=$1 kind
   if [ ! -e "$file" ]; then
-    printf '{"file":%s,"exists":false,"userLines":[],"overlapping":[]}' "$(jstr "$file")"
+    printf '{"file":%s,"exists":false,"userLines":[],"overlapping":[],"userLineCount":0,"overlappingCount":0}' "$(jstr "$file")"
     return
   fi
   local -a mine=() others=()
+  local nmine=0 nothers=0
   while IFS=$'\t' read -r kind line; do
     case "$kind" in
-      user) mine+=("$line") ;;
-      overlap) others+=("$line") ;;
+      user) nmine=$((nmine + 1)); [ "$nmine" -gt "$LIST_MAX" ] || mine+=("$line") ;;
+      overlap) nothers=$((nothers + 1)); [ "$nothers" -gt "$LIST_MAX" ] || others+=("$line") ;;
     esac
-  done < <(awk -v n="$user" -v u="$uid" -v es="$exp_start" -v ec="$exp_count" '
-    # A number as shadow-utils reads it (getulong: strtoul(s, &end, 0) must take all of s, no
-    # ERANGE): leading blanks, a sign, 0x hex and 0 octal are all accepted, so "0x80000000" and
-    # "020000000000" are 2147483648 to getsubids and newuidmap; a negative value wraps (2^64 - v).
-    # -1 for anything else (the line is then no entry to shadow either).
-    function cnum(s,   neg, v, i, base, digits) {
-      sub(/^[ \t\r\f\v]+/, "", s)
-      neg = 0
-      if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
-      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; digits = tolower(substr(s, 3)) }
-      else if (s ~ /^0[0-7]*$/) { base = 8; digits = s }
-      else if (s ~ /^[1-9][0-9]*$/) { base = 10; digits = s }
-      else return -1
-      v = 0
-      for (i = 1; i <= length(digits); i++) {
-        v = v * base + index("0123456789abcdef", substr(digits, i, 1)) - 1
-        if (v > 18446744073709551615) return -1
-      }
-      return (neg && v > 0) ? 18446744073709551616 - v : v
-    }
-    # Entries as shadow sees them: the first three fields (more are ignored), numbers as getulong reads them.
-    split($0, f, ":") < 3 || (s = cnum(f[2])) < 0 || (c = cnum(f[3])) < 0 { next }
-    f[1] == n || (u != "" && f[1] == u) { print "user\t" $0; us[++m] = s; uc[m] = c; next }
+  done < <(LC_ALL=C awk -v n="$user" -v u="$uid" -v g="$group_gid" -v kind="$2" -v es="$exp_start" -v ec="$exp_count" "$SHADOW_AWK"'
+    # Entries as shadow reads them; lines of the user are those of its name or UID, in subgid
+    # also those of the GID of its group (getsubids -g).
+    !subid_entry($0) { next }
+    { s = E_START; c = E_COUNT }
+    E_OWNER == n || (u != "" && E_OWNER == u) || (kind == "group" && g != "" && E_OWNER == g) { print "user\t" $0; us[++m] = s; uc[m] = c; next }
     { o[++k] = $0; os[k] = s; oc[k] = c }
     END {
       us[++m] = es + 0; uc[m] = ec + 0
@@ -274,8 +348,11 @@ subid_json() {
         for (j = 1; j <= m; j++)
           if (oc[i] > 0 && uc[j] > 0 && os[i] < us[j] + uc[j] && us[j] < os[i] + oc[i]) { print "overlap\t" o[i]; break }
     }' "$file")
-  printf '{"file":%s,"exists":true,"userLines":%s,"overlapping":%s}' "$(jstr "$file")" \
-    "$(json_list ${mine[@]+"${mine[@]}"})" "$(json_list ${others[@]+"${others[@]}"})"
+  # Past LIST_MAX lines, one last item says how many more there are (and is no line itself).
+  [ "$nmine" -le "$LIST_MAX" ] || mine+=("(and $((nmine - LIST_MAX)) more lines)")
+  [ "$nothers" -le "$LIST_MAX" ] || others+=("(and $((nothers - LIST_MAX)) more lines)")
+  printf '{"file":%s,"exists":true,"userLines":%s,"overlapping":%s,"userLineCount":%s,"overlappingCount":%s}' "$(jstr "$file")" \
+    "$(json_list ${mine[@]+"${mine[@]}"})" "$(json_list ${others[@]+"${others[@]}"})" "$nmine" "$nothers"
 }
 
 observe_engine() {
@@ -475,10 +552,12 @@ probe_privileged() {
   say "privileged: exit $rc${priv_message:+: $priv_message}"
 }
 
-# Running containers and their userns mode (CIS 5.30: --userns=host), before ours start.
-ctr_listed=0 ctr_error="" ctr_json="[]"
+# Running containers and their userns mode (CIS 5.30: --userns=host), before ours start. Only the
+# containers a check names are listed (--userns=host or --privileged, the first LIST_MAX of them),
+# with the counts of all: the report stays small however many containers a host runs.
+ctr_listed=0 ctr_error="" ctr_json="[]" ctr_count=0 ctr_hostns=0 ctr_privileged=0
 list_containers() {
-  local ids=() first=1 id name mode priv
+  local ids=() first=1 id name mode priv listed=0
   if ! rt ps -q --no-trunc > "$work/ps.out" 2> "$work/ps.err"; then
     ctr_error="$cli ps failed: $(last_line "$work/ps.err")"
     say "containers: $ctr_error"
@@ -495,12 +574,17 @@ list_containers() {
   while IFS='|' read -r id name mode priv; do
     [ -n "$id" ] || continue
     [[ "$name" != *hh-verify-"$run_id"-* ]] || continue
+    ctr_count=$((ctr_count + 1))
+    [ "$mode" != host ] || ctr_hostns=$((ctr_hostns + 1))
+    [ "$priv" != true ] || ctr_privileged=$((ctr_privileged + 1))
+    if { [ "$mode" != host ] && [ "$priv" != true ]; } || [ "$listed" -ge "$LIST_MAX" ]; then continue; fi
+    listed=$((listed + 1))
     [ $first = 1 ] || ctr_json+=","
     first=0
     ctr_json+="{\"id\":$(jstr "${id:0:12}"),\"name\":$(jstr "$name"),\"usernsMode\":$(jstr "$mode"),\"privileged\":$(jbool "$priv")}"
   done < "$work/inspect.out"
   ctr_json+="]"
-  say "containers: ${#ids[@]} running"
+  say "containers: $ctr_count running, $ctr_hostns with --userns=host, $ctr_privileged privileged"
 }
 
 timed() { # timed KEY FUNCTION: runs it, records its milliseconds
@@ -527,8 +611,8 @@ main() {
   observe_user
   observe_supervision
   local subuid subgid
-  subuid=$(subid_json /etc/subuid)
-  subgid=$(subid_json /etc/subgid)
+  subuid=$(subid_json /etc/subuid user)
+  subgid=$(subid_json /etc/subgid group)
   timed engine observe_engine
   if [ "$engine_reachable" = 1 ]; then
     timed containers list_containers
@@ -582,8 +666,8 @@ main() {
     "$(jnum_or_null "$proc_gid")" "$(jstr_or_null "$proc_error")"
   printf '"privileged":{"tried":%s,"exitCode":%s,"message":%s,"notTriedBecause":%s},' \
     "$(jbool "$priv_tried")" "$(jnum_or_null "$priv_exit")" "$(jstr_or_null "$priv_message")" "$(jstr_or_null "$priv_reason")"
-  printf '"containers":{"listed":%s,"running":%s,"error":%s},"subuid":%s,"subgid":%s,' \
-    "$(jbool "$ctr_listed")" "$ctr_json" "$(jstr_or_null "$ctr_error")" "$subuid" "$subgid"
+  printf '"containers":{"listed":%s,"running":%s,"count":%s,"hostNamespace":%s,"privileged":%s,"error":%s},"subuid":%s,"subgid":%s,' \
+    "$(jbool "$ctr_listed")" "$ctr_json" "$ctr_count" "$ctr_hostns" "$ctr_privileged" "$(jstr_or_null "$ctr_error")" "$subuid" "$subgid"
   printf '"supervision":{"systemd":%s,"linger":%s,"unitEnabled":%s},' "$(jbool "$sup_systemd")" "$sup_linger" "$sup_unit_enabled"
   printf '"cleanup":{"containersLeft":%s,"imageRemoved":%s,"tempDirRemoved":%s,"errors":%s},"timingsMs":{%s}}\n' \
     "$(json_list ${containers_left[@]+"${containers_left[@]}"})" "$(jbool "$image_removed")" "$(jbool "$tempdir_removed")" \

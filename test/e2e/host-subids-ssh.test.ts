@@ -76,6 +76,34 @@ describe("HostSubids over SSH with the real engine (this machine's /etc)", funct
         assert.match(read("/etc/subuid") ?? "", /^hh-e2e-a:\d+:131072$/m);
     });
 
+    it("a host with 5000 overlapping foreign lines fails the next up clearly, in short lines, writing nothing", function () {
+        // The real provider's log reader hangs on a logged line of 64 KiB; the stand-in fails on
+        // one. The script names 20 conflicts and counts the rest, so neither is ever near.
+        const foreign = Array.from({ length: 5000 }, (_, i) => `hhbig${i}:${2147483648 + i * 1000}:1000`);
+        const before = { subuid: read("/etc/subuid"), subgid: read("/etc/subgid") };
+        try {
+            for (const f of ["/etc/subuid", "/etc/subgid"]) fs.appendFileSync(f, `${foreign.join("\n")}\n`);
+            const withForeign = read("/etc/subuid");
+            project!.ok(["config", "set", "--path", "tenants.hh-e2e-c", "65536"]);
+            const r = project!.pulumi(["up", "--yes", "--skip-preview"]);
+            assert.notEqual(r.status, 0, "the up must fail");
+            const longest = Math.max(...`${r.stdout}\n${r.stderr}`.split("\n").map((l) => Buffer.byteLength(l)));
+            console.log(`      failed up: ${Buffer.byteLength(r.stdout + r.stderr)} bytes of output, longest line ${longest}`);
+            assert.ok(longest < 16 * 1024, `longest line ${longest} bytes`);
+            assert.match(r.stdout + r.stderr, /overlaps line \d+ \(hhbig\d+:/);
+            assert.match(r.stdout + r.stderr, /\(and \d+ more conflicts\)/);
+            assert.equal(read("/etc/subuid"), withForeign, "nothing written on a conflict");
+        } finally {
+            for (const f of ["/etc/subuid", "/etc/subgid"] as const) {
+                const text = read(f) ?? "";
+                fs.writeFileSync(f, text.split("\n").filter((l) => !/^hhbig\d+:/.test(l)).join("\n"));
+            }
+            project!.ok(["config", "rm", "--path", "tenants.hh-e2e-c"]);
+        }
+        assert.equal(read("/etc/subuid"), before.subuid);
+        assert.equal(read("/etc/subgid"), before.subgid);
+    });
+
     it("destroy puts /etc/subuid and /etc/subgid back to their starting bytes", function () {
         project!.ok(["destroy", "--yes", "--skip-preview"]);
         assert.equal(read("/etc/subuid"), original.subuid);

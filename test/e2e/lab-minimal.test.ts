@@ -4,12 +4,14 @@ import * as path from "node:path";
 import { TestLab, labAvailable } from "../support/lab";
 import { repoRoot } from "../support/pulumi-cli";
 import { ProjectStack } from "../support/project-stack";
+import { compare, differentialScript, generateCorpus } from "../support/shadow-corpus";
 
 // Issue #13, hosts as they really are: hosts with nothing but systemd, sshd and sudo (no python3,
 // no busybox, no procps, no iptables, no Docker; `lab.sh up --minimal`), one per runtime mode,
 // the third reached as a sudoer. The first `pulumi up` must install what each mode and its own
 // verification need and pass every check, on bookworm and on trixie; destroy gives the files back.
-// On the same hosts: subids-host.sh against each suite's own getsubids (shadow 4.13 / 4.17).
+// On the same hosts: subids-host.sh against each suite's own getsubids (shadow 4.13 / 4.17) and
+// getent (glibc 2.36 / 2.41), per notation and on generated whole files.
 const FILES = ["/etc/subuid", "/etc/subgid", "/etc/docker/daemon.json"];
 const SUITES = [
     { suite: "bookworm", lab: "min", portBase: 22360, net: 40 },
@@ -101,6 +103,16 @@ for (const { suite, lab: name, portBase, net } of SUITES) {
                 const overlaps = start !== undefined && start < 2147483648n + 65536n && 2147483648n < start + 65536n;
                 assert.equal(rc, overlaps ? "3" : "0", `${JSON.stringify(notations[i])}: getsubids reads ${g}, subids-host.sh check exited ${rc}`);
             });
+        });
+
+        it(`reads generated subuid, subgid, passwd and group files exactly as ${suite}'s getsubids and getent do`, function () {
+            // test/support/shadow-corpus.ts: seen as /etc in a private mount namespace only.
+            for (const seed of [101, 102, 103]) {
+                const corpus = generateCorpus(seed);
+                const r = lab!.sh(HOSTS[1]!, differentialScript(corpus));
+                assert.equal(r.status, 0, r.stderr);
+                assert.deepEqual(compare(corpus, r.stdout), []);
+            }
         });
 
         it("destroy puts /etc/subuid, /etc/subgid and daemon.json back byte for byte", function () {

@@ -5,7 +5,7 @@ import { repoRoot } from "../support/pulumi-cli";
 
 // Each host script travels alone on the SSH session's stdin, so the few helpers two scripts
 // need are copies. They must stay identical: the differential test against shadow's getsubids
-// (test/subids/shadow-parse.test.ts) runs through subids-host.sh only, and holds verify.sh's
+// (test/subids/shadow-parse.test.ts, shadow-corpus.test.ts) runs through subids-host.sh only, and holds verify.sh's
 // reading of /etc/subuid to it through this test.
 const script = (rel: string) => fs.readFileSync(path.join(repoRoot, "components", rel), "utf8");
 
@@ -21,9 +21,13 @@ function functionText(text: string, header: RegExp): string {
 }
 
 describe("helpers copied between host scripts stay identical", function () {
-    it("cnum (subuid numbers as shadow's getulong reads them): subids-host.sh and verify.sh", function () {
-        const re = /^\s*function cnum\(/;
-        assert.equal(functionText(script("verify/verify.sh"), re), functionText(script("subids/subids-host.sh"), re));
+    it("the shadow-awk block (subid and account lines as shadow and glibc read them): subids-host.sh and verify.sh", function () {
+        const block = (text: string) => {
+            const m = /^# BEGIN shadow-awk\n[\s\S]*?^# END shadow-awk$/m.exec(text);
+            assert.ok(m, "no shadow-awk block");
+            return m[0];
+        };
+        assert.equal(block(script("verify/verify.sh")), block(script("subids/subids-host.sh")));
     });
 
     it("find_static_busybox (verification's test image): docker-remap.sh and rootless.sh", function () {

@@ -99,13 +99,19 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             createdByTest.push(name);
             user(name);
         }
-        // The podman user's own settings, which apply must keep.
+        // The podman user's own settings, which apply must keep. They live in a dotfiles
+        // directory (config management); ~/.config/containers holds symlinks to them, one
+        // relative and one absolute, which apply and remove must keep as links.
         const p = user(podmanUser);
         const dir = path.join(p.home, ".config", "containers");
+        const dotfiles = path.join(p.home, "dotfiles");
         fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(path.join(dir, "containers.conf"), podmanOwnContainersConf);
-        fs.writeFileSync(path.join(dir, "storage.conf"), podmanOwnStorageConf);
-        execFileSync("chown", ["-R", `${p.uid}:${p.gid}`, path.join(p.home, ".config")]);
+        fs.mkdirSync(dotfiles, { recursive: true });
+        fs.writeFileSync(path.join(dotfiles, "containers.conf"), podmanOwnContainersConf);
+        fs.writeFileSync(path.join(dotfiles, "storage.conf"), podmanOwnStorageConf);
+        fs.symlinkSync("../../dotfiles/containers.conf", path.join(dir, "containers.conf"));
+        fs.symlinkSync(path.join(dotfiles, "storage.conf"), path.join(dir, "storage.conf"));
+        execFileSync("chown", ["-R", "-h", `${p.uid}:${p.gid}`, path.join(p.home, ".config"), dotfiles]);
     });
 
     after(function () {
@@ -365,6 +371,10 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             assert.match(sc, /^driver = "(overlay|vfs)" # hardened-hosts/m);
             assert.match(sc, /^# my storage settings$/m);
             for (const f of ["containers.conf", "storage.conf"]) assert.equal(fs.statSync(conf(f)).uid, a.uid);
+            // Symlinked settings stay links: the dotfiles targets got the bytes.
+            assert.equal(fs.readlinkSync(conf("containers.conf")), "../../dotfiles/containers.conf");
+            assert.equal(fs.readlinkSync(conf("storage.conf")), path.join(a.home, "dotfiles", "storage.conf"));
+            assert.match(fs.readFileSync(path.join(a.home, "dotfiles", "containers.conf"), "utf8"), /# hardened-hosts \(rootless\.sh\)$/m);
 
             // --restrict-shell yes: no login shell any more.
             assert.match(user(podmanUser).shell, /nologin$/);
@@ -393,6 +403,10 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             assert.ok(r.json.warnings.some((w: string) => /not deleting .* did not create it/.test(w)), JSON.stringify(r.json.warnings));
             assert.equal(fs.readFileSync(conf("containers.conf"), "utf8"), podmanOwnContainersConf + edit);
             assert.equal(fs.readFileSync(conf("storage.conf"), "utf8"), podmanOwnStorageConf, "unchanged since apply: backup restored");
+            // Both ways back keep the links and give their targets the bytes.
+            assert.equal(fs.readlinkSync(conf("containers.conf")), "../../dotfiles/containers.conf");
+            assert.equal(fs.readlinkSync(conf("storage.conf")), path.join(a.home, "dotfiles", "storage.conf"));
+            assert.equal(fs.readFileSync(path.join(a.home, "dotfiles", "storage.conf"), "utf8"), podmanOwnStorageConf);
             assert.equal(fs.existsSync(conf("containers.conf.hardened-hosts.bak")), false);
             assert.equal(fs.existsSync(conf("storage.conf.hardened-hosts.bak")), false);
             assert.equal(user(podmanUser).shell, "/bin/bash");

@@ -185,6 +185,65 @@ describe("subids-host.sh (real bash and awk, temp /etc)", function () {
         });
     }
 
+    it("a line owned by the planned user's UID is that user's line (as getsubids, newuidmap and dockerd read it)", function () {
+        fs.appendFileSync(file("passwd"), "dockremap:x:1500:1500::/:/usr/sbin/nologin\n");
+        fs.appendFileSync(file("group"), "dockremap:x:1600:\n");
+        // Another range under the UID: refused, naming it.
+        fs.writeFileSync(file("subuid"), "1500:300000:65536\n");
+        let r = run(etc, ["apply", "dockremap:2147549184:65536"]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.conflicts!.join("\n"), /subuid: dockremap \(UID 1500\) already has another range on line 1/);
+        // In subgid, the GID of the group of that name counts too (getsubids -g).
+        fs.writeFileSync(file("subuid"), "");
+        fs.writeFileSync(file("subgid"), "1600:300000:65536\n");
+        r = run(etc, ["apply", "dockremap:2147549184:65536"]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.conflicts!.join("\n"), /subgid: dockremap \(UID or GID 1600\) already has another range/);
+        // The very range under the UID: present, not written twice.
+        fs.writeFileSync(file("subgid"), "");
+        fs.writeFileSync(file("subuid"), "1500:2147549184:65536\n");
+        r = run(etc, ["apply", "dockremap:2147549184:65536"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.json.present, ["subuid:dockremap:2147549184:65536"]);
+        assert.equal(read("subuid"), "1500:2147549184:65536\n");
+    });
+
+    it("reads account IDs as glibc does: blanks and '+' before the number count, comments and NIS lines do not", function () {
+        const start = 2147483648;
+        const cases: [string, boolean][] = [
+            [`svc:x: ${start + 5}:1::/:/bin/sh`, true],
+            [`svc:x:+${start + 5}:1::/:/bin/sh`, true],
+            [`  svc:x:${start + 5}:1::/:/bin/sh`, true],
+            [`svc:x:0${start + 5}:1::/:/bin/sh`, true], // base 10: a leading 0 is no octal
+            [`#svc:x:${start + 5}:1::/:/bin/sh`, false],
+            [`+svc:x:${start + 5}:1::/:/bin/sh`, false],
+            [`svc:x:${start + 5}`, false], // no GID field: glibc skips the line
+            [`svc:x:${start + 5} :1::/:/bin/sh`, false],
+        ];
+        for (const [line, counts] of cases) {
+            fs.writeFileSync(file("passwd"), `root:x:0:0::/root:/bin/sh\n${line}\n`);
+            fs.writeFileSync(file("subuid"), "");
+            const r = run(etc, ["check", `planned:${start}:65536`]);
+            assert.equal(r.status, counts ? 3 : 0, `${JSON.stringify(line)}: ${JSON.stringify(r.json)}`);
+            if (counts) assert.match(r.json.conflicts!.join("\n"), /contains user svc \(2147483653\)/);
+        }
+    });
+
+    it("a host with thousands of overlapping lines and a 1 MB line gets a short report (no line near 64 KiB)", function () {
+        // The Command provider's log reader stops at a 64 KiB line (and the command never
+        // returns); the report and the error message must stay small whatever the files hold.
+        const lines = Array.from({ length: 5000 }, (_, i) => `foreign${i}:${2147483648 + i}:1`);
+        fs.writeFileSync(file("subuid"), `${lines.join("\n")}\n${"x".repeat(1 << 20)}\n`);
+        const r = spawnSync("bash", [script, "check", "planned:2147483648:65536"], { env: { ...process.env, HH_ETC: etc }, encoding: "utf8" });
+        assert.equal(r.status, 3, r.stderr.slice(0, 2000));
+        const longest = Math.max(...`${r.stdout}\n${r.stderr}`.split("\n").map((l) => Buffer.byteLength(l)));
+        assert.ok(longest < 16 * 1024, `longest line ${longest} bytes`);
+        const json = JSON.parse(r.stdout.trim());
+        assert.equal(json.conflicts.length, 21);
+        assert.equal(json.conflicts[20], "(and 4980 more conflicts)");
+        assert.ok(Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) < 16 * 1024, `${r.stdout.length} + ${r.stderr.length} bytes`);
+    });
+
     it("agrees with format.ts byte for byte on random files (property)", function () {
         this.timeout(60_000);
         const foreignLine = fc.oneof(

@@ -82,6 +82,7 @@ describe("verify.sh + checks.ts on this machine (private remapped dockerd, rootl
     const subids = new TestSubids([`${remapUser}:${remapStart}:${COUNT}`, `${dockerUser}:${dockerStart}:${COUNT}`, `${podmanUser}:${podmanStart}:${COUNT}`]);
     const foreignLine = `${foreignOwner}:${podmanStart + 4096}:1024`;
     let foreignWritten = false;
+    let hugeLines: string[] = [];
     let d: PrivateDockerd | undefined;
     let tar = "";
     const rootlessApplied: [string, string][] = [];
@@ -208,6 +209,7 @@ describe("verify.sh + checks.ts on this machine (private remapped dockerd, rootl
             }]);
         }
         steps.push(["foreign line", () => foreignWritten && removeLines([foreignLine])]);
+        steps.push(["huge state lines", () => hugeLines.length > 0 && removeLines(hugeLines)]);
         steps.push(["subordinate ranges", () => subids.drop()]);
         steps.push(["remap user", () => deleteAccount(remapUser)]);
         steps.push(["new empty directories", () => {
@@ -298,6 +300,32 @@ describe("verify.sh + checks.ts on this machine (private remapped dockerd, rootl
                 assert.match(c.observed, /^hostns \([0-9a-f]{12}\)$/);
             } finally {
                 dockerd().dockerOk("rm", "-f", "hostns");
+            }
+        });
+
+        it("docker-remap: a host that would make a huge report (30 --userns=host containers, 3000 overlapping lines): every line stays short", function () {
+            // The Command provider's log reader stops at a 64 KiB line and the command never
+            // returns: the report names at most 20 items per list and counts the rest.
+            dockerd().importBusybox(tar);
+            const names = Array.from({ length: 30 }, (_, i) => `hostns-${"n".repeat(120)}-${i}`);
+            hugeLines = Array.from({ length: 3000 }, (_, i) => `${foreignOwner}x${i}:${remapStart + i}:1`);
+            try {
+                for (const n of names) dockerd().dockerOk("run", "-d", "--userns=host", "--network", "none", "--name", n, busyboxImage, "sleep", "3600");
+                appendLines(hugeLines);
+                const { r, result, checks } = verifyRuntime("docker-remap", undefined, { what: "huge host state" });
+                const longest = Math.max(...`${r.stdout}\n${r.stderr}`.split("\n").map((l) => Buffer.byteLength(l)));
+                console.log(`      report ${Buffer.byteLength(r.stdout)} bytes, longest line ${longest} bytes`);
+                assert.ok(longest < 16 * 1024, `longest line ${longest} bytes`);
+                assert.deepEqual(failedNames(result), ["no-userns-host-containers", "subgid-no-overlap", "subuid-no-overlap"], describeChecks(result));
+                assert.match(checks.get("no-userns-host-containers")!.observed, /; and 10 more$/);
+                assert.match(checks.get("subuid-no-overlap")!.observed, /\(and 2980 more lines\)/);
+                assert.equal(r.json.containers.count, 30);
+                assert.equal(r.json.containers.hostNamespace, 30);
+                assert.equal(r.json.containers.running.length, 20);
+            } finally {
+                dockerd().docker("rm", "-f", ...names);
+                removeLines(hugeLines);
+                hugeLines = [];
             }
         });
 
