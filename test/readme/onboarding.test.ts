@@ -6,6 +6,7 @@ import { runCleanupSteps } from "../support/cleanup";
 import { FreshClone } from "../support/fresh-clone";
 import { TestLab, labAvailable } from "../support/lab";
 import { exampleHostNames, swapExampleHosts } from "../support/onboard-example";
+import { repoRoot } from "../support/pulumi-cli";
 import { markedShellBlock } from "../support/readme-blocks";
 import { ShellSession } from "../support/shell-session";
 
@@ -32,6 +33,53 @@ const STACK = "onboard";
 
 const onboarding = markedShellBlock("onboarding");
 const undo = markedShellBlock("onboarding-undo");
+
+// Checked everywhere, lab or not: the markers find the sequence, and the example's swap touches
+// only the connection lines.
+describe("README onboarding blocks (found by their markers; the example swaps cleanly)", function () {
+    it("the marked blocks are the onboarding sequence the issue names, and its undo", function () {
+        const starts = ["cp stacks/Pulumi.onboard.example.yaml", "pulumi stack init onboard", "pulumi config set --secret sshPrivateKey <",
+            "pulumi preview", "pulumi up --continue-on-error", "pulumi stack output --json"];
+        for (const s of starts) assert.ok(onboarding.some((l) => l.startsWith(s)), `a line starts with ${JSON.stringify(s)}:\n${onboarding.join("\n")}`);
+        assert.ok(undo.some((l) => /^pulumi destroy(\s|$)/.test(l)), undo.join("\n"));
+    });
+
+    it("swapping the example's hosts for lab hosts changes only address, port, user and hostKey lines", function () {
+        const example = fs.readFileSync(path.join(repoRoot, "stacks", "Pulumi.onboard.example.yaml"), "utf8");
+        const names = exampleHostNames(example);
+        const lab = names.map((_, i) => ({
+            name: `onb-${i + 1}`, address: "127.0.0.1", port: 22421 + i, user: i === 0 ? "deploy" : "root", privateKeyFile: "/k",
+            hostKey: `ssh-ed25519 AAAALAB${i}`, profile: "busy" as const, suite: "bookworm",
+        }));
+        const swapped = swapExampleHosts(example, lab);
+        const connection = /^\s+(address|port|user|hostKey):/;
+        assert.deepEqual(swapped.split("\n").filter((l) => !connection.test(l)), example.split("\n").filter((l) => !connection.test(l)));
+        for (const [i, h] of lab.entries()) {
+            assert.ok(swapped.includes(`address: 127.0.0.1\n      port: ${h.port}\n`), swapped);
+            assert.equal(exampleHostNames(swapped)[i], names[i]);
+        }
+        assert.match(swapped, /user: deploy\n      hostKey: ssh-ed25519 AAAALAB0\n/);
+        assert.doesNotMatch(swapped, /203\.0\.113\.|AAAAIExample/, "no example address or key is left");
+    });
+
+    it("runs lines as one terminal would: exports, sourced settings and cd carry over; each line has its own status", function () {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hh-session-test-"));
+        const session = new ShellSession(dir, { PATH: process.env.PATH });
+        try {
+            fs.mkdirSync(path.join(dir, "sub"));
+            fs.writeFileSync(path.join(dir, "sub", "env.sh"), "export FROM_SOURCE=yes\n");
+            session.ok("export A='x y'   # a trailing comment stays a comment");
+            session.ok("cd sub");
+            session.ok("source env.sh");
+            assert.equal(session.ok('echo "$A|$FROM_SOURCE|$PWD"').stdout, `x y|yes|${path.join(dir, "sub")}\n`);
+            assert.equal(session.run("false").status, 1);
+            assert.equal(session.ok("echo $A").stdout, "x y\n", "a failed line keeps the state");
+        } finally {
+            session.dispose();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
 
 describe("README onboarding, as printed, on a fresh clone (lab hosts stand in for the example's)", function () {
     this.timeout(900_000);
@@ -79,7 +127,8 @@ describe("README onboarding, as printed, on a fresh clone (lab hosts stand in fo
 
     after(function () {
         runCleanupSteps([
-            // Hosts left hardened by a failed run are put back before the lab goes (nothing else would).
+            // A failed run's hosts are put back first, as the other lab suites do, so `lab down` meets
+            // hosts as they started (the clone's backend, which knows what to undo, goes with the clone).
             ["destroy", () => {
                 if (upRan && !destroyed) session!.ok(`pulumi destroy --yes --skip-preview --stack ${STACK}`);
             }],
@@ -88,13 +137,6 @@ describe("README onboarding, as printed, on a fresh clone (lab hosts stand in fo
             ["home", () => home && fs.rmSync(home, { recursive: true, force: true })],
             ["session", () => session?.dispose()],
         ]);
-    });
-
-    it("the marked block is the onboarding sequence the issue names", function () {
-        const starts = ["cp stacks/Pulumi.onboard.example.yaml", "pulumi stack init onboard", "pulumi config set --secret sshPrivateKey <",
-            "pulumi preview", "pulumi up --continue-on-error", "pulumi stack output --json"];
-        for (const s of starts) assert.ok(onboarding.some((l) => l.startsWith(s)), `a line starts with ${JSON.stringify(s)}:\n${onboarding.join("\n")}`);
-        assert.ok(undo.some((l) => /^pulumi destroy(\s|$)/.test(l)), undo.join("\n"));
     });
 
     /** Runs one README line; a failed line stops the ones after it (they are reported as skipped). */
