@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { repoRoot } from "../support/pulumi-cli";
@@ -457,6 +458,42 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
         } finally {
             fs.rmSync(cfg, { force: true });
             fs.renameSync(target, cfg);
+        }
+    });
+
+    it("a daemon.json linked into a directory whose name is not UTF-8: the link is kept and every output byte is UTF-8", function () {
+        // The Command provider's outputs are protobuf strings: one byte that is not UTF-8 fails the
+        // RPC after the script ran, and its result is lost. Host paths can hold any bytes.
+        const cfg = dockerd().config;
+        const managed = Buffer.concat([Buffer.from(`${dockerd().dir}/cm-`), Buffer.from([0xff, 0xfe]), Buffer.from("-x")]);
+        fs.mkdirSync(managed);
+        const target = Buffer.concat([managed, Buffer.from("/daemon.json")]);
+        fs.renameSync(cfg, target);
+        fs.symlinkSync(target, cfg);
+        const utf8 = new TextDecoder("utf-8", { fatal: true });
+        const raw = (args: string[]) => {
+            const r = spawnSync("bash", ["-s", "--", ...args], { input: scriptText, env: { ...process.env, ...dockerd().env }, timeout: 240_000 });
+            // decode() throws on any byte sequence that is not UTF-8.
+            const out = utf8.decode(r.stdout), err = utf8.decode(r.stderr);
+            return { status: r.status, json: JSON.parse(out.trim().split("\n").pop() ?? ""), out, err };
+        };
+        try {
+            const a = raw(["apply", "--user", user, "--range", `${start}:65536`]);
+            assert.equal(a.status, 0, a.err);
+            assert.ok(fs.lstatSync(cfg).isSymbolicLink(), "still a link");
+            assert.equal(JSON.parse(fs.readFileSync(target, "utf8"))["userns-remap"], user);
+            assert.equal(raw(["remove", "--user", user]).status, 0);
+            assert.equal(fs.readFileSync(target, "utf8"), ORIGINAL);
+            // Dangling, into the same directory: refused, and the message naming it is UTF-8 too.
+            fs.rmSync(cfg);
+            fs.symlinkSync(Buffer.concat([managed, Buffer.from("/missing-"), Buffer.from([0xc3, 0x28]), Buffer.from(".json")]), cfg);
+            const d = raw(["apply", "--user", user]);
+            assert.equal(d.status, 4, d.err);
+            assert.match(d.json.error, /daemon\.json is a symlink to .*cm-.*missing-.*\.json, which does not exist/);
+        } finally {
+            fs.rmSync(cfg, { force: true });
+            fs.renameSync(target, cfg);
+            fs.rmSync(managed, { recursive: true, force: true });
         }
     });
 

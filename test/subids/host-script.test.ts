@@ -244,6 +244,28 @@ describe("subids-host.sh (real bash and awk, temp /etc)", function () {
         assert.ok(Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) < 16 * 1024, `${r.stdout.length} + ${r.stderr.length} bytes`);
     });
 
+    it("bytes that are not UTF-8 in a linked path or a foreign line never reach the output", function () {
+        const utf8 = new TextDecoder("utf-8", { fatal: true });
+        const dir = Buffer.concat([Buffer.from(`${etc}/cm-`), Buffer.from([0xff]), Buffer.from("-x")]);
+        fs.mkdirSync(dir);
+        const target = Buffer.concat([dir, Buffer.from("/subuid")]);
+        // A foreign owner in Latin-1 ("josé"), overlapping the plan.
+        fs.writeFileSync(target, Buffer.concat([Buffer.from("jos"), Buffer.from([0xe9]), Buffer.from(":2147483648:65536\n")]));
+        fs.symlinkSync(target, file("subuid"));
+        const raw = (args: string[]) => {
+            const r = spawnSync("bash", [script, ...args], { env: { ...process.env, HH_ETC: etc } });
+            return { status: r.status, out: utf8.decode(r.stdout), err: utf8.decode(r.stderr) }; // throws on non-UTF-8
+        };
+        const c = raw(["apply", "planned:2147483648:65536"]);
+        assert.equal(c.status, 3, c.err);
+        assert.match(JSON.parse(c.out).conflicts[0], /overlaps line 1 \(jos:2147483648:65536\)/);
+        const a = raw(["apply", "planned:2147549184:65536"]);
+        assert.equal(a.status, 0, a.err);
+        assert.ok(fs.lstatSync(file("subuid")).isSymbolicLink());
+        assert.equal(raw(["remove"]).status, 0);
+        assert.deepEqual(fs.readFileSync(target), Buffer.concat([Buffer.from("jos"), Buffer.from([0xe9]), Buffer.from(":2147483648:65536\n")]));
+    });
+
     it("agrees with format.ts byte for byte on random files (property)", function () {
         this.timeout(60_000);
         const foreignLine = fc.oneof(
