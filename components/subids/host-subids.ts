@@ -31,9 +31,13 @@ export interface HostSubidsReport {
  * exactly our lines. The preview shows the `owner:start:count` lines in the command.
  *
  * Foreign lines are read as shadow-utils reads them (numbers in hex, octal, with a sign or
- * leading blanks, the first three fields of a line), so an overlap in any notation the host's
- * tools accept is refused. A symlinked /etc/subuid or /etc/subgid stays a link: its target is
- * written atomically and given its bytes back on destroy.
+ * leading blanks, the first three fields of a line; NIS lines and lines of 1024 bytes or more
+ * are no entries), so an overlap in any notation the host's tools accept is refused. A line
+ * owned by a planned user's UID (in subgid also its group's GID) is that user's, as getsubids,
+ * newuidmap and dockerd read it. Accounts are read as glibc reads /etc/passwd and /etc/group,
+ * plus what the host's name services list (`getent`). A symlinked /etc/subuid or /etc/subgid
+ * stays a link: its target is written atomically and given its bytes back on destroy. The
+ * report names at most 20 conflicts and counts the rest.
  */
 export class HostSubids extends pulumi.ComponentResource {
     /** The `owner:start:count` lines written to both files, sorted by start. */
