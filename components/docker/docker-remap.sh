@@ -43,12 +43,17 @@
 #   HH_DOCKER_JSON_TOOL      python3 or jq: force the JSON tool (default: python3, else jq)
 #
 # stdout: one JSON object. stderr: one line per step ("docker-remap: ...").
-# Exit: 0 ok; 1 unexpected error; 2 bad arguments; 3 a precondition is not met (nothing
-# touched); 4 the existing daemon config is malformed (nothing touched); 5 dockerd --validate
-# rejected the new config (config untouched); 6 the daemon did not come back after the restart:
-# the previous config was put back and the daemon serves again; 7 as 6, but the daemon does not
-# serve after the rollback either (needs a human); 8 installing a package failed.
+# Exit (the table in components/host/prelude.sh): 0 ok; EXIT_FAILED; EXIT_USAGE;
+# EXIT_PRECONDITION (nothing touched); EXIT_MALFORMED the existing daemon config is malformed
+# or a dangling link (nothing touched); EXIT_REJECTED dockerd --validate rejected the new config
+# (config untouched); EXIT_ROLLED_BACK the daemon did not come back after the restart: the
+# previous config was put back and the daemon serves again; EXIT_BROKEN as that, but the daemon
+# does not serve after the rollback either (needs a human); EXIT_PACKAGES installing failed.
 set -euo pipefail
+# The shared prelude (components/host/prelude.sh: exit codes, output helpers, shared readers)
+# comes ahead of this script on stdin; run from its file, the script sources it.
+# shellcheck source=SCRIPTDIR/../host/prelude.sh
+[ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
 
 # Hosts get this script on stdin (`bash -s -- ARGS`). bash parses a brace group whole before it
 # runs it, and the group's stdin is /dev/null: no command below can read (eat) the script's rest.
@@ -64,29 +69,11 @@ wait_seconds="${HH_DOCKER_WAIT:-60}"
 action=""
 fail_extra="" # extra JSON members for the failure object, e.g. ',"rolledBack":true'
 
-# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
-# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
-# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
-utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
-short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
-say() { printf '%s: %s\n' "$TOOL" "$(short "$*")" >&2; }
-json_escape() {
-  local s=$1
-  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
-  # Any other control character would make the JSON invalid: drop it.
-  printf '%s' "$s" | tr -d '\000-\037' | utf8_clean
-}
 json_str() { if [ $# -eq 0 ] || [ -z "${1+x}" ]; then printf 'null'; else printf '"%s"' "$(json_escape "$1")"; fi; }
-json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; json_str "$s"; done; printf ']'; }
 json_bool() { if [ "$1" = 1 ] || [ "$1" = true ]; then printf true; else printf false; fi; }
-fail() {
-  local code=$1; shift
-  say "error: $*"
-  printf '{"ok":false,"action":%s,"exitCode":%s,"error":%s%s}\n' "$(json_str "$action")" "$code" "$(json_str "$*")" "$fail_extra"
-  exit "$code"
-}
+fail_fields() { printf '%s' "$fail_extra"; } # the prelude's fail adds these members
 usage() {
-  fail 2 "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] | remove --user NAME [--delete-user yes|no]"
+  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] | remove --user NAME [--delete-user yes|no]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -108,10 +95,10 @@ while [ $# -gt 0 ]; do
   name=${arg%%=*}
   if [[ "$arg" == --*=* ]]; then value=${arg#*=}
   elif [ $# -ge 1 ]; then value=$1; shift
-  else value=""; [[ " $allowed " == *" $name "* ]] && fail 2 "$name needs a value"
+  else value=""; [[ " $allowed " == *" $name "* ]] && fail "$EXIT_USAGE" "$name needs a value"
   fi
-  [[ " $allowed " == *" $name "* ]] || fail 2 "$action does not take '$name' (it takes: ${allowed:-no arguments})"
-  [[ "$seen" == *" $name "* ]] && fail 2 "$name given twice"
+  [[ " $allowed " == *" $name "* ]] || fail "$EXIT_USAGE" "$action does not take '$name' (it takes: ${allowed:-no arguments})"
+  [[ "$seen" == *" $name "* ]] && fail "$EXIT_USAGE" "$name given twice"
   seen+="$name "
   case "$name" in
     --user) user=$value ;;
@@ -124,26 +111,26 @@ while [ $# -gt 0 ]; do
 done
 for pair in "--install:$install" "--require-no-containers:$require_none" "--delete-user:$delete_user"; do
   v=${pair#*:}
-  [ -z "$v" ] || [ "$v" = yes ] || [ "$v" = no ] || fail 2 "${pair%%:*} must be yes or no, not '$v'"
+  [ -z "$v" ] || [ "$v" = yes ] || [ "$v" = no ] || fail "$EXIT_USAGE" "${pair%%:*} must be yes or no, not '$v'"
 done
 install=${install:-no} require_none=${require_none:-no} delete_user=${delete_user:-no}
 if [ "$action" != facts ]; then
-  [ -n "$user" ] || fail 2 "$action needs --user NAME"
+  [ -n "$user" ] || fail "$EXIT_USAGE" "$action needs --user NAME"
   # useradd's default NAME_REGEX, without the trailing '$' of Samba machine accounts.
-  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail 2 "--user '$user': expected a user name matching ^[a-z_][a-z0-9_-]{0,31}\$"
+  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--user '$user': expected a user name matching ^[a-z_][a-z0-9_-]{0,31}\$"
   case "$user" in
-    default) fail 2 "--user default: dockerd reads \"default\" as its own dockremap user; pick another name" ;;
-    root) fail 2 "--user root: containers would map to root's subordinate IDs; pick a dedicated user" ;;
+    default) fail "$EXIT_USAGE" "--user default: dockerd reads \"default\" as its own dockremap user; pick another name" ;;
+    root) fail "$EXIT_USAGE" "--user root: containers would map to root's subordinate IDs; pick a dedicated user" ;;
   esac
 fi
-[[ "$wait_seconds" =~ ^[1-9][0-9]{0,3}$ ]] || fail 2 "HH_DOCKER_WAIT must be a number of seconds (1-9999), not '$wait_seconds'"
-case "$config" in /*) ;; *) fail 2 "HH_DOCKER_CONFIG must be an absolute path, not '$config'" ;; esac
+[[ "$wait_seconds" =~ ^[1-9][0-9]{0,3}$ ]] || fail "$EXIT_USAGE" "HH_DOCKER_WAIT must be a number of seconds (1-9999), not '$wait_seconds'"
+case "$config" in /*) ;; *) fail "$EXIT_USAGE" "HH_DOCKER_CONFIG must be an absolute path, not '$config'" ;; esac
 hook=${HH_DOCKER_RESTART_HOOK:-}
 if [ -n "$hook" ] && { [ ! -f "$hook" ] || [ ! -x "$hook" ]; }; then
-  fail 2 "HH_DOCKER_RESTART_HOOK=$hook is not an executable file"
+  fail "$EXIT_USAGE" "HH_DOCKER_RESTART_HOOK=$hook is not an executable file"
 fi
 [ -n "$options" ] || options="{}"
-[ -z "$want_range" ] || [[ "$want_range" =~ ^[0-9]{1,10}:[0-9]{1,10}$ ]] || fail 2 "--range must be START:COUNT, not '$want_range'"
+[ -z "$want_range" ] || [[ "$want_range" =~ ^[0-9]{1,10}:[0-9]{1,10}$ ]] || fail "$EXIT_USAGE" "--range must be START:COUNT, not '$want_range'"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -159,7 +146,7 @@ pick_json_tool() {
       if python3 -c 'import json' >/dev/null 2>&1; then json_tool=python3
       elif jq --version >/dev/null 2>&1; then json_tool=jq
       fi ;;
-    *) fail 2 "HH_DOCKER_JSON_TOOL must be python3 or jq, not '$HH_DOCKER_JSON_TOOL'" ;;
+    *) fail "$EXIT_USAGE" "HH_DOCKER_JSON_TOOL must be python3 or jq, not '$HH_DOCKER_JSON_TOOL'" ;;
   esac
   if [ "$json_tool" = python3 ] && ! python3 -c 'import json' >/dev/null 2>&1; then json_tool=""; fi
   if [ "$json_tool" = jq ] && ! jq --version >/dev/null 2>&1; then json_tool=""; fi
@@ -562,7 +549,7 @@ lock_config() { # one apply/remove at a time per host
   local dir=/run/lock
   [ -d "$dir" ] && [ -w "$dir" ] || dir=/tmp
   exec 9>> "$dir/hardened-hosts-docker-remap.lock"
-  flock -w 300 9 || fail 3 "another docker-remap.sh run holds $dir/hardened-hosts-docker-remap.lock"
+  flock -w 300 9 || fail "$EXIT_PRECONDITION" "another docker-remap.sh run holds $dir/hardened-hosts-docker-remap.lock"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -587,18 +574,6 @@ install_packages() { # install_packages PKG...: the distribution's package manag
       fi ;;
   esac
 }
-# Verification (verify.sh) builds its throw-away test image from a static busybox on the host
-# (it never pulls): a minimal host has none, so apply --install yes installs one, as it installs
-# the runtime. A dynamic busybox does not do (the image has no libc).
-find_static_busybox() {
-  local p out
-  for p in /bin/busybox /usr/bin/busybox /sbin/busybox /usr/sbin/busybox; do
-    [ -x "$p" ] || continue
-    command -v ldd >/dev/null 2>&1 || { echo "$p"; return; }
-    out=$(LC_ALL=C ldd "$p" 2>&1 || true)
-    if [[ "$out" == *"not a dynamic executable"* || "$out" == *"statically linked"* ]]; then echo "$p"; return; fi
-  done
-}
 install_docker() {
   local pkg=""
   case " $distro_id $distro_like " in
@@ -611,16 +586,16 @@ install_docker() {
       for p in docker-ce moby-engine; do
         if "$pm" -q info "$p" >/dev/null 2>&1; then pkg=$p; break; fi
       done
-      [ -n "$pkg" ] || fail 8 "no docker-ce or moby-engine package is available on $distro_id $distro_version: add Docker's repository (https://download.docker.com/linux/) first" ;;
-    *) fail 8 "installing docker on '$distro_id' is not supported: install it by hand" ;;
+      [ -n "$pkg" ] || fail "$EXIT_PACKAGES" "no docker-ce or moby-engine package is available on $distro_id $distro_version: add Docker's repository (https://download.docker.com/linux/) first" ;;
+    *) fail "$EXIT_PACKAGES" "installing docker on '$distro_id' is not supported: install it by hand" ;;
   esac
-  install_packages "$pkg" || fail 8 "installing $pkg failed (see the package manager's output above)"
+  install_packages "$pkg" || fail "$EXIT_PACKAGES" "installing $pkg failed (see the package manager's output above)"
   # Debian from trixie on ships the CLI as docker-cli, which docker.io only recommends.
   if [ "$pkg" = docker.io ] && ! command -v docker >/dev/null 2>&1; then
-    install_packages docker-cli || fail 8 "installing docker-cli failed (see the package manager's output above)"
+    install_packages docker-cli || fail "$EXIT_PACKAGES" "installing docker-cli failed (see the package manager's output above)"
   fi
   detect_docker
-  [ "$docker_installed" = 1 ] || fail 8 "$pkg is installed but there is no working dockerd"
+  [ "$docker_installed" = 1 ] || fail "$EXIT_PACKAGES" "$pkg is installed but there is no working dockerd"
   if [ "$init_system" = systemd ]; then systemctl enable docker.service </dev/null >&2 9>&- || true; fi
 }
 
@@ -674,18 +649,18 @@ fi
 # plan / apply / remove need a JSON tool. apply --install yes may install jq for it.
 if [ -z "$json_tool" ]; then
   if [ "$action" = apply ] && [ "$install" = yes ]; then
-    install_packages jq || fail 8 "installing jq failed: neither python3 (with its json module) nor jq is available"
+    install_packages jq || fail "$EXIT_PACKAGES" "installing jq failed: neither python3 (with its json module) nor jq is available"
     pick_json_tool
   fi
-  [ -n "$json_tool" ] || fail 3 "neither python3 (with its json module) nor jq is available to read $config safely: install one of them (apply --install yes installs jq)"
+  [ -n "$json_tool" ] || fail "$EXIT_PRECONDITION" "neither python3 (with its json module) nor jq is available to read $config safely: install one of them (apply --install yes installs jq)"
 fi
 say "$action: JSON tool $json_tool"
 
 if [ "$action" = plan ] || [ "$action" = apply ]; then
-  msg=$(json check-text "$options" "--options") || fail 2 "${msg:-"--options: not a JSON object"}"
+  msg=$(json check-text "$options" "--options") || fail "$EXIT_USAGE" "${msg:-"--options: not a JSON object"}"
   mapfile -t option_keys < <(json text-keys "$options" "--options")
   for k in "${option_keys[@]+"${option_keys[@]}"}"; do
-    [ "$k" != userns-remap ] || fail 2 "--options must not set userns-remap: this script sets it to --user"
+    [ "$k" != userns-remap ] || fail "$EXIT_USAGE" "--options must not set userns-remap: this script sets it to --user"
   done
 fi
 
@@ -693,7 +668,7 @@ if [ "$action" = remove ]; then
   lock_config
   read_config
   [ "$config_state" != invalid ] || { [ -e "$backup" ] || [ -e "$created_marker" ]; } ||
-    fail 4 "$config is malformed and there is no hardened-hosts backup to restore: $config_error"
+    fail "$EXIT_MALFORMED" "$config is malformed and there is no hardened-hosts backup to restore: $config_error"
   plan="nothing"
   if [ -e "$created_marker" ]; then
     if [ -e "$config" ]; then plan=delete; else plan=drop-backup; fi
@@ -713,7 +688,7 @@ if [ "$action" = remove ]; then
       [ "$docker_installed" = 1 ] || say "note: dockerd is not installed; restoring $config without a restart"
       pick_restart_method
       if [ "$docker_installed" = 1 ] && [ -z "$restart_method" ]; then
-        fail 3 "no way to restart docker here (init: $init_system): set HH_DOCKER_RESTART_HOOK"
+        fail "$EXIT_PRECONDITION" "no way to restart docker here (init: $init_system): set HH_DOCKER_RESTART_HOOK"
       fi ;;
   esac
   [ "$plan" != delkey ] || json delkey "$config" "$config" userns-remap "$work/new" >/dev/null
@@ -734,10 +709,10 @@ if [ "$action" = remove ]; then
       if [ "$previous_existed" = 1 ]; then put_file "$work/previous" "$config"; else rm -f "$config"; fi
       if restart_docker; then
         fail_extra=',"rolledBack":true,"daemonServing":true'
-        fail 6 "docker did not come back with the restored $config; the previous config is back in place and docker serves again. dockerd said: $err"
+        fail "$EXIT_ROLLED_BACK" "docker did not come back with the restored $config; the previous config is back in place and docker serves again. dockerd said: $err"
       fi
       fail_extra=',"rolledBack":true,"daemonServing":false'
-      fail 7 "docker did not come back with the restored $config, nor after putting the previous config back: docker is DOWN. dockerd said: $err / after rollback: $(daemon_error_text)"
+      fail "$EXIT_BROKEN" "docker did not come back with the restored $config, nor after putting the previous config back: docker is DOWN. dockerd said: $err / after rollback: $(daemon_error_text)"
     fi
   fi
   # The remap user: kept unless asked, and only ever deleted when apply created it.
@@ -748,7 +723,7 @@ if [ "$action" = remove ]; then
   if [ "$delete_user" = yes ]; then
     if [ "$created_user" = 1 ] && getent passwd "$user" >/dev/null; then
       # userdel also drops NAME's lines from /etc/subuid and /etc/subgid.
-      userdel "$user" >&2 || fail 1 "userdel $user failed"
+      userdel "$user" >&2 || fail "$EXIT_FAILED" "userdel $user failed"
       user_deleted=1; say "remove: deleted user $user"
     elif getent passwd "$user" >/dev/null; then user_kept_reason="user $user existed before apply"
     fi
@@ -780,21 +755,21 @@ fi
 t_start=$(date +%s.%N)
 [ "$action" = plan ] || lock_config
 [ "$docker_installed" = 1 ] || [ "$install" = yes ] || [ "$action" = plan ] ||
-  fail 3 "docker is not installed (no working dockerd): pass --install yes to install it"
+  fail "$EXIT_PRECONDITION" "docker is not installed (no working dockerd): pass --install yes to install it"
 
 read -r uid_start uid_count <<< "$(subid_first /etc/subuid "$user")" || true
 read -r gid_start gid_count <<< "$(subid_first /etc/subgid "$user")" || true
-[ -n "${uid_start:-}" ] || fail 3 "$user has no range in /etc/subuid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
-[ -n "${gid_start:-}" ] || fail 3 "$user has no range in /etc/subgid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
+[ -n "${uid_start:-}" ] || fail "$EXIT_PRECONDITION" "$user has no range in /etc/subuid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
+[ -n "${gid_start:-}" ] || fail "$EXIT_PRECONDITION" "$user has no range in /etc/subgid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
 if [ -n "$want_range" ] && { [ "$uid_start:$uid_count" != "$want_range" ] || [ "$gid_start:$gid_count" != "$want_range" ]; }; then
-  fail 3 "$user's first range is subuid $uid_start:$uid_count, subgid $gid_start:$gid_count, not the planned $want_range: write the planned lines first (subids-host.sh apply)"
+  fail "$EXIT_PRECONDITION" "$user's first range is subuid $uid_start:$uid_count, subgid $gid_start:$gid_count, not the planned $want_range: write the planned lines first (subids-host.sh apply)"
 fi
 (( uid_count >= 65536 && gid_count >= 65536 )) || say "note: $user's first range is smaller than 65536 IDs (subuid $uid_count, subgid $gid_count): images with higher IDs will not unpack"
 say "$action: $user maps to subuid $uid_start+$uid_count, subgid $gid_start+$gid_count"
 
 read_config
 case "$config_state" in
-  invalid) fail 4 "$config is malformed, nothing was changed: $config_error" ;;
+  invalid) fail "$EXIT_MALFORMED" "$config is malformed, nothing was changed: $config_error" ;;
   absent) src=- ;;
   *) src=$config ;;
 esac
@@ -809,7 +784,7 @@ fi
 drop_json=$(printf '%s\n' "${drop_keys[@]+"${drop_keys[@]}"}" | awk 'BEGIN { printf "[" } NF { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s\"%s\"", (n++ ? "," : ""), $0 } END { printf "]" }')
 original=-; [ ! -e "$backup" ] || original=$backup
 [ ${#drop_keys[@]} -eq 0 ] || say "$action: no longer managed, back to the original or removed: ${drop_keys[*]}"
-merge_result=$(json merge "$src" "$config" "$options" "$user" "$work/new" "$drop_json" "$original") || fail 4 "$merge_result"
+merge_result=$(json merge "$src" "$config" "$options" "$user" "$work/new" "$drop_json" "$original") || fail "$EXIT_MALFORMED" "$merge_result"
 changed=0; [ "$merge_result" = changed ] && changed=1
 [ "$config_state" != absent ] || changed=1
 say "$action: $config $([ "$changed" = 1 ] && echo "needs changes" || echo "already as wanted")"
@@ -825,17 +800,17 @@ if [ "$action" = apply ] && [ "$install" = yes ] && [ -z "$(find_static_busybox)
     *" debian "*|*" ubuntu "*) bb=busybox-static ;;
     *) bb=busybox ;;
   esac
-  install_packages "$bb" || fail 8 "installing $bb (verification's test image) failed"
+  install_packages "$bb" || fail "$EXIT_PACKAGES" "installing $bb (verification's test image) failed"
   [ -n "$(find_static_busybox)" ] || say "warning: $bb gave no static busybox: verification needs an --image on this host"
 fi
 
 detect_flags
 mapfile -t dups < <(duplicates_of "${new_keys[@]}" | grep . || true)
 if [ ${#dups[@]} -gt 0 ]; then
-  fail 3 "dockerd is started with flags that set $(IFS=,; echo "${dups[*]}") (from ${flags_source:-?}: $flags_text); dockerd refuses to start when a setting is both a flag and in $config: remove the flag or leave the key out of --options"
+  fail "$EXIT_PRECONDITION" "dockerd is started with flags that set $(IFS=,; echo "${dups[*]}") (from ${flags_source:-?}: $flags_text); dockerd refuses to start when a setting is both a flag and in $config: remove the flag or leave the key out of --options"
 fi
 if [ -n "$flag_config_file" ] && [ "$flag_config_file" != "$config" ]; then
-  fail 3 "dockerd is started with --config-file $flag_config_file (from $flags_source), not $config: set HH_DOCKER_CONFIG=$flag_config_file"
+  fail "$EXIT_PRECONDITION" "dockerd is started with --config-file $flag_config_file (from $flags_source), not $config: set HH_DOCKER_CONFIG=$flag_config_file"
 fi
 
 daemon_state
@@ -850,11 +825,11 @@ if [ "$restart_needed" = 1 ] && [ "$remapped_to_user" = 0 ] && [ ${#all_names[@]
 fi
 if [ "$restart_needed" = 1 ] && [ ${#running_names[@]} -gt 0 ]; then
   say "note: the restart stops ${#running_names[@]} running container(s): ${running_names[*]}"
-  [ "$require_none" != yes ] || fail 3 "--require-no-containers yes and ${#running_names[@]} container(s) run: ${running_names[*]}; nothing was changed"
+  [ "$require_none" != yes ] || fail "$EXIT_PRECONDITION" "--require-no-containers yes and ${#running_names[@]} container(s) run: ${running_names[*]}; nothing was changed"
 fi
 pick_restart_method
 [ "$restart_needed" = 0 ] || [ -n "$restart_method" ] || [ "$action" = plan ] ||
-  fail 3 "no way to restart docker here (init: $init_system, no systemd, service or rc-service): set HH_DOCKER_RESTART_HOOK"
+  fail "$EXIT_PRECONDITION" "no way to restart docker here (init: $init_system, no systemd, service or rc-service): set HH_DOCKER_RESTART_HOOK"
 
 if [ "$action" = plan ]; then
   new_text=$(cat "$work/new"; printf x)
@@ -869,7 +844,7 @@ fi
 # their own: the ranges come from subids-host.sh).
 user_created=0
 if ! getent group "$user" >/dev/null; then
-  groupadd --system "$user" >&2 || fail 1 "groupadd --system $user failed"
+  groupadd --system "$user" >&2 || fail "$EXIT_FAILED" "groupadd --system $user failed"
   echo "group $user" >> "$work/accounts"
   say "apply: created group $user"
 fi
@@ -877,19 +852,19 @@ if ! getent passwd "$user" >/dev/null; then
   subuid_before=$(cksum < /etc/subuid 2>/dev/null || true)
   nologin=/usr/sbin/nologin; [ -x "$nologin" ] || nologin=/sbin/nologin
   useradd --system --no-create-home --shell "$nologin" --gid "$user" \
-    -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || fail 1 "useradd --system $user failed"
+    -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || fail "$EXIT_FAILED" "useradd --system $user failed"
   [ "$(cksum < /etc/subuid 2>/dev/null || true)" = "$subuid_before" ] || say "warning: useradd changed /etc/subuid"
   echo "user $user" >> "$work/accounts"
   user_created=1
   say "apply: created system user $user"
 fi
-[ "$(id -u "$user")" != 0 ] || fail 3 "user $user has UID 0: refusing to remap to it"
+[ "$(id -u "$user")" != 0 ] || fail "$EXIT_PRECONDITION" "user $user has UID 0: refusing to remap to it"
 user_uid=$(id -u "$user") user_gid=$(getent group "$user" | cut -d: -f3)
 
 validated_by="JSON syntax only (dockerd ${docker_version:-?} has no --validate)"
 if [ "$changed" = 1 ] && [ "$validate_supported" = 1 ]; then
   if ! vmsg=$(dockerd --validate --config-file "$work/new" 2>&1); then
-    fail 5 "dockerd --validate rejects the new $config (nothing was written): $vmsg"
+    fail "$EXIT_REJECTED" "dockerd --validate rejects the new $config (nothing was written): $vmsg"
   fi
   validated_by="dockerd --validate"
 fi
@@ -935,13 +910,13 @@ restart_failed() { # restart_failed REASON
     rollback
     if restart_docker; then
       fail_extra=',"rolledBack":true,"daemonServing":true'
-      fail 6 "$reason; $config was restored and docker serves again with it. dockerd said: $err"
+      fail "$EXIT_ROLLED_BACK" "$reason; $config was restored and docker serves again with it. dockerd said: $err"
     fi
     fail_extra=',"rolledBack":true,"daemonServing":false'
-    fail 7 "$reason, and docker does not serve after $config was restored either: docker is DOWN. dockerd said: $err / after rollback: $(daemon_error_text)"
+    fail "$EXIT_BROKEN" "$reason, and docker does not serve after $config was restored either: docker is DOWN. dockerd said: $err / after rollback: $(daemon_error_text)"
   fi
   fail_extra=',"rolledBack":false,"daemonServing":false'
-  fail 6 "$reason ($config was not changed by this run). dockerd said: $err"
+  fail "$EXIT_ROLLED_BACK" "$reason ($config was not changed by this run). dockerd said: $err"
 }
 
 restarted=0

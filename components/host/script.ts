@@ -5,13 +5,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, commandConnection, needsSudo } from "./connection";
 import { shellJoin } from "./shell";
 
+/** The prelude every host script runs on (exit codes, output helpers, shared readers). */
+export const PRELUDE = "host/prelude.sh";
+
 /**
  * Host scripts are real files next to the component that ships them (`components/<dir>/*.sh`).
  * They travel to the host on the SSH session's stdin (`bash -s -- ARGS`), together with their
- * arguments, so nothing is left on the host and the preview shows exactly what will run.
+ * arguments, so nothing is left on the host and the preview shows exactly what will run. The
+ * shared prelude (components/host/prelude.sh) goes first on the same stdin: a script finds its
+ * helpers defined (run from its file instead, a script sources the prelude beside it).
  */
 export function readHostScript(relativePath: string): string {
-    return fs.readFileSync(path.join(__dirname, "..", relativePath), "utf8");
+    const read = (rel: string) => fs.readFileSync(path.join(__dirname, "..", rel), "utf8");
+    return `${read(PRELUDE)}\n${read(relativePath)}`;
 }
 
 /** The command line that runs a script read from stdin, with quoted arguments. */

@@ -56,16 +56,21 @@
 #           supervision{daemon,supervised,pid?,pidfile?,log?,note?}, tun{path,access: acl|already|
 #           chmod-0666}, shell, systemd, cgroup, warnings[]
 #   remove: changed, changes[], mode, user, uid, deleted_user, warnings[]
-# stderr: one line per step. Exit codes:
-#   0 ok; 1 unexpected failure (stderr names the step); 2 bad arguments (nothing touched);
-#   3 user or ID precondition (not root, user missing, uid 0, no/other subuid or subgid range,
-#     home missing); 4 packages missing and --install no, or installation failed;
-#   5 the runtime did not come up as the user (docker info / podman info failed or not rootless);
-#   6 the host cannot run rootless containers as is (user namespaces off, no /dev/net/tun,
-#     unusable runtime dir, systemd user manager unreachable).
+# stderr: one line per step. Exit codes (the table in components/host/prelude.sh):
+#   0 ok; EXIT_FAILED (stderr names the step); EXIT_USAGE (nothing touched);
+#   EXIT_PRECONDITION user or ID precondition (not root, user missing, uid 0, no/other subuid or
+#     subgid range, home missing); EXIT_PACKAGES missing and --install no, or installing failed;
+#   EXIT_NOT_RUNNING the runtime did not come up as the user (docker info / podman info failed
+#     or not rootless); EXIT_UNSUPPORTED the host cannot run rootless containers as is (user
+#     namespaces off, no /dev/net/tun, unusable runtime dir, systemd user manager unreachable).
 # shellcheck disable=SC2016 # the sh -c '...' snippets run as the user expand their own "$1"
 set -Eeuo pipefail
 umask 022
+# The shared prelude (components/host/prelude.sh: exit codes, output helpers, shared readers)
+# comes ahead of this script on stdin; run from its file, the script sources it.
+# shellcheck source=SCRIPTDIR/../host/prelude.sh
+[ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
+readonly TOOL=rootless
 
 readonly STATE_ROOT=/var/lib/hardened-hosts/rootless
 readonly RUN_ROOT=/run/hardened-hosts/rootless
@@ -81,12 +86,6 @@ uid="" gid="" home="" shell="" rt=""
 warnings=() changes=()
 work=""
 
-# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
-# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
-# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
-utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
-short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
-say() { printf 'rootless: %s\n' "$(short "$*")" >&2; }
 warn() { # each warning once
   local w
   for w in "${warnings[@]}"; do [ "$w" != "$*" ] || return 0; done
@@ -94,31 +93,11 @@ warn() { # each warning once
 }
 did() { say "$*"; changes+=("$*"); }
 
-json_escape() {
-  local s=${1//\\/\\\\}
-  s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
-  printf '%s' "${s//[$'\001'-$'\037']/}" | utf8_clean
-}
-jstr() { printf '"%s"' "$(json_escape "$1")"; }
-jstr_or_null() { if [ -n "$1" ]; then jstr "$1"; else printf 'null'; fi; }
-jnum_or_null() { if [[ "$1" =~ ^[0-9]+$ ]]; then printf '%s' "$1"; else printf 'null'; fi; }
-jbool() { if [ "$1" = yes ] || [ "$1" = true ] || [ "$1" = 1 ]; then printf 'true'; else printf 'false'; fi; }
-json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; jstr "$s"; done; printf ']'; }
-
-fail() {
-  local code=$1; shift
-  say "error: $*"
-  printf '{"ok":false,"action":%s,"user":%s,"error":%s,"changes":%s,"warnings":%s}\n' \
-    "$(jstr "$action")" "$(jstr "$user")" "$(jstr "$*")" "$(json_list "${changes[@]}")" "$(json_list "${warnings[@]}")"
-  exit "$code"
-}
-on_error() {
-  local rc=$1 line=$2 cmd=$3
-  fail 1 "unexpected failure (exit $rc) at line $line: $cmd"
-}
+# The prelude's fail adds these members to the failure report.
+fail_fields() { printf ',"user":%s,"changes":%s,"warnings":%s' "$(jstr "$user")" "$(json_list "${changes[@]}")" "$(json_list "${warnings[@]}")"; }
 
 usage() {
-  fail 2 "usage: rootless.sh facts --user NAME | apply --mode docker-rootless|podman --user NAME [--create-user yes|no] [--install yes|no] [--restrict-shell yes|no] [--expect-range START:COUNT] | remove --mode docker-rootless|podman --user NAME [--delete-user yes|no]"
+  fail "$EXIT_USAGE" "usage: rootless.sh facts --user NAME | apply --mode docker-rootless|podman --user NAME [--create-user yes|no] [--install yes|no] [--restrict-shell yes|no] [--expect-range START:COUNT] | remove --mode docker-rootless|podman --user NAME [--delete-user yes|no]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -130,10 +109,10 @@ parse_args() {
   local seen=" " opt val
   while [ $# -gt 0 ]; do
     opt=$1
-    [[ "$opt" == --* ]] || fail 2 "$action: unexpected argument '$opt'"
-    [ $# -ge 2 ] || fail 2 "$action: option $opt needs a value"
+    [[ "$opt" == --* ]] || fail "$EXIT_USAGE" "$action: unexpected argument '$opt'"
+    [ $# -ge 2 ] || fail "$EXIT_USAGE" "$action: option $opt needs a value"
     val=$2; shift 2
-    [[ "$seen" != *" $opt "* ]] || fail 2 "$action: option $opt given twice"
+    [[ "$seen" != *" $opt "* ]] || fail "$EXIT_USAGE" "$action: option $opt given twice"
     seen+="$opt "
     case "$action:$opt" in
       *:--user) user=$val ;;
@@ -143,24 +122,24 @@ parse_args() {
       apply:--restrict-shell) yes_no "$opt" "$val"; restrict_shell=$val ;;
       apply:--expect-range) expect_range=$val ;;
       remove:--delete-user) yes_no "$opt" "$val"; delete_user=$val ;;
-      *) fail 2 "$action: unknown option '$opt'" ;;
+      *) fail "$EXIT_USAGE" "$action: unknown option '$opt'" ;;
     esac
   done
-  [ -n "$user" ] || fail 2 "$action: --user NAME is required"
-  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail 2 "user '$user': expected a login name matching ^[a-z_][a-z0-9_-]{0,31}\$"
-  [ "$user" != root ] || fail 2 "user root: rootless runtimes are for unprivileged users"
+  [ -n "$user" ] || fail "$EXIT_USAGE" "$action: --user NAME is required"
+  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "user '$user': expected a login name matching ^[a-z_][a-z0-9_-]{0,31}\$"
+  [ "$user" != root ] || fail "$EXIT_USAGE" "user root: rootless runtimes are for unprivileged users"
   if [ "$action" != facts ]; then
-    [ -n "$mode" ] || fail 2 "$action: --mode docker-rootless|podman is required"
-    case "$mode" in docker-rootless|podman) ;; *) fail 2 "mode '$mode': expected docker-rootless or podman" ;; esac
+    [ -n "$mode" ] || fail "$EXIT_USAGE" "$action: --mode docker-rootless|podman is required"
+    case "$mode" in docker-rootless|podman) ;; *) fail "$EXIT_USAGE" "mode '$mode': expected docker-rootless or podman" ;; esac
   fi
   if [ -n "$expect_range" ]; then
     [[ "$expect_range" =~ ^(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]] ||
-      fail 2 "--expect-range '$expect_range': expected START:COUNT (decimal, count > 0)"
+      fail "$EXIT_USAGE" "--expect-range '$expect_range': expected START:COUNT (decimal, count > 0)"
     (( BASH_REMATCH[1] + BASH_REMATCH[2] - 1 <= 4294967294 )) ||
-      fail 2 "--expect-range '$expect_range': the range ends past the last valid ID 4294967294"
+      fail "$EXIT_USAGE" "--expect-range '$expect_range': the range ends past the last valid ID 4294967294"
   fi
 }
-yes_no() { [ "$2" = yes ] || [ "$2" = no ] || fail 2 "option $1: expected yes or no, got '$2'"; }
+yes_no() { [ "$2" = yes ] || [ "$2" = no ] || fail "$EXIT_USAGE" "option $1: expected yes or no, got '$2'"; }
 
 # ---------------------------------------------------------------------------------------------
 # Host facts (read-only).
@@ -179,18 +158,6 @@ kernel_at_least() { # kernel_at_least MAJOR MINOR
 }
 sysctl_value() { if [ -r "$1" ]; then cat "$1"; fi; }
 find_cmd() { PATH=$SYS_PATH command -v "$1" 2>/dev/null || true; }
-# Verification (verify.sh) builds its throw-away test image from a static busybox on the host
-# (it never pulls): a minimal host has none, so apply --install yes installs one, as it installs
-# the runtime. A dynamic busybox does not do (the image has no libc).
-find_static_busybox() {
-  local p out
-  for p in /bin/busybox /usr/bin/busybox /sbin/busybox /usr/sbin/busybox; do
-    [ -x "$p" ] || continue
-    command -v ldd >/dev/null 2>&1 || { echo "$p"; return; }
-    out=$(LC_ALL=C ldd "$p" 2>&1 || true)
-    if [[ "$out" == *"not a dynamic executable"* || "$out" == *"statically linked"* ]]; then echo "$p"; return; fi
-  done
-}
 
 find_pam_systemd() {
   find /lib /usr/lib /lib64 /usr/lib64 -maxdepth 3 -name pam_systemd.so -path '*/security/*' -print -quit 2>/dev/null || true
@@ -349,7 +316,7 @@ check_ranges() {
     list=$(ranges_of "$kind")
     foreign=() others=() matched=0
     if [ -z "$list" ]; then
-      fail 3 "$user has no $kind range: write it first (components/subids/subids-host.sh apply $user:START:COUNT)"
+      fail "$EXIT_PRECONDITION" "$user has no $kind range: write it first (components/subids/subids-host.sh apply $user:START:COUNT)"
     fi
     while read -r start count managed; do
       [ "$managed" = 1 ] || foreign+=("$start:$count")
@@ -360,9 +327,9 @@ check_ranges() {
       (( count >= 65536 )) || warn "$user's $kind range $start:$count has fewer than 65536 IDs: images using higher IDs will not unpack"
     done <<< "$list"
     if [ -n "$expect_range" ]; then
-      [ "$matched" = 1 ] || fail 3 "$user's $kind range is $(join_by ', ' "${others[@]}"), expected $expect_range"
+      [ "$matched" = 1 ] || fail "$EXIT_PRECONDITION" "$user's $kind range is $(join_by ', ' "${others[@]}"), expected $expect_range"
       if [ ${#others[@]} -gt 0 ]; then
-        fail 3 "$user has $kind ranges besides $expect_range: $(join_by ', ' "${others[@]}") (remove them, e.g. usermod --del-subuids/--del-subgids)"
+        fail "$EXIT_PRECONDITION" "$user has $kind ranges besides $expect_range: $(join_by ', ' "${others[@]}") (remove them, e.g. usermod --del-subuids/--del-subgids)"
       fi
     fi
     if [ ${#foreign[@]} -gt 0 ]; then
@@ -436,7 +403,7 @@ apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 "$
 dpkg_recover() {
   if [ -n "$(dpkg --audit 2>/dev/null)" ]; then
     say "apply: dpkg was interrupted earlier: dpkg --configure -a"
-    DEBIAN_FRONTEND=noninteractive dpkg --configure -a </dev/null >&2 || fail 4 "dpkg --configure -a failed"
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a </dev/null >&2 || fail "$EXIT_PACKAGES" "dpkg --configure -a failed"
   fi
 }
 ensure_packages() {
@@ -449,32 +416,32 @@ ensure_packages() {
     [[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
   done
   if [ "$install" != yes ]; then
-    fail 4 "missing: ${missing[*]} (packages: ${pkgs[*]}); pass --install yes or install them"
+    fail "$EXIT_PACKAGES" "missing: ${missing[*]} (packages: ${pkgs[*]}); pass --install yes or install them"
   fi
   case "$family" in
     apt)
       say "apply: installing ${pkgs[*]} with apt-get"
       if ! apt_get install -y -q --no-install-recommends "${pkgs[@]}" >&2; then
         dpkg_recover
-        apt_get update -q >&2 || fail 4 "apt-get update failed"
+        apt_get update -q >&2 || fail "$EXIT_PACKAGES" "apt-get update failed"
         apt_get install -y -q --no-install-recommends "${pkgs[@]}" >&2 ||
-          fail 4 "apt-get install ${pkgs[*]} failed"
+          fail "$EXIT_PACKAGES" "apt-get install ${pkgs[*]} failed"
       fi ;;
     dnf)
       say "apply: installing ${pkgs[*]} with dnf (untested branch)"
-      dnf install -y -q "${pkgs[@]}" >&2 || fail 4 "dnf install ${pkgs[*]} failed (Docker packages need Docker's dnf repository)"
+      dnf install -y -q "${pkgs[@]}" >&2 || fail "$EXIT_PACKAGES" "dnf install ${pkgs[*]} failed (Docker packages need Docker's dnf repository)"
       ;;
-    *) fail 4 "missing: ${missing[*]}, and this distribution ($(os_field ID)) has no supported package manager (apt, dnf)" ;;
+    *) fail "$EXIT_PACKAGES" "missing: ${missing[*]}, and this distribution ($(os_field ID)) has no supported package manager (apt, dnf)" ;;
   esac
   did "apply: installed ${pkgs[*]}"
   mapfile -t missing < <(missing_commands)
   # Debian from trixie on ships the docker CLI as docker-cli, which docker.io only recommends.
   if [ "$family" = apt ] && [[ " ${missing[*]} " == *" docker "* ]]; then
-    apt_get install -y -q --no-install-recommends docker-cli >&2 || fail 4 "apt-get install docker-cli failed"
+    apt_get install -y -q --no-install-recommends docker-cli >&2 || fail "$EXIT_PACKAGES" "apt-get install docker-cli failed"
     did "apply: installed docker-cli"
     mapfile -t missing < <(missing_commands)
   fi
-  [ ${#missing[@]} -eq 0 ] || fail 4 "still missing after installing ${pkgs[*]}: ${missing[*]}"
+  [ ${#missing[@]} -eq 0 ] || fail "$EXIT_PACKAGES" "still missing after installing ${pkgs[*]}: ${missing[*]}"
   if [ "$mode" = docker-rootless ] && systemd_running && systemctl is-active --quiet docker.service 2>/dev/null; then
     warn "the system-wide (rootful) docker.service is running (the package may have started it); rootless.sh leaves it alone"
   fi
@@ -488,21 +455,21 @@ nologin_path() {
 
 ensure_user() {
   if load_user; then
-    [ "$uid" != 0 ] || fail 3 "$user has UID 0: refusing to set up a rootless runtime for a root account"
+    [ "$uid" != 0 ] || fail "$EXIT_PRECONDITION" "$user has UID 0: refusing to set up a rootless runtime for a root account"
     say "apply: user $user exists (uid $uid)"
   else
-    [ "$create_user" = yes ] || fail 3 "user $user does not exist (pass --create-user yes to create it)"
+    [ "$create_user" = yes ] || fail "$EXIT_PRECONDITION" "user $user does not exist (pass --create-user yes to create it)"
     local sh=/bin/bash
     [ "$restrict_shell" = yes ] && sh=$(nologin_path)
     # No automatic subordinate range: the plan (subids-host.sh) owns the user's ranges.
-    useradd -m -s "$sh" -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || fail 1 "useradd $user failed"
-    load_user || fail 1 "useradd reported success but $user is not in passwd"
+    useradd -m -s "$sh" -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || fail "$EXIT_FAILED" "useradd $user failed"
+    load_user || fail "$EXIT_FAILED" "useradd reported success but $user is not in passwd"
     mark created-user
     [ "$restrict_shell" = yes ] && mark old-shell /bin/bash
     did "apply: created user $user (uid $uid, home $home, shell $sh, no automatic subordinate range)"
   fi
-  [ -d "$home" ] || fail 3 "$user's home $home does not exist (rootless runtimes keep their data there)"
-  [ "$(stat -c %u "$home")" = "$uid" ] || fail 3 "$user's home $home is not owned by $user"
+  [ -d "$home" ] || fail "$EXIT_PRECONDITION" "$user's home $home does not exist (rootless runtimes keep their data there)"
+  [ "$(stat -c %u "$home")" = "$uid" ] || fail "$EXIT_PRECONDITION" "$user's home $home is not owned by $user"
   mark uid "$uid"
 }
 
@@ -511,13 +478,13 @@ ensure_shell() {
   if [ "$restrict_shell" = yes ]; then
     if [ "$shell" != "$nl" ]; then
       marked old-shell || mark old-shell "$shell"
-      usermod -s "$nl" "$user" >&2 || fail 1 "usermod -s $nl $user failed"
+      usermod -s "$nl" "$user" >&2 || fail "$EXIT_FAILED" "usermod -s $nl $user failed"
       shell=$nl
       did "apply: login shell of $user set to $nl (previous shell kept for remove)"
     fi
   elif marked old-shell && [ "$shell" = "$nl" ]; then
     local old; old=$(cat "$(ustate)/old-shell")
-    usermod -s "$old" "$user" >&2 || fail 1 "usermod -s $old $user failed"
+    usermod -s "$old" "$user" >&2 || fail "$EXIT_FAILED" "usermod -s $old $user failed"
     shell=$old; unmark old-shell
     did "apply: login shell of $user restored to $old (--restrict-shell no)"
   fi
@@ -525,14 +492,14 @@ ensure_shell() {
 
 ensure_linger() {
   if systemd_running; then
-    command -v loginctl >/dev/null 2>&1 || fail 6 "systemd runs but loginctl is missing"
+    command -v loginctl >/dev/null 2>&1 || fail "$EXIT_UNSUPPORTED" "systemd runs but loginctl is missing"
     # logind decides, not the file: a linger file logind has not taken in (seen on a lab host
     # after remove + apply) keeps nothing running, and the user's manager stops with the last
     # session. enable-linger is idempotent and makes logind take it.
     if [ -e "/var/lib/systemd/linger/$user" ] && [ "$(loginctl show-user "$user" -p Linger --value 2>/dev/null || true)" = yes ]; then
       linger_json='{"enabled":true,"how":"loginctl","by_us":'"$(jbool "$(marked linger-enabled && echo yes || echo no)")"'}'
     else
-      loginctl enable-linger "$user" >&2 || fail 6 "loginctl enable-linger $user failed"
+      loginctl enable-linger "$user" >&2 || fail "$EXIT_UNSUPPORTED" "loginctl enable-linger $user failed"
       mark linger-enabled
       did "apply: lingering enabled for $user (loginctl enable-linger)"
       linger_json='{"enabled":true,"how":"loginctl","by_us":true}'
@@ -553,10 +520,10 @@ ensure_runtime_dir() {
       say "apply: $rt is missing; starting user@$uid.service"
       systemctl reset-failed "user@$uid.service" >/dev/null 2>&1 || true
       systemctl start "user@$uid.service" >&2 ||
-        fail 6 "systemd runs but user@$uid.service does not start: $(journalctl -u "user@$uid.service" -n 3 -o cat --no-pager 2>/dev/null | tr '\n' ' ')"
+        fail "$EXIT_UNSUPPORTED" "systemd runs but user@$uid.service does not start: $(journalctl -u "user@$uid.service" -n 3 -o cat --no-pager 2>/dev/null | tr '\n' ' ')"
       for i in $(seq 1 20); do [ -d "$rt" ] && break; sleep 1; done
     fi
-    [ -d "$rt" ] || fail 6 "systemd runs but $rt did not appear (is user@$uid.service running? lingering on?)"
+    [ -d "$rt" ] || fail "$EXIT_UNSUPPORTED" "systemd runs but $rt did not appear (is user@$uid.service running? lingering on?)"
   elif [ ! -e "$rt" ]; then
     if [ ! -d /run/user ]; then
       mkdir -m 0755 /run/user
@@ -567,14 +534,14 @@ ensure_runtime_dir() {
     mark rundir-created
     did "apply: created runtime dir $rt (no systemd-logind here)"
   fi
-  if [ ! -d "$rt" ] || [ -L "$rt" ]; then fail 6 "$rt is not a directory"; fi
-  [ "$(stat -c %u "$rt")" = "$uid" ] || fail 6 "$rt is not owned by $user"
-  (( ($(stat -c '%#a' "$rt") & 8#022) == 0 )) || fail 6 "$rt is writable by others"
+  if [ ! -d "$rt" ] || [ -L "$rt" ]; then fail "$EXIT_UNSUPPORTED" "$rt is not a directory"; fi
+  [ "$(stat -c %u "$rt")" = "$uid" ] || fail "$EXIT_UNSUPPORTED" "$rt is not owned by $user"
+  (( ($(stat -c '%#a' "$rt") & 8#022) == 0 )) || fail "$EXIT_UNSUPPORTED" "$rt is writable by others"
 }
 
 ensure_tun() {
   local dev=/dev/net/tun
-  [ -c "$dev" ] || fail 6 "$dev is missing (tun module not loaded?): slirp4netns needs it"
+  [ -c "$dev" ] || fail "$EXIT_UNSUPPORTED" "$dev is missing (tun module not loaded?): slirp4netns needs it"
   if user_can_open "$dev"; then
     if marked tun; then tun_access=$(cat "$(ustate)/tun"); else tun_access=already; fi
     return 0
@@ -595,7 +562,7 @@ ensure_tun() {
     warn "$dev: no ACL support here, opened it to everyone (chmod 0666); remove restores the mode"
     did "apply: chmod 0666 $dev"
   fi
-  user_can_open "$dev" || fail 6 "$user still cannot open $dev after granting access"
+  user_can_open "$dev" || fail "$EXIT_UNSUPPORTED" "$user still cannot open $dev after granting access"
   warn "$dev access is set on devtmpfs and is lost at reboot: run apply again after a boot"
 }
 
@@ -620,7 +587,7 @@ docker_up_systemd() {
   # The runtime dir appears before the user's manager is ready (seen on trixie): give it time.
   local i
   for i in $(seq 1 30); do user_systemd_ok && break; sleep 1; done
-  user_systemd_ok || fail 6 "systemd runs but $user's manager (user@$uid.service) does not answer within 30 s; is lingering on?"
+  user_systemd_ok || fail "$EXIT_UNSUPPORTED" "systemd runs but $user's manager (user@$uid.service) does not answer within 30 s; is lingering on?"
   local rsh bin unit=$home/.config/systemd/user/docker.service
   rsh=$(find_rootless_sh dockerd-rootless.sh); bin=$(dirname "$rsh")
   if ! as_user systemctl --user is-active --quiet docker.service; then
@@ -628,7 +595,7 @@ docker_up_systemd() {
       if [ -x "$bin/docker" ] && [ -n "$(find_rootless_sh dockerd-rootless-setuptool.sh)" ]; then
         # Docker CE layout: the setup tool finds the CLI next to itself.
         as_user env PATH="$bin:$SYS_PATH" "$(find_rootless_sh dockerd-rootless-setuptool.sh)" install >&2 ||
-          fail 5 "dockerd-rootless-setuptool.sh install failed as $user"
+          fail "$EXIT_NOT_RUNNING" "dockerd-rootless-setuptool.sh install failed as $user"
         mark docker-rootless/setuptool
       else
         # Debian's setup tool calls $BIN/docker next to itself, which Debian does not ship:
@@ -666,7 +633,7 @@ EOF
     # at start can leave it "deactivating" for good (seen on cgroup v1 in a container).
     local rc=0
     as_user timeout 120 systemctl --user enable --now docker.service >&2 || rc=$?
-    [ "$rc" = 0 ] || fail 5 "systemctl --user enable --now docker.service $([ "$rc" = 124 ] && echo "did not finish within 120 s" || echo "failed") as $user: $(journalctl _UID="$uid" _SYSTEMD_USER_UNIT=docker.service -n 5 -o cat --no-pager 2>/dev/null | tr '\n' ' ')"
+    [ "$rc" = 0 ] || fail "$EXIT_NOT_RUNNING" "systemctl --user enable --now docker.service $([ "$rc" = 124 ] && echo "did not finish within 120 s" || echo "failed") as $user: $(journalctl _UID="$uid" _SYSTEMD_USER_UNIT=docker.service -n 5 -o cat --no-pager 2>/dev/null | tr '\n' ' ')"
     mark docker-rootless/unit-enabled
     did "apply: started and enabled docker.service (systemd --user) for $user"
   elif ! as_user systemctl --user is-enabled --quiet docker.service; then
@@ -724,14 +691,14 @@ docker_wait() {
     if [ -n "$bg_pid" ] && ! alive "$bg_pid"; then
       say "dockerd-rootless exited; last lines of $rt/dockerd-rootless.log:"
       as_user tail -n 20 "$rt/dockerd-rootless.log" >&2 || true
-      fail 5 "dockerd-rootless.sh exited before answering (log: $rt/dockerd-rootless.log)"
+      fail "$EXIT_NOT_RUNNING" "dockerd-rootless.sh exited before answering (log: $rt/dockerd-rootless.log)"
     fi
     sleep 1
   done
-  [ -n "$out" ] || fail 5 "docker info as $user did not answer on $docker_host within ${DOCKER_WAIT_SECONDS}s"
+  [ -n "$out" ] || fail "$EXIT_NOT_RUNNING" "docker info as $user did not answer on $docker_host within ${DOCKER_WAIT_SECONDS}s"
   IFS='|' read -r secopts storage_driver server_version runtime <<< "$out"
   [[ "$secopts" =~ ^\[(\"[^\"\\]*\"(,\"[^\"\\]*\")*)?\]$ ]] || secopts="[]"
-  [[ "$secopts" == *'"name=rootless"'* ]] || fail 5 "docker info as $user does not list rootless in its security options: $secopts"
+  [[ "$secopts" == *'"name=rootless"'* ]] || fail "$EXIT_NOT_RUNNING" "docker info as $user does not list rootless in its security options: $secopts"
   say "apply: docker info as $user: rootless, storage $storage_driver, runtime $runtime, server $server_version"
 }
 
@@ -766,8 +733,8 @@ conf_set() { # conf_set FILE SECTION KEY VALUE
   path=$(conf_dir)/$file
   st=podman/conf/$file
   user_read "$path" "$cur" || rc=$?
-  case $rc in 0) ;; 3) : > "$cur" ;; *) fail 1 "cannot read $path as $user" ;; esac
-  toml_edit set "$cur" "$section" "$key" "$key = $value $KEY_MARK" > "$new" || fail 1 "cannot merge $key into [$section] of $path"
+  case $rc in 0) ;; 3) : > "$cur" ;; *) fail "$EXIT_FAILED" "cannot read $path as $user" ;; esac
+  toml_edit set "$cur" "$section" "$key" "$key = $value $KEY_MARK" > "$new" || fail "$EXIT_FAILED" "cannot merge $key into [$section] of $path"
   if [ "$rc" = 0 ] && cmp -s "$cur" "$new"; then return 0; fi
   if ! marked "$st.file"; then
     if [ "$rc" = 0 ]; then
@@ -814,7 +781,7 @@ conf_restore() { # conf_restore FILE : puts the file back (see the header)
   if [ "$unchanged" = yes ] && [ "$how" = existed ]; then
     # Through user_write, so a symlinked file stays a link (its target gets the bytes back).
     { user_read "$path.hardened-hosts.bak" "$work/bak" && user_write "$path" < "$work/bak" && as_user rm -f -- "$path.hardened-hosts.bak"; } ||
-      fail 1 "cannot put $path back from $path.hardened-hosts.bak"
+      fail "$EXIT_FAILED" "cannot put $path back from $path.hardened-hosts.bak"
     did "remove: $path restored from its backup"
   elif [ "$unchanged" = yes ]; then
     as_user rm -f -- "$path"
@@ -877,10 +844,10 @@ apply_podman() {
   local out rootless actual_runtime actual_driver
   out=$(as_user timeout 120 podman info --format '{{.Host.Security.Rootless}}|{{.Host.OCIRuntime.Name}}|{{.Store.GraphDriverName}}|{{.Version.Version}}|{{.Host.RemoteSocket.Path}}' 2>"$work/podman.err") || {
     cat "$work/podman.err" >&2
-    fail 5 "podman info as $user failed: $(tail -n 1 "$work/podman.err")"
+    fail "$EXIT_NOT_RUNNING" "podman info as $user failed: $(tail -n 1 "$work/podman.err")"
   }
   IFS='|' read -r rootless actual_runtime actual_driver server_version podman_socket <<< "$out"
-  [ "$rootless" = true ] || fail 5 "podman info as $user does not report rootless: $out"
+  [ "$rootless" = true ] || fail "$EXIT_NOT_RUNNING" "podman info as $user does not report rootless: $out"
   [ "$actual_runtime" = "$runtime" ] || warn "podman uses runtime $actual_runtime, not $runtime (another containers.conf wins?)"
   [ "$actual_driver" = "$(driver_name "$storage_driver")" ] ||
     warn "podman uses storage driver $actual_driver, not $storage_driver"
@@ -890,7 +857,7 @@ apply_podman() {
 
   if systemd_running && user_systemd_ok; then
     if ! as_user systemctl --user is-active --quiet podman.socket; then
-      as_user systemctl --user enable --now podman.socket >&2 || fail 5 "systemctl --user enable --now podman.socket failed as $user"
+      as_user systemctl --user enable --now podman.socket >&2 || fail "$EXIT_NOT_RUNNING" "systemctl --user enable --now podman.socket failed as $user"
       mark podman/socket-enabled
       did "apply: enabled podman.socket (systemd --user) for $user"
     fi
@@ -904,15 +871,15 @@ apply_podman() {
 }
 
 do_apply() {
-  [ "$(id -u)" = 0 ] || fail 3 "apply must run as root (directly or with sudo -n)"
+  [ "$(id -u)" = 0 ] || fail "$EXIT_PRECONDITION" "apply must run as root (directly or with sudo -n)"
   local p; p=$(userns_problem)
-  [ -z "$p" ] || fail 6 "unprivileged user namespaces are off: $p"
+  [ -z "$p" ] || fail "$EXIT_UNSUPPORTED" "unprivileged user namespaces are off: $p"
   [ "$(sysctl_value /proc/sys/kernel/apparmor_restrict_unprivileged_userns)" != 1 ] ||
     warn "kernel.apparmor_restrict_unprivileged_userns is 1: rootlesskit/podman need an AppArmor profile allowing user namespaces"
   # Ranges first, by name (the user may not exist yet): nothing is created for a plan that
   # cannot work.
   load_user || uid=""
-  [ "$uid" != 0 ] || fail 3 "$user has UID 0: refusing to set up a rootless runtime for a root account"
+  [ "$uid" != 0 ] || fail "$EXIT_PRECONDITION" "$user has UID 0: refusing to set up a rootless runtime for a root account"
   subuid_list="" subgid_list=""
   check_ranges
   ensure_packages
@@ -1015,9 +982,9 @@ restore_tun() {
 }
 
 do_remove() {
-  [ "$(id -u)" = 0 ] || fail 3 "remove must run as root (directly or with sudo -n)"
+  [ "$(id -u)" = 0 ] || fail "$EXIT_PRECONDITION" "remove must run as root (directly or with sudo -n)"
   if load_user; then
-    [ "$uid" != 0 ] || fail 3 "$user has UID 0: refusing"
+    [ "$uid" != 0 ] || fail "$EXIT_PRECONDITION" "$user has UID 0: refusing"
   else
     uid=$(cat "$(ustate)/uid" 2>/dev/null || true) home="" gid=""
   fi
@@ -1038,7 +1005,7 @@ do_remove() {
     fi
     if marked old-shell; then
       if getent passwd "$user" >/dev/null && [ "$will_delete" != yes ]; then
-        usermod -s "$(cat "$(ustate)/old-shell")" "$user" >&2 || fail 1 "usermod -s failed"
+        usermod -s "$(cat "$(ustate)/old-shell")" "$user" >&2 || fail "$EXIT_FAILED" "usermod -s failed"
         did "remove: login shell of $user restored to $(cat "$(ustate)/old-shell")"
       fi
       unmark old-shell
@@ -1051,7 +1018,7 @@ do_remove() {
         rm -rf --one-file-system -- "$home/.local/share/docker"
         # podman's lock file would confuse a later user with the same UID.
         find /dev/shm -maxdepth 1 -user "$uid" -type f -delete 2>/dev/null || true
-        userdel -r "$user" >&2 || fail 1 "userdel -r $user failed"
+        userdel -r "$user" >&2 || fail "$EXIT_FAILED" "userdel -r $user failed"
         deleted=yes
         did "remove: deleted user $user with its home and rootless data (rootless.sh had created it)"
       elif getent passwd "$user" >/dev/null; then

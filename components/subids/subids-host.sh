@@ -19,12 +19,16 @@
 # stdout: one JSON object. stderr: one line per step. Exit: 0 ok, 2 bad arguments,
 # 3 conflicts (nothing written), 4 the files' markers are damaged (nothing written).
 set -euo pipefail
+# The shared prelude (components/host/prelude.sh: exit codes, output helpers, shared readers)
+# comes ahead of this script on stdin; run from its file, the script sources it.
+# shellcheck source=SCRIPTDIR/../host/prelude.sh
+[ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
+readonly TOOL=subids
 
 readonly BEGIN_MARK="# BEGIN hardened-hosts managed block (do not edit)"
 readonly END_MARK="# END hardened-hosts managed block"
 readonly END_MARK_NL="# END hardened-hosts managed block (final newline added)"
 readonly MAX_LAST_ID=4294967294 # uid 4294967295 is (uid_t)-1, never valid
-readonly LIST_MAX=20 # conflicts named in the report; the rest are counted
 etc="${HH_ETC:-/etc}"
 # The owned list (our lines, one file per kind) lets us find our lines again after useradd has
 # moved our markers. Tests that set HH_ETC keep it next to their files.
@@ -33,21 +37,13 @@ if [ -z "$state" ]; then
   if [ -n "${HH_ETC:-}" ]; then state="$HH_ETC/.hardened-hosts"; else state=/var/lib/hardened-hosts/subids; fi
 fi
 
-# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
-# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
-# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
-utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
-short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
-say() { printf 'subids: %s\n' "$(short "$*")" >&2; }
-fail() { local code=$1; shift; say "error: $*"; printf '{"ok":false,"error":"%s"}\n' "$(json_escape "$*")"; exit "$code"; }
-json_escape() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "${s//$'\n'/\\n}" | utf8_clean; }
 
-usage() { fail 2 "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove | show"; }
+usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove | show"; }
 [ $# -ge 1 ] || usage
 action=$1; shift
 case "$action" in
-  check|apply) [ $# -ge 1 ] || fail 2 "$action needs at least one OWNER:START:COUNT" ;;
-  remove|show) [ $# -eq 0 ] || fail 2 "$action takes no entries" ;;
+  check|apply) [ $# -ge 1 ] || fail "$EXIT_USAGE" "$action needs at least one OWNER:START:COUNT" ;;
+  remove|show) [ $# -eq 0 ] || fail "$EXIT_USAGE" "$action takes no entries" ;;
   *) usage ;;
 esac
 
@@ -56,101 +52,16 @@ esac
 entries=()
 for arg in "$@"; do
   if [[ ! "$arg" =~ ^([a-z_][a-z0-9_-]{0,30}[a-z0-9_$-]?|[0-9]+):(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]]; then
-    fail 2 "entry '$arg': expected OWNER:START:COUNT (owner a login name or UID, decimal numbers, count > 0)"
+    fail "$EXIT_USAGE" "entry '$arg': expected OWNER:START:COUNT (owner a login name or UID, decimal numbers, count > 0)"
   fi
   start=${BASH_REMATCH[2]} count=${BASH_REMATCH[3]}
   if (( start + count - 1 > MAX_LAST_ID )); then
-    fail 2 "entry '$arg': range ends at $(( start + count - 1 )), past the last valid ID $MAX_LAST_ID"
+    fail "$EXIT_USAGE" "entry '$arg': range ends at $(( start + count - 1 )), past the last valid ID $MAX_LAST_ID"
   fi
   entries+=("$arg")
 done
 planned="${entries[*]:-}"
 
-# How the host's own tools read these files, as awk functions shared by the programs below
-# (verify.sh carries the same block; test/host/script-copies.test.ts keeps them identical, and
-# the differential tests hold them to the hosts' getsubids and getent on generated files).
-# Run with LC_ALL=C: lengths are bytes, as in C.
-# BEGIN shadow-awk
-readonly SHADOW_AWK='
-  # strtoul(3): leading isspace, one sign, then base 0 (0x hex, 0 octal, else decimal) or 10;
-  # the whole string must be the number and fit 64 bits (ERANGE otherwise), a negative value
-  # wraps (2^64 - v). Exact to 2^64 with two 32-bit halves (awk numbers are doubles). Returns 1
-  # and sets SV (the value; exact below 2^53), SV_HI (its high 32 bits), SV_TEXT (its exact
-  # decimal digits) and SV_NEG (1: a "-" before a non-zero number), or returns 0.
-  function strtoul(s, base,   neg, i, c) {
-    sub(/^[ \t\n\r\f\v]+/, "", s)
-    neg = 0
-    if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
-    if (base == 0) {
-      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; s = substr(s, 3) }
-      else if (s ~ /^0/) base = 8
-      else base = 10
-    }
-    if (base == 16 ? s !~ /^[0-9a-fA-F]+$/ : base == 8 ? s !~ /^[0-7]+$/ : s !~ /^[0-9]+$/) return 0
-    s = tolower(s); SV_HI = 0; SV = 0
-    for (i = 1; i <= length(s); i++) {
-      SV = SV * base + index("0123456789abcdef", substr(s, i, 1)) - 1
-      c = int(SV / 4294967296); SV -= c * 4294967296
-      SV_HI = SV_HI * base + c
-      if (SV_HI >= 4294967296) return 0
-    }
-    SV_NEG = neg && (SV_HI > 0 || SV > 0)
-    if (SV_NEG) {
-      SV_HI = 4294967295 - SV_HI; SV = 4294967296 - SV
-      if (SV == 4294967296) { SV = 0; SV_HI++ }
-    }
-    SV_TEXT = u64text(SV_HI, SV)
-    SV = SV_HI * 4294967296 + SV
-    return 1
-  }
-  # The decimal digits of hi * 2^32 + lo, exactly: base-10^6 limbs, multiplied by 2^16 twice.
-  function u64text(hi, lo,   d, n, i, k, c, t) {
-    if (hi == 0) return sprintf("%.0f", lo)
-    n = 0; t = hi
-    while (t > 0) { d[++n] = t % 1000000; t = int(t / 1000000) }
-    for (k = 0; k < 2; k++) {
-      c = 0
-      for (i = 1; i <= n; i++) { t = d[i] * 65536 + c; d[i] = t % 1000000; c = int(t / 1000000) }
-      while (c > 0) { d[++n] = c % 1000000; c = int(c / 1000000) }
-    }
-    c = lo
-    for (i = 1; i <= n || c > 0; i++) { t = (i <= n ? d[i] : 0) + c; d[i] = t % 1000000; c = int(t / 1000000); if (i > n) n = i }
-    t = sprintf("%.0f", d[n])
-    for (i = n - 1; i >= 1; i--) t = t sprintf("%06d", d[i])
-    return t
-  }
-  # A /etc/subuid or /etc/subgid line as shadow reads it (commonio_open, subordinate_parse): no
-  # NIS line ("+"/"-" first), under 1024 bytes, the first three ":"-separated fields non-empty
-  # (more are ignored), start and count as getulong reads them (strtoul base 0, all of it).
-  # Returns 1 and sets E_OWNER, E_START, E_COUNT and E_NEG, or returns 0 (the line is no entry).
-  # shadow 4.13 (bookworm) wraps a negative number (-1 is 2^64-1); 4.17 (trixie) refuses a "-"
-  # before a non-zero number: such a line (E_NEG) is an entry to the first only, and we read it
-  # as one, so a range one of them sees is never missed.
-  function subid_entry(l,   f) {
-    if (l ~ /^[-+]/ || length(l) >= 1024) return 0
-    if (split(l, f, ":") < 3 || f[1] == "" || f[2] == "" || f[3] == "") return 0
-    if (!strtoul(f[2], 0)) return 0
-    E_START = SV; E_START_TEXT = SV_TEXT; E_NEG = SV_NEG
-    if (!strtoul(f[3], 0)) return 0
-    E_COUNT = SV; E_COUNT_TEXT = SV_TEXT; E_OWNER = f[1]; E_NEG = E_NEG || SV_NEG
-    return 1
-  }
-  # An /etc/passwd (kind "user") or /etc/group ("group") line as glibc nss_files reads it:
-  # leading isspace skipped, empty and "#" lines ignored, NIS "+"/"-" names no account (getpwuid
-  # never answers with them); the ID (3rd field) and in passwd the GID (4th) base-10 strtoul
-  # numbers up to 2^32-1, else the line is skipped. Returns 1 and sets A_NAME, A_ID, or returns 0.
-  function account(l, kind,   f, n) {
-    sub(/^[ \t\n\r\f\v]+/, "", l)
-    if (l == "" || l ~ /^[#+-]/) return 0
-    n = split(l, f, ":")
-    if (n < 3 || !strtoul(f[3], 10) || SV_HI > 0) return 0
-    A_ID = SV
-    if (kind == "user" && (n < 4 || !strtoul(f[4], 10) || SV_HI > 0)) return 0
-    A_NAME = f[1]
-    return 1
-  }
-'
-# END shadow-awk
 
 # One awk program does the reading: it parses a subuid/subgid file like shadow does (lines
 # outside our block with three ':'-separated fields and numeric 2nd/3rd are entries; anything
@@ -357,7 +268,7 @@ for name in subuid subgid; do
   sed -n '/^text$/q;p' "$work/$name.out" > "$work/$name.findings"
   sed '0,/^text$/d' "$work/$name.out" > "$work/$name.new"
   if grep -q '^marker' "$work/$name.findings"; then
-    fail 4 "$(sed -n 's/^marker\t//p' "$work/$name.findings")"
+    fail "$EXIT_MALFORMED" "$(sed -n 's/^marker\t//p' "$work/$name.findings")"
   fi
   while IFS=$'\t' read -r tag msg; do
     case "$tag" in
@@ -368,7 +279,6 @@ for name in subuid subgid; do
   done < "$work/$name.findings"
 done
 
-json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; printf '"%s"' "$(json_escape "$s")"; done; printf ']'; }
 
 if [ ${#conflicts[@]} -gt 0 ] && [ "$action" != remove ]; then
   # The first LIST_MAX conflicts are named, then how many more: a host with thousands of
@@ -380,7 +290,7 @@ if [ ${#conflicts[@]} -gt 0 ] && [ "$action" != remove ]; then
   for c in "${conflicts[@]}"; do say "conflict: $c"; done
   printf '{"ok":false,"action":"%s","conflicts":%s,"present":%s,"changed":[]}\n' \
     "$action" "$(json_list "${conflicts[@]}")" "$(json_list "${present[@]}")"
-  exit 3
+  exit "$EXIT_PRECONDITION"
 fi
 
 if [ "$action" != check ]; then

@@ -24,6 +24,7 @@ import type { PlainConnection } from "../host/ssh-exec";
 import { withSsh } from "../host/ssh-exec";
 import type { IdRange } from "../subids/ranges";
 import { Check, HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
+import { describeExit } from "../host/exit-codes";
 
 /** A host step the check can re-run when its checks drift. */
 export interface HostStep {
@@ -131,7 +132,7 @@ async function runStep(exec: (c: string, s: string) => Promise<{ stdout: string;
         } catch {
             why = r.stderr.trim().split("\n").slice(-3).join(" / ") || `exit ${r.code}`;
         }
-        throw new Error(`${what} failed (exit ${r.code}): ${why}`);
+        throw new Error(`${what} failed (${describeExit(r.code)}): ${why}`);
     }
     return r.stdout;
 }

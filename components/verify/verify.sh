@@ -38,11 +38,15 @@
 #                      HH_VERIFY_TIMEOUT  seconds per runtime CLI call (default 120).
 #
 # stdout: one JSON object (see components/verify/README.md); on failure
-# {"ok":false,"action","error"}. stderr: one line per step ("verify: ...").
-# Exit: 0 observed (whatever the observations say); 1 unexpected failure; 2 bad arguments
-# (nothing was run); 3 not run as root.
+# {"ok":false,"action","exitCode","error"}. stderr: one line per step ("verify: ...").
+# Exit (components/host/prelude.sh): 0 observed (whatever the observations say); EXIT_FAILED;
+# EXIT_USAGE (nothing was run); EXIT_PRECONDITION (not run as root).
 set -Eeuo pipefail
 umask 022
+# The shared prelude (components/host/prelude.sh: exit codes, output helpers, shared readers)
+# comes ahead of this script on stdin; run from its file, the script sources it.
+# shellcheck source=SCRIPTDIR/../host/prelude.sh
+[ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
 
 readonly TOOL=verify
 readonly SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -54,38 +58,11 @@ action="" runtime="" user="" expect_range="" image="" docker_host=""
 exp_start="" exp_count=""
 cli_timeout="${HH_VERIFY_TIMEOUT:-120}"
 
-# Output that reaches Pulumi must be UTF-8 (the Command provider's outputs are protobuf strings:
-# anything else fails the RPC after the script ran) and logged lines short (its log reader stops
-# at a line over 64 KiB and the command never returns): host data (file lines, names) may be neither.
-utf8_clean() { if command -v iconv >/dev/null 2>&1; then iconv -f UTF-8 -t UTF-8 -c 2>/dev/null || true; else LC_ALL=C tr -d '\200-\377'; fi; }
-short() { local m=$1; [ "${#m}" -le 2000 ] || m="${m:0:2000}... (cut at 2000 characters)"; printf '%s' "$m" | utf8_clean; }
-say() { printf '%s: %s\n' "$TOOL" "$(short "$*")" >&2; }
-# Lists in the report name at most this many items (and count all): the report is one JSON line,
-# and it must stay far from the 64 KiB a line may have in a Command provider's log reader.
-readonly LIST_MAX=20
-json_escape() {
-  local s=${1//\\/\\\\}
-  s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
-  printf '%s' "${s//[$'\001'-$'\037']/}" | utf8_clean
-}
-jstr() { printf '"%s"' "$(json_escape "$1")"; }
-jstr_or_null() { if [ -n "$1" ]; then jstr "$1"; else printf 'null'; fi; }
-jnum_or_null() { if [[ "$1" =~ ^-?[0-9]+$ ]]; then printf '%s' "$1"; else printf 'null'; fi; }
-jbool() { if [ "$1" = yes ] || [ "$1" = true ] || [ "$1" = 1 ]; then printf 'true'; else printf 'false'; fi; }
-json_list() { local first=1 s; printf '['; for s in "$@"; do [ $first = 1 ] || printf ','; first=0; jstr "$s"; done; printf ']'; }
 # A JSON value some other tool printed (docker/podman templates), or null when it is empty.
 jraw_or_null() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
 
-fail() {
-  local code=$1; shift
-  trap - ERR
-  say "error: $*"
-  printf '{"ok":false,"action":%s,"error":%s}\n' "$(jstr "$action")" "$(jstr "$*")"
-  exit "$code"
-}
-on_error() { fail 1 "unexpected failure (exit $1) at line $2: $3"; }
 usage() {
-  fail 2 "usage: verify.sh observe --runtime docker-remap|docker-rootless|podman --user NAME --expect-range START:COUNT [--image IMAGE] [--docker-host URI]"
+  fail "$EXIT_USAGE" "usage: verify.sh observe --runtime docker-remap|docker-rootless|podman --user NAME --expect-range START:COUNT [--image IMAGE] [--docker-host URI]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -97,10 +74,10 @@ parse_args() {
   local seen=" " opt val
   while [ $# -gt 0 ]; do
     opt=$1
-    [[ "$opt" == --* ]] || fail 2 "observe: unexpected argument '$opt'"
-    [ $# -ge 2 ] || fail 2 "observe: option $opt needs a value"
+    [[ "$opt" == --* ]] || fail "$EXIT_USAGE" "observe: unexpected argument '$opt'"
+    [ $# -ge 2 ] || fail "$EXIT_USAGE" "observe: option $opt needs a value"
     val=$2; shift 2
-    [[ "$seen" != *" $opt "* ]] || fail 2 "observe: option $opt given twice"
+    [[ "$seen" != *" $opt "* ]] || fail "$EXIT_USAGE" "observe: option $opt given twice"
     seen+="$opt "
     case "$opt" in
       --runtime) runtime=$val ;;
@@ -108,31 +85,31 @@ parse_args() {
       --expect-range) expect_range=$val ;;
       --image) image=$val ;;
       --docker-host) docker_host=$val ;;
-      *) fail 2 "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host)" ;;
+      *) fail "$EXIT_USAGE" "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host)" ;;
     esac
   done
-  [ -n "$runtime" ] || fail 2 "observe: --runtime docker-remap|docker-rootless|podman is required"
-  case "$runtime" in docker-remap|docker-rootless|podman) ;; *) fail 2 "--runtime '$runtime': expected docker-remap, docker-rootless or podman" ;; esac
-  [ -n "$user" ] || fail 2 "observe: --user NAME is required"
-  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail 2 "--user '$user': expected a login name matching ^[a-z_][a-z0-9_-]{0,31}\$"
-  [ "$user" != root ] || fail 2 "--user root: the runtime's containers must not map to root"
-  [ -n "$expect_range" ] || fail 2 "observe: --expect-range START:COUNT is required"
+  [ -n "$runtime" ] || fail "$EXIT_USAGE" "observe: --runtime docker-remap|docker-rootless|podman is required"
+  case "$runtime" in docker-remap|docker-rootless|podman) ;; *) fail "$EXIT_USAGE" "--runtime '$runtime': expected docker-remap, docker-rootless or podman" ;; esac
+  [ -n "$user" ] || fail "$EXIT_USAGE" "observe: --user NAME is required"
+  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--user '$user': expected a login name matching ^[a-z_][a-z0-9_-]{0,31}\$"
+  [ "$user" != root ] || fail "$EXIT_USAGE" "--user root: the runtime's containers must not map to root"
+  [ -n "$expect_range" ] || fail "$EXIT_USAGE" "observe: --expect-range START:COUNT is required"
   [[ "$expect_range" =~ ^(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]] ||
-    fail 2 "--expect-range '$expect_range': expected START:COUNT (decimal, count > 0)"
+    fail "$EXIT_USAGE" "--expect-range '$expect_range': expected START:COUNT (decimal, count > 0)"
   exp_start=${BASH_REMATCH[1]} exp_count=${BASH_REMATCH[2]}
   (( exp_start + exp_count - 1 <= MAX_LAST_ID )) ||
-    fail 2 "--expect-range '$expect_range': the range ends past the last valid ID $MAX_LAST_ID"
+    fail "$EXIT_USAGE" "--expect-range '$expect_range': the range ends past the last valid ID $MAX_LAST_ID"
   if [ -n "$image" ]; then
     # A reference as docker and podman accept it: no spaces, no leading '-', bounded length.
     [[ "$image" =~ ^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$ ]] ||
-      fail 2 "--image '$image': expected an image reference such as registry.example/busybox:1.36"
+      fail "$EXIT_USAGE" "--image '$image': expected an image reference such as registry.example/busybox:1.36"
   fi
   if [ -n "$docker_host" ]; then
-    [ "$runtime" != podman ] || fail 2 "--docker-host is for the docker runtimes, not podman"
+    [ "$runtime" != podman ] || fail "$EXIT_USAGE" "--docker-host is for the docker runtimes, not podman"
     [[ "$docker_host" =~ ^(unix|tcp|ssh|fd)://[A-Za-z0-9._/:@%+=,~-]+$ ]] ||
-      fail 2 "--docker-host '$docker_host': expected unix:///path, tcp://host:port, ssh://user@host or fd://"
+      fail "$EXIT_USAGE" "--docker-host '$docker_host': expected unix:///path, tcp://host:port, ssh://user@host or fd://"
   fi
-  [[ "$cli_timeout" =~ ^[1-9][0-9]{0,3}$ ]] || fail 2 "HH_VERIFY_TIMEOUT must be 1-9999 seconds, not '$cli_timeout'"
+  [[ "$cli_timeout" =~ ^[1-9][0-9]{0,3}$ ]] || fail "$EXIT_USAGE" "HH_VERIFY_TIMEOUT must be 1-9999 seconds, not '$cli_timeout'"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -234,90 +211,6 @@ observe_supervision() {
   fi
 }
 
-# How the host's tools read /etc/subuid and /etc/subgid: the same awk functions as
-# subids-host.sh's (test/host/script-copies.test.ts keeps the two copies identical; the
-# differential tests hold subids-host.sh's to the hosts' getsubids).
-# BEGIN shadow-awk
-readonly SHADOW_AWK='
-  # strtoul(3): leading isspace, one sign, then base 0 (0x hex, 0 octal, else decimal) or 10;
-  # the whole string must be the number and fit 64 bits (ERANGE otherwise), a negative value
-  # wraps (2^64 - v). Exact to 2^64 with two 32-bit halves (awk numbers are doubles). Returns 1
-  # and sets SV (the value; exact below 2^53), SV_HI (its high 32 bits), SV_TEXT (its exact
-  # decimal digits) and SV_NEG (1: a "-" before a non-zero number), or returns 0.
-  function strtoul(s, base,   neg, i, c) {
-    sub(/^[ \t\n\r\f\v]+/, "", s)
-    neg = 0
-    if (s ~ /^[-+]/) { neg = (substr(s, 1, 1) == "-"); s = substr(s, 2) }
-    if (base == 0) {
-      if (s ~ /^0[xX][0-9a-fA-F]+$/) { base = 16; s = substr(s, 3) }
-      else if (s ~ /^0/) base = 8
-      else base = 10
-    }
-    if (base == 16 ? s !~ /^[0-9a-fA-F]+$/ : base == 8 ? s !~ /^[0-7]+$/ : s !~ /^[0-9]+$/) return 0
-    s = tolower(s); SV_HI = 0; SV = 0
-    for (i = 1; i <= length(s); i++) {
-      SV = SV * base + index("0123456789abcdef", substr(s, i, 1)) - 1
-      c = int(SV / 4294967296); SV -= c * 4294967296
-      SV_HI = SV_HI * base + c
-      if (SV_HI >= 4294967296) return 0
-    }
-    SV_NEG = neg && (SV_HI > 0 || SV > 0)
-    if (SV_NEG) {
-      SV_HI = 4294967295 - SV_HI; SV = 4294967296 - SV
-      if (SV == 4294967296) { SV = 0; SV_HI++ }
-    }
-    SV_TEXT = u64text(SV_HI, SV)
-    SV = SV_HI * 4294967296 + SV
-    return 1
-  }
-  # The decimal digits of hi * 2^32 + lo, exactly: base-10^6 limbs, multiplied by 2^16 twice.
-  function u64text(hi, lo,   d, n, i, k, c, t) {
-    if (hi == 0) return sprintf("%.0f", lo)
-    n = 0; t = hi
-    while (t > 0) { d[++n] = t % 1000000; t = int(t / 1000000) }
-    for (k = 0; k < 2; k++) {
-      c = 0
-      for (i = 1; i <= n; i++) { t = d[i] * 65536 + c; d[i] = t % 1000000; c = int(t / 1000000) }
-      while (c > 0) { d[++n] = c % 1000000; c = int(c / 1000000) }
-    }
-    c = lo
-    for (i = 1; i <= n || c > 0; i++) { t = (i <= n ? d[i] : 0) + c; d[i] = t % 1000000; c = int(t / 1000000); if (i > n) n = i }
-    t = sprintf("%.0f", d[n])
-    for (i = n - 1; i >= 1; i--) t = t sprintf("%06d", d[i])
-    return t
-  }
-  # A /etc/subuid or /etc/subgid line as shadow reads it (commonio_open, subordinate_parse): no
-  # NIS line ("+"/"-" first), under 1024 bytes, the first three ":"-separated fields non-empty
-  # (more are ignored), start and count as getulong reads them (strtoul base 0, all of it).
-  # Returns 1 and sets E_OWNER, E_START, E_COUNT and E_NEG, or returns 0 (the line is no entry).
-  # shadow 4.13 (bookworm) wraps a negative number (-1 is 2^64-1); 4.17 (trixie) refuses a "-"
-  # before a non-zero number: such a line (E_NEG) is an entry to the first only, and we read it
-  # as one, so a range one of them sees is never missed.
-  function subid_entry(l,   f) {
-    if (l ~ /^[-+]/ || length(l) >= 1024) return 0
-    if (split(l, f, ":") < 3 || f[1] == "" || f[2] == "" || f[3] == "") return 0
-    if (!strtoul(f[2], 0)) return 0
-    E_START = SV; E_START_TEXT = SV_TEXT; E_NEG = SV_NEG
-    if (!strtoul(f[3], 0)) return 0
-    E_COUNT = SV; E_COUNT_TEXT = SV_TEXT; E_OWNER = f[1]; E_NEG = E_NEG || SV_NEG
-    return 1
-  }
-  # An /etc/passwd (kind "user") or /etc/group ("group") line as glibc nss_files reads it:
-  # leading isspace skipped, empty and "#" lines ignored, NIS "+"/"-" names no account (getpwuid
-  # never answers with them); the ID (3rd field) and in passwd the GID (4th) base-10 strtoul
-  # numbers up to 2^32-1, else the line is skipped. Returns 1 and sets A_NAME, A_ID, or returns 0.
-  function account(l, kind,   f, n) {
-    sub(/^[ \t\n\r\f\v]+/, "", l)
-    if (l == "" || l ~ /^[#+-]/) return 0
-    n = split(l, f, ":")
-    if (n < 3 || !strtoul(f[3], 10) || SV_HI > 0) return 0
-    A_ID = SV
-    if (kind == "user" && (n < 4 || !strtoul(f[4], 10) || SV_HI > 0)) return 0
-    A_NAME = f[1]
-    return 1
-  }
-'
-# END shadow-awk
 
 # subid_json FILE user|group: {"file","exists","userLines":[...],"overlapping":[...]}. User lines
 # are those whose owner is NAME or NAME's UID (in subgid also the GID of NAME's group); overlapping
@@ -595,7 +488,7 @@ timed() { # timed KEY FUNCTION: runs it, records its milliseconds
 
 main() {
   parse_args "$@"
-  [ "$(id -u)" = 0 ] || fail 3 "observe must run as root (directly or with sudo -n): it reads other users' processes and runs their runtimes"
+  [ "$(id -u)" = 0 ] || fail "$EXIT_PRECONDITION" "observe must run as root (directly or with sudo -n): it reads other users' processes and runs their runtimes"
   local t_start; t_start=$(now_ms)
   run_id=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
   # Always under /tmp: the remapped root or the rootless user must traverse the path to the bind

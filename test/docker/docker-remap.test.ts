@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { repoRoot } from "../support/pulumi-cli";
+import { readHostScript } from "../../components/host/script";
 import {
     PrivateDockerd,
     TestSubids,
@@ -21,7 +21,8 @@ import {
 // bridge/iptables), restarted through the script's HH_DOCKER_RESTART_HOOK, with the remap user's
 // ranges in the REAL /etc/subuid and /etc/subgid. The machine's /etc/docker is never touched:
 // every run gets HH_DOCKER_CONFIG and DOCKER_HOST of the private daemon.
-const scriptText = fs.readFileSync(path.join(repoRoot, "components", "docker", "docker-remap.sh"), "utf8");
+// What remote.Command ships: the prelude, then the script, on stdin.
+const scriptText = readHostScript("docker/docker-remap.sh");
 
 interface ScriptRun {
     status: number;

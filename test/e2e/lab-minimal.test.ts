@@ -1,8 +1,6 @@
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { readHostScript } from "../../components/host/script";
 import { TestLab, labAvailable } from "../support/lab";
-import { repoRoot } from "../support/pulumi-cli";
 import { ProjectStack } from "../support/project-stack";
 import { compare, differentialScript, generateCorpus } from "../support/shadow-corpus";
 
@@ -81,7 +79,7 @@ for (const { suite, lab: name, portBase, net } of SUITES) {
             const h = HOSTS[1]!;
             const notations = ["2147483648", "0x80000000", "020000000000", " 2147483648", "+2147483648", "-0", "08",
                 "2147483648 ", "0x", "", "4294967296", "-2147483648", "18446744073709551615"];
-            const script = fs.readFileSync(path.join(repoRoot, "components", "subids", "subids-host.sh"), "utf8");
+            const script = readHostScript("subids/subids-host.sh");
             const out = lab!.run(h, [
                 "cat > /tmp/hh-subids.sh <<'HH_SCRIPT_END'", script.trimEnd(), "HH_SCRIPT_END",
                 "id hhdiff >/dev/null 2>&1 || useradd -M -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 hhdiff",

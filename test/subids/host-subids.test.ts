@@ -28,7 +28,8 @@ describe("HostSubids (mocks)", function () {
         assert.equal(cmd.name, "host-a-subids-write");
         assert.equal(cmd.inputs.create, "sudo -n bash -s -- apply tenant-a:2147483648:65536 tenant-b:2147549184:65536");
         assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove");
-        assert.equal(cmd.inputs.stdin, fs.readFileSync(path.join(repoRoot, "components/subids/subids-host.sh"), "utf8"));
+        // The prelude, then the script, on stdin.
+        assert.equal(cmd.inputs.stdin, `${fs.readFileSync(path.join(repoRoot, "components/host/prelude.sh"), "utf8")}\n${fs.readFileSync(path.join(repoRoot, "components/subids/subids-host.sh"), "utf8")}`);
         assert.ok(isSecret(cmd.inputs.connection), "the whole connection (with its key) is secret");
     });
 

@@ -1,6 +1,7 @@
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readHostScript } from "../../components/host/script";
 import { repoRoot } from "./pulumi-cli";
 
 // Helpers for the rootless runtime tests (test/rootless): run components/rootless/rootless.sh the
@@ -30,7 +31,7 @@ export interface RootlessRun {
 export function runRootless(args: string[]): RootlessRun {
     const t0 = Date.now();
     const r = spawnSync("bash", ["-s", "--", ...args], {
-        input: fs.readFileSync(rootlessScript, "utf8"),
+        input: readHostScript("rootless/rootless.sh"), // as shipped: the prelude, then the script
         encoding: "utf8",
         timeout: 300_000,
     });

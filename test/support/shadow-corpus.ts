@@ -1,6 +1,4 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { repoRoot } from "./pulumi-cli";
+import { readHostScript } from "../../components/host/script";
 
 // Differential test material (issue #13): whole /etc/passwd, /etc/group, /etc/subuid and
 // /etc/subgid files generated from a seed, with the notations, malformed lines, comments,
@@ -116,7 +114,7 @@ export function generateCorpus(seed: number, users = 24): Corpus {
  * files. Prints "Q<TAB>question<TAB>key<TAB>answer" lines and one "SHOW<TAB><json>" line.
  */
 export function differentialScript(c: Corpus): string {
-    const script = fs.readFileSync(path.join(repoRoot, "components", "subids", "subids-host.sh"), "utf8");
+    const script = readHostScript("subids/subids-host.sh"); // the prelude, then the script
     const b64 = (s: string) => Buffer.from(s).toString("base64");
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     return [

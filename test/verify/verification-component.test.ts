@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { readHostScript } from "../../components/host/script";
 import { hostResult, parseObservations } from "../../components/verify/checks";
 import { Registered, installMocks, isSecret, promiseOf, settle } from "../support/mocks";
 
@@ -15,7 +16,7 @@ import { Registered, installMocks, isSecret, promiseOf, settle } from "../suppor
 const fixtures = path.join(__dirname, "..", "fixtures", "verify");
 const stdoutOf = (fixture: string) => JSON.stringify(JSON.parse(fs.readFileSync(path.join(fixtures, `${fixture}.json`), "utf8"))) + "\n";
 const obs = (fixture: string) => parseObservations(stdoutOf(fixture));
-const script = fs.readFileSync(path.join(__dirname, "..", "..", "components", "verify", "verify.sh"), "utf8");
+const script = readHostScript("verify/verify.sh");
 
 describe("HostVerification (mocks, real observations)", function () {
     let resources: Registered[] = [];

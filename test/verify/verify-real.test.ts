@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Check, Expectations, HostResult, VerifyRuntime, hostResult, parseObservations } from "../../components/verify/checks";
 import { PrivateDockerd, busyboxImage, deleteAccount, hasCommand, makeBusyboxTar } from "../support/dockerd";
+import { readHostScript } from "../../components/host/script";
 import { ScratchProject, repoRoot } from "../support/pulumi-cli";
 import { ThrowawaySshd, sshdMissing } from "../command-provider/sshd";
 import { Account, account, appendLines, killUserProcesses, mustAsUser, removeLines, runRootless, TestSubids } from "../support/rootless";
@@ -23,7 +24,6 @@ import { runCleanupSteps } from "../support/cleanup";
 // HH_VERIFY_CAPTURE=1 writes each observation to test/fixtures/verify/<name>.json (the unit tests'
 // fixtures: real observations from real daemons).
 
-const script = path.join(repoRoot, "components", "verify", "verify.sh");
 const fixtures = path.join(repoRoot, "test", "fixtures", "verify");
 const capture = process.env.HH_VERIFY_CAPTURE === "1";
 const COUNT = 65536;
@@ -54,7 +54,7 @@ interface Observed {
 function verify(args: string[], env: Record<string, string> = {}): Observed {
     const t0 = Date.now();
     const r = spawnSync("bash", ["-s", "--", ...args], {
-        input: fs.readFileSync(script, "utf8"),
+        input: readHostScript("verify/verify.sh"), // as shipped: the prelude, then the script
         encoding: "utf8",
         env: { ...process.env, ...env },
         timeout: 300_000,
