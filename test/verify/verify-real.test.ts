@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { Check, Expectations, HostResult, VerifyRuntime, hostResult, parseObservations } from "../../components/verify/checks";
 import { PrivateDockerd, busyboxImage, deleteAccount, hasCommand, makeBusyboxTar } from "../support/dockerd";
 import { ScratchProject, repoRoot } from "../support/pulumi-cli";
-import { ThrowawaySshd, sshdMissing } from "../command-provider/sshd";
+import { ThrowawaySshd, sshdMissing } from "../support/sshd";
 import { Account, account, appendLines, killUserProcesses, mustAsUser, removeLines, runRootless, TestSubids } from "../support/rootless";
 import { runCleanupSteps } from "../support/cleanup";
 

@@ -11,7 +11,8 @@ import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { secretOf, urnOf } from "./support";
 
-const repoRoot = path.resolve(__dirname, "..", "..");
+/** The package root (this file lives in test/). */
+const packageRoot = path.resolve(__dirname, "..");
 
 function call<Res>(f: (cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
     return new Promise((resolve, reject) => f((err, res) => (err ? reject(err) : resolve(res))));
@@ -41,8 +42,8 @@ describe("command provider: the plugin process over gRPC", function () {
 
         plugin = spawn(
             process.execPath,
-            ["-r", "ts-node/register/transpile-only", path.join(repoRoot, "tools/command-provider/main.ts"), `127.0.0.1:${enginePort}`],
-            { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] },
+            ["-r", "ts-node/register/transpile-only", path.join(packageRoot, "src/main.ts"), `127.0.0.1:${enginePort}`],
+            { cwd: packageRoot, stdio: ["ignore", "pipe", "inherit"] },
         );
         // The provider announces its port on the first line of stdout, like every plugin.
         const port = await new Promise<string>((resolve, reject) => {

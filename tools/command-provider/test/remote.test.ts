@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CommandProvider } from "../../tools/command-provider/provider";
+import { CommandProvider } from "../src/provider";
 import { freePort, sshdMissing, ThrowawaySshd } from "./sshd";
 import { fileArchiveOf, fileAssetOf, MemorySink, secretOf, stringAssetOf, urnOf } from "./support";
 

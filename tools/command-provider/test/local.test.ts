@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { specialArchiveSig, specialAssetSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { CommandProvider } from "../../tools/command-provider/provider";
+import { CommandProvider } from "../src/provider";
 import { MemorySink, secretOf, urnOf } from "./support";
 
 // Real local commands through the provider's Check/Create/Update/Delete, as the engine calls them.

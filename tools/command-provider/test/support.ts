@@ -2,7 +2,7 @@
 // builders for the engine's wire shapes (secrets, assets, archives).
 
 import { specialArchiveSig, specialAssetSig, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import type { LogSink, Severity } from "../../tools/command-provider/log";
+import type { LogSink, Severity } from "../src/log";
 
 export interface LoggedMessage {
     severity: Severity;

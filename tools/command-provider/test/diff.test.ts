@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
-import { copyNeeded, diffInputs, sameValue } from "../../tools/command-provider/diff";
-import { COPY_FILE, COPY_TO_REMOTE, LOCAL_COMMAND, REMOTE_COMMAND, type ResourceSpec } from "../../tools/command-provider/schema";
-import { UNKNOWN } from "../../tools/command-provider/wire";
+import { copyNeeded, diffInputs, sameValue } from "../src/diff";
+import { COPY_FILE, COPY_TO_REMOTE, LOCAL_COMMAND, REMOTE_COMMAND, type ResourceSpec } from "../src/schema";
+import { UNKNOWN } from "../src/wire";
 import { fileArchiveOf, fileAssetOf, secretOf, stringAssetOf } from "./support";
 
 function specOf(s: ResourceSpec) {

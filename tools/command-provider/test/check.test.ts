@@ -2,14 +2,14 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { globFiles } from "../../tools/command-provider/glob";
-import { LineSplitter } from "../../tools/command-provider/log";
-import { commandEnv } from "../../tools/command-provider/local";
-import { engineAddress } from "../../tools/command-provider/main";
-import { CommandProvider, parseUrn } from "../../tools/command-provider/provider";
-import { envRequests } from "../../tools/command-provider/remote";
-import { checkInputs, LOCAL_COMMAND, REMOTE_COMMAND } from "../../tools/command-provider/schema";
-import { isSecret, UNKNOWN, unwrap } from "../../tools/command-provider/wire";
+import { globFiles } from "../src/glob";
+import { LineSplitter } from "../src/log";
+import { commandEnv } from "../src/local";
+import { engineAddress } from "../src/main";
+import { CommandProvider, parseUrn } from "../src/provider";
+import { envRequests } from "../src/remote";
+import { checkInputs, LOCAL_COMMAND, REMOTE_COMMAND } from "../src/schema";
+import { isSecret, UNKNOWN, unwrap } from "../src/wire";
 import { assetArchiveOf, fileArchiveOf, MemorySink, secretOf, stringAssetOf, urnOf } from "./support";
 
 describe("command provider: check, defaults and helpers", () => {

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { sshdMissing, ThrowawaySshd } from "./sshd";
+import { sshdMissing, ThrowawaySshd } from "../support/sshd";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 
