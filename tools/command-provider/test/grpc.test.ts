@@ -111,6 +111,17 @@ describe("command provider: the plugin process over gRPC", function () {
         });
     });
 
+    it("fails Check of a resource it does not implement, naming the token", async () => {
+        const check = new provproto.CheckRequest();
+        check.setUrn(urnOf("command:remote:CopyToRemote", "unused"));
+        check.setOlds(structproto.Struct.fromJavaScript({}));
+        check.setNews(structproto.Struct.fromJavaScript({ remotePath: "/tmp/x" }));
+        await assert.rejects(call<provproto.CheckResponse>((cb) => client.check(check, cb)), (err: grpc.ServiceError) => {
+            assert.match(err.details, /resource type "command:remote:CopyToRemote" is not implemented by this pulumi-resource-command/);
+            return true;
+        });
+    });
+
     it("answers Diff with replaces for triggers", async () => {
         const diff = new provproto.DiffRequest();
         diff.setId("x");

@@ -40,14 +40,6 @@ export function fileAssetOf(path: string, hash?: string): Record<string, unknown
     return hash === undefined ? { [specialSigKey]: specialAssetSig, path } : { [specialSigKey]: specialAssetSig, path, hash };
 }
 
-export function stringAssetOf(text: string, hash?: string): Record<string, unknown> {
-    return hash === undefined ? { [specialSigKey]: specialAssetSig, text } : { [specialSigKey]: specialAssetSig, text, hash };
-}
-
 export function fileArchiveOf(path: string, hash?: string): Record<string, unknown> {
     return hash === undefined ? { [specialSigKey]: specialArchiveSig, path } : { [specialSigKey]: specialArchiveSig, path, hash };
-}
-
-export function assetArchiveOf(assets: Record<string, unknown>): Record<string, unknown> {
-    return { [specialSigKey]: specialArchiveSig, assets };
 }
