@@ -51,15 +51,22 @@ else
 fi
 
 # npm ci is slow (it empties node_modules); run it only when the lock file changed.
-lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat node_modules/.hh-lock-sha256 2>/dev/null || true)" != "$lock_sum" ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$lock_sum" > node_modules/.hh-lock-sha256
-  log "  done at $(elapsed)"
-else
-  log "node_modules matches package-lock.json"
-fi
+npm_ci() { # npm_ci <package dir>: its node_modules, from its own package-lock.json
+  local dir=$1 lock_sum
+  lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$dir/node_modules/.hh-lock-sha256" 2>/dev/null || true)" != "$lock_sum" ]; then
+    log "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_sum" > "$dir/node_modules/.hh-lock-sha256"
+    log "  done at $(elapsed)"
+  else
+    log "$dir/node_modules matches its package-lock.json"
+  fi
+}
+npm_ci .
+# The Command provider stand-in is a package of its own; the toolchain step below builds and
+# installs it from these node_modules, so they must be there first.
+npm_ci tools/command-provider
 
 bash scripts/pulumi-toolchain.sh
 log "ready in $(elapsed)"

@@ -112,6 +112,9 @@ install_dynamic_provider_launcher() {
 }
 
 install_command_provider() {
+  # install.sh builds with the package's own node_modules (scripts/bootstrap.sh runs npm ci there first).
+  [ -d "$repo/tools/command-provider/node_modules/@pulumi/pulumi" ] || {
+    log "error: run 'npm ci' in tools/command-provider first (scripts/bootstrap.sh does)"; exit 1; }
   step "pulumi-resource-command v1.2.1: installing into $PULUMI_HOME/plugins"
   bash "$repo/tools/command-provider/install.sh"
   done_step

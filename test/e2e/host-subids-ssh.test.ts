@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ThrowawaySshd, sshdMissing } from "../command-provider/sshd";
+import { ThrowawaySshd, sshdMissing } from "../support/sshd";
 import { ScratchProject, repoRoot } from "../support/pulumi-cli";
 
 // The whole path for real: engine → SubidLedger (state) → HostSubids → Command provider → SSH

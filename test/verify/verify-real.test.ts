@@ -7,7 +7,7 @@ import { Check, Expectations, HostResult, VerifyRuntime, hostResult, parseObserv
 import { PrivateDockerd, busyboxImage, deleteAccount, hasCommand, makeBusyboxTar } from "../support/dockerd";
 import { readHostScript } from "../../components/host/script";
 import { ScratchProject, repoRoot } from "../support/pulumi-cli";
-import { ThrowawaySshd, sshdMissing } from "../command-provider/sshd";
+import { ThrowawaySshd, sshdMissing } from "../support/sshd";
 import { Account, account, appendLines, killUserProcesses, mustAsUser, removeLines, runRootless, TestSubids } from "../support/rootless";
 import { runCleanupSteps } from "../support/cleanup";
 

@@ -5,7 +5,10 @@
 #   ${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-command-v1.2.1/
 #     pulumi-resource-command   the launcher (the engine runs <dir>/pulumi-resource-<name>)
 #     dist/*.js                 the compiled provider
-#     node_modules -> <repo>/node_modules
+#     node_modules -> tools/command-provider/node_modules
+#
+# This directory is a package of its own: `npm ci` here first (scripts/bootstrap.sh does it);
+# the build uses the package's own tsc and tsconfig.build.json (output: dist/, git-ignored).
 #
 # The node_modules link lets Node's ordinary resolution find ssh2 and @pulumi/pulumi from
 # dist/main.js. (NODE_PATH would work too, but the provider's environment is passed on to every
@@ -20,27 +23,26 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
 version="1.2.1"
 plugins="${PULUMI_HOME:-$HOME/.pulumi}/plugins"
 dest="$plugins/resource-command-v$version"
-build="$root/build/command-provider"
-tsc="$root/node_modules/.bin/tsc"
+build="$here/dist"
+tsc="$here/node_modules/.bin/tsc"
 
 if [[ ! -x "$tsc" ]]; then
-  echo "install.sh: $tsc not found; run 'npm ci' in $root first" >&2
+  echo "install.sh: $tsc not found; run 'npm ci' in $here first" >&2
   exit 1
 fi
 for dep in ssh2 @pulumi/pulumi @grpc/grpc-js; do
-  if [[ ! -d "$root/node_modules/$dep" ]]; then
-    echo "install.sh: $root/node_modules/$dep is missing; run 'npm ci' in $root first" >&2
+  if [[ ! -d "$here/node_modules/$dep" ]]; then
+    echo "install.sh: $here/node_modules/$dep is missing; run 'npm ci' in $here first" >&2
     exit 1
   fi
 done
 
 # A clean build, so a module deleted from the sources cannot linger in dist/.
 rm -rf "$build"
-"$tsc" -p "$here/tsconfig.json"
+"$tsc" -p "$here/tsconfig.build.json"
 
 mkdir -p "$plugins"
 touch "$dest.partial"
@@ -48,7 +50,7 @@ rm -rf "$dest"
 mkdir -p "$dest/dist"
 cp "$build"/*.js "$dest/dist/"
 install -m 0755 "$here/pulumi-resource-command" "$dest/pulumi-resource-command"
-ln -s "$root/node_modules" "$dest/node_modules"
+ln -s "$here/node_modules" "$dest/node_modules"
 rm -f "$dest.partial"
 
 echo "installed pulumi-resource-command v$version (TypeScript stand-in) in $dest"

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { sshdMissing, ThrowawaySshd } from "./sshd";
+import { sshdMissing, ThrowawaySshd } from "../support/sshd";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -39,11 +39,6 @@ const remote = new command.remote.Command("remote", {
     create: pulumi.interpolate\`echo "\${local.stdout}" > \${out}/remote.txt && echo "HH_MSG=$HH_MSG"\`,
     delete: \`rm -f \${out}/remote.txt\`,
     environment: { HH_MSG: message },
-});
-const copy = new command.remote.CopyToRemote("copy", {
-    connection,
-    source: new pulumi.asset.StringAsset("message=" + message + "\\n"),
-    remotePath: out + "/copied/message.conf",
 });
 exports.localStdout = local.stdout;
 exports.remoteStdout = remote.stdout;
@@ -133,7 +128,6 @@ describe("command provider: end to end with the Pulumi engine", function () {
         assert.equal(outputs.localStdout, `local hello from ${fs.realpathSync(project)}`);
         assert.equal(outputs.remoteStdout, "HH_MSG=hello");
         assert.equal(fs.readFileSync(path.join(out, "remote.txt"), "utf8"), `local hello from ${fs.realpathSync(project)}\n`);
-        assert.equal(fs.readFileSync(path.join(out, "copied/message.conf"), "utf8"), "message=hello\n");
         const state = pulumi("stack", "export");
         assert.doesNotMatch(state, /PRIVATE KEY/, "the private key is encrypted in the state");
     });
@@ -147,7 +141,6 @@ describe("command provider: end to end with the Pulumi engine", function () {
         pulumi("up", "--yes", "--skip-preview");
         const outputs = JSON.parse(pulumi("stack", "output", "--json"));
         assert.equal(outputs.remoteStdout, "HH_MSG=changed");
-        assert.equal(fs.readFileSync(path.join(out, "copied/message.conf"), "utf8"), "message=changed\n");
     });
 
     it("destroys, running the delete command", () => {

@@ -4,8 +4,12 @@
 // Property names, types, defaults and replace-on-change flags follow the 1.2.1 schema
 // (provider/cmd/pulumi-resource-command/schema.json in pulumi/pulumi-command). The real provider
 // gets them from Go struct tags through pulumi-go-provider's `infer`; this table is our own.
+//
+// Only the resources hardened-hosts uses are here: remote.Command (every component) and
+// local.Command (the stack program's `probe` plan, the engine smoke test). Of local.Command's
+// inputs, assetPaths/archivePaths (files collected as asset outputs) are refused at Check.
 
-import { containsUnknown, isArchive, isAsset, isUnknown, reveal, secret, unwrap, type Wire } from "./wire";
+import { containsUnknown, isUnknown, reveal, secret, unwrap, type Wire } from "./wire";
 
 export type Kind =
     | "string"
@@ -17,7 +21,8 @@ export type Kind =
     | "anyArray"
     | "logging"
     | "connection"
-    | "assetOrArchive";
+    /** In the 1.2.1 schema, but not implemented here: any value is a Check failure. */
+    | "unsupported";
 
 export interface PropSpec {
     kind: Kind;
@@ -29,8 +34,6 @@ export interface ResourceSpec {
     inputs: Record<string, PropSpec>;
     /** Top-level inputs whose change forces a replacement (schema `replaceOnChanges`). */
     replaceOnChanges: string[];
-    /** Resources without an Update in 1.2.1 are replaced on any change (infer's rule). */
-    replaceOnAnyChange?: boolean;
     /** Inputs the real provider marks secret as a whole (`provider:"secret"`). */
     secretInputs: string[];
 }
@@ -54,8 +57,9 @@ export const LOCAL_COMMAND: ResourceSpec = {
         interpreter: { kind: "stringArray" },
         dir: { kind: "string" },
         environment: { kind: "stringMap" },
-        assetPaths: { kind: "stringArray" },
-        archivePaths: { kind: "stringArray" },
+        // Globs collecting files as asset outputs: nothing in the project uses them.
+        assetPaths: { kind: "unsupported" },
+        archivePaths: { kind: "unsupported" },
         addPreviousOutputInEnv: { kind: "boolean" },
     },
     replaceOnChanges: ["triggers"],
@@ -76,47 +80,8 @@ export const REMOTE_COMMAND: ResourceSpec = {
     secretInputs: ["connection"],
 };
 
-export const COPY_TO_REMOTE: ResourceSpec = {
-    token: "command:remote:CopyToRemote",
-    inputs: {
-        connection: { kind: "connection", required: true },
-        triggers: { kind: "anyArray" },
-        source: { kind: "assetOrArchive", required: true },
-        remotePath: { kind: "string", required: true },
-    },
-    replaceOnChanges: ["triggers"],
-    secretInputs: ["connection"],
-};
-
-// Deprecated in 1.2.1 but still in the schema and SDK. It has no Update, so every change
-// replaces it; its `triggers` tag is misspelt upstream, so it is not a replaceOnChanges input.
-export const COPY_FILE: ResourceSpec = {
-    token: "command:remote:CopyFile",
-    inputs: {
-        connection: { kind: "connection", required: true },
-        triggers: { kind: "anyArray" },
-        localPath: { kind: "string", required: true },
-        remotePath: { kind: "string", required: true },
-    },
-    replaceOnChanges: [],
-    replaceOnAnyChange: true,
-    secretInputs: ["connection"],
-};
-
-export const LOCAL_RUN_INPUTS: Record<string, PropSpec> = {
-    command: { kind: "string", required: true },
-    stdin: { kind: "string" },
-    logging: { kind: "logging" },
-    interpreter: { kind: "stringArray" },
-    dir: { kind: "string" },
-    environment: { kind: "stringMap" },
-    assetPaths: { kind: "stringArray" },
-    archivePaths: { kind: "stringArray" },
-    addPreviousOutputInEnv: { kind: "boolean" },
-};
-
 export const RESOURCES: Record<string, ResourceSpec> = Object.fromEntries(
-    [LOCAL_COMMAND, REMOTE_COMMAND, COPY_TO_REMOTE, COPY_FILE].map((s) => [s.token, s]),
+    [LOCAL_COMMAND, REMOTE_COMMAND].map((s) => [s.token, s]),
 );
 
 export interface CheckFailure {
@@ -168,8 +133,8 @@ function checkKind(kind: Kind, v: unknown): string | undefined {
             return Object.values(v).every((e) => isUnknown(e) || typeof e === "string") ? undefined : "expected a map of strings";
         case "anyArray":
             return Array.isArray(v) ? undefined : `expected a list, got ${typeName(v)}`;
-        case "assetOrArchive":
-            return isAsset(v) || isArchive(v) ? undefined : `expected an asset or an archive, got ${typeName(v)}`;
+        case "unsupported":
+            return "not implemented by this pulumi-resource-command (hardened-hosts' stand-in for pulumi-command v1.2.1)";
         case "connection":
             return v !== null && typeof v === "object" && !Array.isArray(v) ? undefined : `expected an object, got ${typeName(v)}`;
     }
@@ -228,7 +193,7 @@ export function checkInputs(
         if (spec.kind === "connection") {
             inputs[key] = checkConnection(v, key, true, failures);
         } else {
-            if (!isUnknown(unwrap(v))) {
+            if (spec.kind === "unsupported" || !isUnknown(unwrap(v))) {
                 const reason = checkKind(spec.kind, reveal(v));
                 if (reason) failures.push({ property: key, reason });
             }

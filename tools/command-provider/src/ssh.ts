@@ -1,4 +1,4 @@
-// SSH connections for remote.Command, CopyToRemote and CopyFile, with the ssh2 package.
+// SSH connections for remote.Command, with the ssh2 package.
 //
 // Behaviour of 1.2.1 (provider/pkg/provider/remote/connection.go), re-implemented:
 //   * defaults: user "root", port 22, dialErrorLimit 10, perDialTimeout 15 s (0 = no limit);

@@ -1,10 +1,8 @@
 import * as assert from "node:assert/strict";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { specialArchiveSig, specialAssetSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { CommandProvider } from "../../tools/command-provider/provider";
+import { CommandProvider } from "../src/provider";
 import { MemorySink, secretOf, urnOf } from "./support";
 
 // Real local commands through the provider's Check/Create/Update/Delete, as the engine calls them.
@@ -136,25 +134,10 @@ describe("command provider: local.Command (real processes)", () => {
         await assert.rejects(provider.delete(first.id, urn, first.outs), /exit status 7: running "exit 7"/);
     });
 
-    it("collects assetPaths and archivePaths after the command", async () => {
-        const work = fs.mkdtempSync(path.join(dir, "assets-"));
-        const r = await create({ create: "mkdir -p out/sub && echo a > out/a.txt && echo b > out/sub/b.txt && echo s > out/secret.txt", dir: work, assetPaths: ["out/**", "!**secret*"], archivePaths: ["out/sub/*"] });
-        const assets = r.outs.assets as Record<string, Record<string, string>>;
-        assert.deepEqual(Object.keys(assets).sort(), ["out/a.txt", "out/sub/b.txt"]);
-        assert.equal(assets["out/a.txt"][specialSigKey], specialAssetSig);
-        assert.equal(assets["out/a.txt"].path, path.join(work, "out/a.txt"));
-        assert.equal(assets["out/a.txt"].hash, crypto.createHash("sha256").update("a\n").digest("hex"));
-        const archive = r.outs.archive as Record<string, unknown>;
-        assert.equal(archive[specialSigKey], specialArchiveSig);
-        assert.deepEqual(Object.keys(archive.assets as object), ["out/sub/b.txt"]);
-    });
-
-    it("local:run invoke runs the command and returns its output", async () => {
-        const r = await provider.invoke("command:local:run", { command: "echo ran" });
-        assert.equal(r.outputs.stdout, "ran");
-        assert.equal(r.outputs.command, "echo ran");
-        const bad = await provider.invoke("command:local:run", {});
-        assert.deepEqual(bad.failures, [{ property: "command", reason: "missing required property 'command'" }]);
+    it("refuses assetPaths/archivePaths at Check, before anything runs", async () => {
+        const r = await provider.check(urn, {}, { create: "touch should-not-exist", dir, assetPaths: ["**"] });
+        assert.deepEqual(r.failures?.map((f) => f.property), ["assetPaths"]);
+        assert.equal(fs.existsSync(path.join(dir, "should-not-exist")), false);
     });
 
     it("cancel kills a running command", async () => {

@@ -11,7 +11,8 @@ import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { secretOf, urnOf } from "./support";
 
-const repoRoot = path.resolve(__dirname, "..", "..");
+/** The package root (this file lives in test/). */
+const packageRoot = path.resolve(__dirname, "..");
 
 function call<Res>(f: (cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
     return new Promise((resolve, reject) => f((err, res) => (err ? reject(err) : resolve(res))));
@@ -41,8 +42,8 @@ describe("command provider: the plugin process over gRPC", function () {
 
         plugin = spawn(
             process.execPath,
-            ["-r", "ts-node/register/transpile-only", path.join(repoRoot, "tools/command-provider/main.ts"), `127.0.0.1:${enginePort}`],
-            { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] },
+            ["-r", "ts-node/register/transpile-only", path.join(packageRoot, "src/main.ts"), `127.0.0.1:${enginePort}`],
+            { cwd: packageRoot, stdio: ["ignore", "pipe", "inherit"] },
         );
         // The provider announces its port on the first line of stdout, like every plugin.
         const port = await new Promise<string>((resolve, reject) => {
@@ -106,6 +107,17 @@ describe("command provider: the plugin process over gRPC", function () {
         create.setProperties(structproto.Struct.fromJavaScript({ create: "echo nope >&2; exit 2" }));
         await assert.rejects(call<provproto.CreateResponse>((cb) => client.create(create, cb)), (err: grpc.ServiceError) => {
             assert.match(err.details, /exit status 2: running "echo nope >&2; exit 2":\nnope/);
+            return true;
+        });
+    });
+
+    it("fails Check of a resource it does not implement, naming the token", async () => {
+        const check = new provproto.CheckRequest();
+        check.setUrn(urnOf("command:remote:CopyToRemote", "unused"));
+        check.setOlds(structproto.Struct.fromJavaScript({}));
+        check.setNews(structproto.Struct.fromJavaScript({ remotePath: "/tmp/x" }));
+        await assert.rejects(call<provproto.CheckResponse>((cb) => client.check(check, cb)), (err: grpc.ServiceError) => {
+            assert.match(err.details, /resource type "command:remote:CopyToRemote" is not implemented by this pulumi-resource-command/);
             return true;
         });
     });

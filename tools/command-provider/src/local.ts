@@ -1,4 +1,4 @@
-// Running a local.Command (and the local.run invoke) on the machine the provider runs on.
+// Running a local.Command on the machine the provider runs on.
 //
 // Behaviour of 1.2.1 (provider/pkg/provider/local/commandOutputs.go), re-implemented:
 //   * argv = interpreter (default ["/bin/sh", "-c"]) + [command];
@@ -8,18 +8,14 @@
 //     addPreviousOutputInEnv is false) PULUMI_COMMAND_STDOUT/STDERR from the previous
 //     create/update, each only when non-empty;
 //   * stdin = `stdin` when non-empty, else nothing (EOF at once);
-//   * failure = `exit status N: running "<command>":\n<output>`;
-//   * after success, `assetPaths` / `archivePaths` globs are collected from the working dir.
+//   * failure = `exit status N: running "<command>":\n<output>`.
+// (`assetPaths` / `archivePaths` are refused at Check: see schema.ts.)
 
 import { spawn } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { OutputCapture, runError } from "./capture";
-import { globFiles } from "./glob";
 import type { OpContext } from "./log";
 import type { Logging } from "./schema";
-import { assetArchive, fileAsset, type Wire } from "./wire";
 
 export interface LocalInputs {
     stdin?: string;
@@ -27,8 +23,6 @@ export interface LocalInputs {
     interpreter?: string[];
     dir?: string;
     environment?: Record<string, string>;
-    assetPaths?: string[];
-    archivePaths?: string[];
     addPreviousOutputInEnv?: boolean;
 }
 
@@ -40,8 +34,6 @@ export interface Previous {
 export interface LocalOutputs {
     stdout: string;
     stderr: string;
-    assets?: Record<string, Wire>;
-    archive?: Wire;
 }
 
 // Go's names for signals, as they appear in its "signal: killed" exit errors.
@@ -78,10 +70,6 @@ function checkDir(dir: string): void {
         throw new Error(`chdir ${dir}: no such file or directory`);
     }
     if (!st.isDirectory()) throw new Error(`chdir ${dir}: not a directory`);
-}
-
-function sha256File(file: string): string {
-    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
 export async function runLocal(
@@ -148,23 +136,5 @@ export async function runLocal(
     const strict = capture.problem();
     if (strict !== undefined) throw runError(strict, command, commandIsSecret, capture.combinedText.slice(0, 4096));
 
-    const out: LocalOutputs = { stdout: capture.stdoutText, stderr: capture.stderrText };
-    if (inputs.assetPaths !== undefined) {
-        out.assets = {};
-        for (const rel of globFiles(cwd, inputs.assetPaths)) {
-            const file = path.join(cwd, rel);
-            out.assets[rel] = fileAsset(file, sha256File(file));
-        }
-    }
-    if (inputs.archivePaths !== undefined) {
-        const assets: Record<string, Wire> = {};
-        for (const rel of globFiles(cwd, inputs.archivePaths)) {
-            const file = path.join(cwd, rel);
-            assets[rel] = fileAsset(file, sha256File(file));
-        }
-        // No archive hash: Pulumi's archive hash is a digest of its own tar encoding, which we
-        // do not reproduce; the engine accepts archives without one.
-        out.archive = assetArchive(assets);
-    }
-    return out;
+    return { stdout: capture.stdoutText, stderr: capture.stderrText };
 }

@@ -2,7 +2,7 @@
 // builders for the engine's wire shapes (secrets, assets, archives).
 
 import { specialArchiveSig, specialAssetSig, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import type { LogSink, Severity } from "../../tools/command-provider/log";
+import type { LogSink, Severity } from "../src/log";
 
 export interface LoggedMessage {
     severity: Severity;
@@ -40,14 +40,6 @@ export function fileAssetOf(path: string, hash?: string): Record<string, unknown
     return hash === undefined ? { [specialSigKey]: specialAssetSig, path } : { [specialSigKey]: specialAssetSig, path, hash };
 }
 
-export function stringAssetOf(text: string, hash?: string): Record<string, unknown> {
-    return hash === undefined ? { [specialSigKey]: specialAssetSig, text } : { [specialSigKey]: specialAssetSig, text, hash };
-}
-
 export function fileArchiveOf(path: string, hash?: string): Record<string, unknown> {
     return hash === undefined ? { [specialSigKey]: specialArchiveSig, path } : { [specialSigKey]: specialArchiveSig, path, hash };
-}
-
-export function assetArchiveOf(assets: Record<string, unknown>): Record<string, unknown> {
-    return { [specialSigKey]: specialArchiveSig, assets };
 }

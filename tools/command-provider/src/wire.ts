@@ -94,16 +94,6 @@ export function containsSecret(v: Wire): boolean {
     return false;
 }
 
-/** A file asset value, in the engine's wire shape. */
-export function fileAsset(path: string, hash: string): Wire {
-    return { [specialSigKey]: specialAssetSig, path, hash };
-}
-
-/** An archive of named assets, in the engine's wire shape. */
-export function assetArchive(assets: Record<string, Wire>): Wire {
-    return { [specialSigKey]: specialArchiveSig, assets };
-}
-
 /**
  * Removes `undefined` members: protobuf's Struct.fromJavaScript rejects them, and an absent
  * property and an undefined one mean the same thing to the engine.

@@ -2,16 +2,15 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CommandProvider } from "../../tools/command-provider/provider";
+import { CommandProvider } from "../src/provider";
 import { freePort, sshdMissing, ThrowawaySshd } from "./sshd";
-import { fileArchiveOf, fileAssetOf, MemorySink, secretOf, stringAssetOf, urnOf } from "./support";
+import { MemorySink, secretOf, urnOf } from "./support";
 
 // Real SSH: a throw-away sshd on 127.0.0.1 (see sshd.ts), driven through the provider's
 // Check/Create/Update/Delete exactly as the engine calls them.
-describe("command provider: remote.Command and CopyToRemote over real SSH", function () {
+describe("command provider: remote.Command over real SSH", function () {
     this.timeout(60_000);
     const cmdUrn = urnOf("command:remote:Command", "remote");
-    const copyUrn = urnOf("command:remote:CopyToRemote", "copy");
     let sshd: ThrowawaySshd | undefined;
     let strictSshd: ThrowawaySshd | undefined;
     let work: string;
@@ -177,90 +176,6 @@ describe("command provider: remote.Command and CopyToRemote over real SSH", func
             const closed = await freePort();
             const inputs = await checked(cmdUrn, { connection: conn({ proxy: { ...sshd!.connection(), port: closed, dialErrorLimit: 0 } }), create: "true" });
             await assert.rejects(provider.create(cmdUrn, inputs), /proxy: after 0 failed attempts: dial tcp 127\.0\.0\.1:\d+: connect: connection refused/);
-        });
-    });
-
-    describe("CopyToRemote", () => {
-        let src: string;
-        before(() => {
-            if (!work) return;
-            src = path.join(work, "src");
-            fs.mkdirSync(path.join(src, "conf", "sub"), { recursive: true });
-            fs.writeFileSync(path.join(src, "conf", "a.conf"), "A=1\n");
-            fs.writeFileSync(path.join(src, "conf", "sub", "b.conf"), "B=2\n");
-            fs.writeFileSync(path.join(src, "single.txt"), "single\n");
-        });
-
-        function remote(...parts: string[]): string {
-            return path.join(work, "remote", ...parts);
-        }
-
-        it("copies a file asset, creating parent directories", async () => {
-            const inputs = await checked(copyUrn, { connection: conn(), source: fileAssetOf(path.join(src, "single.txt"), "h1"), remotePath: remote("f", "deep", "copy.txt") });
-            const r = await provider.create(copyUrn, inputs);
-            assert.match(r.id, /^[0-9a-f]{8}$/);
-            assert.equal(fs.readFileSync(remote("f", "deep", "copy.txt"), "utf8"), "single\n");
-            assert.deepEqual(r.outs, inputs);
-        });
-
-        it("copies a file into an existing directory under its own name", async () => {
-            fs.mkdirSync(remote("intodir"), { recursive: true });
-            await provider.create(copyUrn, await checked(copyUrn, { connection: conn(), source: fileAssetOf(path.join(src, "single.txt")), remotePath: remote("intodir") }));
-            assert.equal(fs.readFileSync(remote("intodir", "single.txt"), "utf8"), "single\n");
-        });
-
-        it("copies a directory (FileArchive) recursively under its own name", async () => {
-            await provider.create(copyUrn, await checked(copyUrn, { connection: conn(), source: fileArchiveOf(path.join(src, "conf")), remotePath: remote("d1") }));
-            assert.equal(fs.readFileSync(remote("d1", "conf", "a.conf"), "utf8"), "A=1\n");
-            assert.equal(fs.readFileSync(remote("d1", "conf", "sub", "b.conf"), "utf8"), "B=2\n");
-        });
-
-        it("copies a directory's contents when the path ends with /", async () => {
-            await provider.create(copyUrn, await checked(copyUrn, { connection: conn(), source: fileArchiveOf(path.join(src, "conf") + "/"), remotePath: remote("d2") }));
-            assert.equal(fs.readFileSync(remote("d2", "a.conf"), "utf8"), "A=1\n");
-            assert.equal(fs.readFileSync(remote("d2", "sub", "b.conf"), "utf8"), "B=2\n");
-        });
-
-        it("writes a StringAsset, and refuses a directory as its target", async () => {
-            await provider.create(copyUrn, await checked(copyUrn, { connection: conn(), source: stringAssetOf("text body"), remotePath: remote("t", "note.txt") }));
-            assert.equal(fs.readFileSync(remote("t", "note.txt"), "utf8"), "text body");
-            await assert.rejects(
-                provider.create(copyUrn, await checked(copyUrn, { connection: conn(), source: stringAssetOf("x"), remotePath: remote("t") })),
-                /is a directory; when using a text asset, remotePath must be a file path/,
-            );
-        });
-
-        it("refuses to copy a directory onto an existing file", async () => {
-            await assert.rejects(
-                provider.create(copyUrn, await checked(copyUrn, { connection: conn(), source: fileArchiveOf(path.join(src, "conf")), remotePath: remote("t", "note.txt") })),
-                /exists but is not a directory/,
-            );
-        });
-
-        it("update copies again only when the content or remote path changed", async () => {
-            const file = path.join(work, "versioned.txt");
-            fs.writeFileSync(file, "v1");
-            const first = await provider.create(copyUrn, await checked(copyUrn, { connection: conn(), source: fileAssetOf(file, "hash-v1"), remotePath: remote("u", "v.txt") }));
-            fs.writeFileSync(file, "v2");
-            // Same hash: the engine saw no new content, so nothing is copied.
-            await provider.update(first.id, copyUrn, first.outs, await checked(copyUrn, { connection: conn({ perDialTimeout: 6 }), source: fileAssetOf(file, "hash-v1"), remotePath: remote("u", "v.txt") }));
-            assert.equal(fs.readFileSync(remote("u", "v.txt"), "utf8"), "v1");
-            await provider.update(first.id, copyUrn, first.outs, await checked(copyUrn, { connection: conn(), source: fileAssetOf(file, "hash-v2"), remotePath: remote("u", "v.txt") }));
-            assert.equal(fs.readFileSync(remote("u", "v.txt"), "utf8"), "v2");
-        });
-
-        it("delete leaves the copied files in place (as 1.2.1 does)", async () => {
-            const inputs = await checked(copyUrn, { connection: conn(), source: stringAssetOf("stay"), remotePath: remote("keep.txt") });
-            const r = await provider.create(copyUrn, inputs);
-            await provider.delete(r.id, copyUrn, r.outs);
-            assert.equal(fs.readFileSync(remote("keep.txt"), "utf8"), "stay");
-        });
-
-        it("CopyFile (deprecated) uploads one file to exactly remotePath", async () => {
-            const urn = urnOf("command:remote:CopyFile", "legacy");
-            fs.mkdirSync(remote("legacy"), { recursive: true });
-            await provider.create(urn, await checked(urn, { connection: conn(), localPath: path.join(src, "single.txt"), remotePath: remote("legacy", "x.txt") }));
-            assert.equal(fs.readFileSync(remote("legacy", "x.txt"), "utf8"), "single\n");
         });
     });
 });

@@ -1,11 +1,11 @@
 import * as assert from "node:assert/strict";
-import { copyNeeded, diffInputs, sameValue } from "../../tools/command-provider/diff";
-import { COPY_FILE, COPY_TO_REMOTE, LOCAL_COMMAND, REMOTE_COMMAND, type ResourceSpec } from "../../tools/command-provider/schema";
-import { UNKNOWN } from "../../tools/command-provider/wire";
-import { fileArchiveOf, fileAssetOf, secretOf, stringAssetOf } from "./support";
+import { diffInputs, sameValue } from "../src/diff";
+import { LOCAL_COMMAND, REMOTE_COMMAND, type ResourceSpec } from "../src/schema";
+import { UNKNOWN } from "../src/wire";
+import { fileArchiveOf, fileAssetOf, secretOf } from "./support";
 
 function specOf(s: ResourceSpec) {
-    return { inputs: Object.keys(s.inputs), replaceOnChanges: s.replaceOnChanges, replaceOnAnyChange: s.replaceOnAnyChange };
+    return { inputs: Object.keys(s.inputs), replaceOnChanges: s.replaceOnChanges };
 }
 
 describe("command provider: diff rules (1.2.1 / infer default Diff)", () => {
@@ -41,19 +41,14 @@ describe("command provider: diff rules (1.2.1 / infer default Diff)", () => {
         assert.equal(diffInputs({ triggers: ["a", { b: 1 }] }, { triggers: ["a", { b: 1 }] }, local).changes, false);
     });
 
-    it("replaces on triggers for remote commands and copies too, but updates on connection changes", () => {
+    it("replaces on triggers for remote commands too, but updates on connection changes", () => {
         const conn = (host: string) => secretOf({ host, port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 });
         const d = diffInputs({ connection: conn("a"), triggers: [1] }, { connection: conn("b"), triggers: [2] }, remote);
         assert.deepEqual(d.diffs, ["triggers", "connection"]);
         assert.deepEqual(d.replaces, ["triggers"]);
-        const c = diffInputs({ connection: conn("a") }, { connection: conn("b") }, specOf(COPY_TO_REMOTE));
+        const c = diffInputs({ connection: conn("a") }, { connection: conn("b") }, remote);
         assert.deepEqual(c.replaces, []);
         assert.equal(c.changes, true);
-    });
-
-    it("replaces CopyFile on any change (it has no Update in 1.2.1)", () => {
-        const d = diffInputs({ localPath: "a", remotePath: "/x" }, { localPath: "b", remotePath: "/x" }, specOf(COPY_FILE));
-        assert.deepEqual(d.replaces, ["localPath"]);
     });
 
     it("counts an unknown new value as a change", () => {
@@ -73,7 +68,7 @@ describe("command provider: diff rules (1.2.1 / infer default Diff)", () => {
         assert.equal(sameValue(secretOf({ host: "h", password: "p" }), secretOf({ host: "h", password: "q" })), false);
     });
 
-    it("compares assets and archives by hash when both have one", () => {
+    it("compares assets and archives (in triggers) by hash when both have one", () => {
         assert.equal(sameValue(fileAssetOf("a.txt", "h1"), fileAssetOf("b.txt", "h1")), true);
         assert.equal(sameValue(fileAssetOf("a.txt", "h1"), fileAssetOf("a.txt", "h2")), false);
         assert.equal(sameValue(fileAssetOf("a.txt"), fileAssetOf("a.txt")), true);
@@ -84,27 +79,5 @@ describe("command provider: diff rules (1.2.1 / infer default Diff)", () => {
         assert.equal(sameValue(["/bin/sh", "-c"], ["/bin/sh", "-c"]), true);
         assert.equal(sameValue(["/bin/sh", "-c"], ["-c", "/bin/sh"]), false);
         assert.equal(sameValue(["a"], ["a", "b"]), false);
-    });
-
-    describe("CopyToRemote update: copy again only for new content or a new remote path", () => {
-        const conn = secretOf({ host: "h" });
-        it("copies when the source hash changes", () => {
-            assert.equal(copyNeeded({ source: fileAssetOf("a", "h1"), remotePath: "/r" }, { source: fileAssetOf("a", "h2"), remotePath: "/r" }), true);
-        });
-        it("copies when the remote path changes", () => {
-            assert.equal(copyNeeded({ source: fileAssetOf("a", "h1"), remotePath: "/r" }, { source: fileAssetOf("a", "h1"), remotePath: "/s" }), true);
-        });
-        it("does not copy when only the connection changed", () => {
-            assert.equal(
-                copyNeeded(
-                    { connection: conn, source: stringAssetOf("x", "h1"), remotePath: "/r" },
-                    { connection: secretOf({ host: "other" }), source: stringAssetOf("x", "h1"), remotePath: "/r" },
-                ),
-                false,
-            );
-        });
-        it("falls back to comparing the source when hashes are missing", () => {
-            assert.equal(copyNeeded({ source: stringAssetOf("x"), remotePath: "/r" }, { source: stringAssetOf("y"), remotePath: "/r" }), true);
-        });
     });
 });

@@ -1,7 +1,11 @@
-// A throw-away OpenSSH server for tests: its own config, host key, client keys and
+// A throw-away OpenSSH server for the library's tests: its own config, host key, client key and
 // authorized_keys in a temp dir, listening on 127.0.0.1 on a free port. It never reads or
 // changes the machine's sshd config or keys. Needs /usr/sbin/sshd and ssh-keygen (Debian:
 // openssh-server, openssh-client).
+//
+// tools/command-provider/test/sshd.ts is its twin for the provider package's own tests (which
+// also need encrypted and unauthorized keys). Two copies on purpose: importing across the
+// package boundary would make one package's type-check compile the other's tree.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -9,7 +13,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-export const SSHD = "/usr/sbin/sshd";
+const SSHD = "/usr/sbin/sshd";
 const SSH_KEYGEN = "ssh-keygen";
 
 /** Why the SSH tests cannot run here, or undefined when they can. */
@@ -20,7 +24,7 @@ export function sshdMissing(): string | undefined {
 }
 
 /** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const srv = net.createServer();
         srv.once("error", reject);
@@ -31,8 +35,8 @@ export function freePort(): Promise<number> {
     });
 }
 
-function keygen(file: string, passphrase = ""): void {
-    const r = spawnSync(SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", passphrase, "-C", "hh-test", "-f", file], { encoding: "utf8" });
+function keygen(file: string): void {
+    const r = spawnSync(SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-C", "hh-test", "-f", file], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
 }
 
@@ -62,13 +66,8 @@ export interface SshdOptions {
 
 export class ThrowawaySshd {
     readonly user = os.userInfo().username;
-    /** Client key authorized for `user`, OpenSSH format, no passphrase. */
+    /** Client key authorized for `user` (also in `dir`/client_key), OpenSSH format, no passphrase. */
     readonly clientKey: string;
-    /** A second authorized client key, encrypted with `encryptedKeyPassphrase`. */
-    readonly encryptedClientKey: string;
-    readonly encryptedKeyPassphrase = "correct horse battery staple";
-    /** A valid key that is NOT authorized. */
-    readonly strangerKey: string;
     /** The server's host public key, authorized_keys format. */
     readonly hostKey: string;
 
@@ -78,8 +77,6 @@ export class ThrowawaySshd {
         private readonly proc: ChildProcess,
     ) {
         this.clientKey = fs.readFileSync(path.join(dir, "client_key"), "utf8");
-        this.encryptedClientKey = fs.readFileSync(path.join(dir, "client_key_enc"), "utf8");
-        this.strangerKey = fs.readFileSync(path.join(dir, "stranger_key"), "utf8");
         this.hostKey = fs.readFileSync(path.join(dir, "ssh_host_ed25519_key.pub"), "utf8").trim();
     }
 
@@ -89,13 +86,7 @@ export class ThrowawaySshd {
             const port = await freePort();
             keygen(path.join(dir, "ssh_host_ed25519_key"));
             keygen(path.join(dir, "client_key"));
-            keygen(path.join(dir, "client_key_enc"), "correct horse battery staple");
-            keygen(path.join(dir, "stranger_key"));
-            fs.writeFileSync(
-                path.join(dir, "authorized_keys"),
-                fs.readFileSync(path.join(dir, "client_key.pub"), "utf8") + fs.readFileSync(path.join(dir, "client_key_enc.pub"), "utf8"),
-                { mode: 0o600 },
-            );
+            fs.writeFileSync(path.join(dir, "authorized_keys"), fs.readFileSync(path.join(dir, "client_key.pub"), "utf8"), { mode: 0o600 });
             const config = [
                 `Port ${port}`,
                 "ListenAddress 127.0.0.1",
@@ -133,20 +124,6 @@ export class ThrowawaySshd {
         } catch (err) {
             fs.rmSync(dir, { recursive: true, force: true });
             throw err;
-        }
-    }
-
-    /** A `connection` input for this server. */
-    connection(extra: Record<string, unknown> = {}): Record<string, unknown> {
-        return { host: "127.0.0.1", port: this.port, user: this.user, privateKey: this.clientKey, dialErrorLimit: 1, perDialTimeout: 5, ...extra };
-    }
-
-    /** The server's log so far (for assertion messages). */
-    log(): string {
-        try {
-            return fs.readFileSync(path.join(this.dir, "sshd.log"), "utf8");
-        } catch {
-            return "";
         }
     }
 

@@ -4,7 +4,7 @@
 //   * only input properties are compared: old inputs (taken from the state, which mirrors
 //     them) against the new checked inputs, ignoring "__"-prefixed keys;
 //   * a changed property is an update, unless the schema flags it `replaceOnChanges`
-//     (only `triggers`), or the resource has no Update at all (CopyFile), then it is a replace;
+//     (only `triggers`), then it is a replace;
 //   * an unknown new value counts as a change; null and absent are the same.
 // The engine then turns `triggers[*]` changes into replaces as well, because the SDK passes
 // `replaceOnChanges: ["triggers[*]"]`; reporting them as replaces here gives the same plan.
@@ -17,8 +17,6 @@ export interface DiffSpec {
     inputs: string[];
     /** Inputs whose change forces a replacement. */
     replaceOnChanges: string[];
-    /** True when any change forces a replacement (resources without Update). */
-    replaceOnAnyChange?: boolean;
 }
 
 export interface DiffOutcome {
@@ -34,7 +32,10 @@ function absent(v: Wire): boolean {
     return v === undefined || v === null;
 }
 
-/** Assets and archives compare by content hash when both sides carry one (the engine elides contents in Diff). */
+/**
+ * Assets and archives compare by content hash when both sides carry one (the engine elides
+ * contents in Diff). `triggers` may hold them: the SDK types it as a list of anything.
+ */
 function sameAssetLike(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
     if (typeof a.hash === "string" && typeof b.hash === "string" && a.hash !== "" && b.hash !== "") {
         return a.hash === b.hash;
@@ -82,22 +83,7 @@ export function diffInputs(olds: Record<string, Wire>, news: Record<string, Wire
         if (key.startsWith("__")) continue;
         if (sameValue(olds[key], news[key])) continue;
         diffs.push(key);
-        if (spec.replaceOnAnyChange || spec.replaceOnChanges.includes(key)) replaces.push(key);
+        if (spec.replaceOnChanges.includes(key)) replaces.push(key);
     }
     return { changes: diffs.length > 0, replaces, diffs, deleteBeforeReplace: false };
-}
-
-/**
- * CopyToRemote's Update only copies again when the source content (hash) or the remote path
- * changed; a change to, say, the connection alone updates the state without copying.
- */
-export function copyNeeded(olds: Record<string, Wire>, news: Record<string, Wire>): boolean {
-    const hashOf = (v: Wire): unknown => {
-        const s = unwrap(v) as Record<string, unknown> | undefined;
-        return s && typeof s === "object" ? s.hash : undefined;
-    };
-    const oldHash = hashOf(olds.source);
-    const newHash = hashOf(news.source);
-    const sameSource = oldHash !== undefined && newHash !== undefined ? oldHash === newHash : sameValue(olds.source, news.source);
-    return !sameSource || !sameValue(unwrap(olds.remotePath), unwrap(news.remotePath));
 }

@@ -1,16 +1,13 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { globFiles } from "../../tools/command-provider/glob";
-import { LineSplitter } from "../../tools/command-provider/log";
-import { commandEnv } from "../../tools/command-provider/local";
-import { engineAddress } from "../../tools/command-provider/main";
-import { CommandProvider, parseUrn } from "../../tools/command-provider/provider";
-import { envRequests } from "../../tools/command-provider/remote";
-import { checkInputs, LOCAL_COMMAND, REMOTE_COMMAND } from "../../tools/command-provider/schema";
-import { isSecret, UNKNOWN, unwrap } from "../../tools/command-provider/wire";
-import { assetArchiveOf, fileArchiveOf, MemorySink, secretOf, stringAssetOf, urnOf } from "./support";
+import { LineSplitter } from "../src/log";
+import { commandEnv } from "../src/local";
+import { engineAddress } from "../src/main";
+import { CommandProvider, parseUrn } from "../src/provider";
+import { envRequests } from "../src/remote";
+import { checkInputs, LOCAL_COMMAND, REMOTE_COMMAND } from "../src/schema";
+import { isSecret, UNKNOWN, unwrap } from "../src/wire";
+import { MemorySink, secretOf, urnOf } from "./support";
 
 describe("command provider: check, defaults and helpers", () => {
     describe("checkInputs", () => {
@@ -54,17 +51,10 @@ describe("command provider: check, defaults and helpers", () => {
             assert.equal(whole.inputs.connection, UNKNOWN);
         });
 
-        it("CopyToRemote accepts file/string assets and file archives, rejects asset archives", async () => {
-            const p = new CommandProvider(new MemorySink());
-            const urn = urnOf("command:remote:CopyToRemote", "c");
-            const ok = await p.check(urn, {}, { connection: { host: "h" }, source: stringAssetOf("x"), remotePath: "/r" });
-            assert.deepEqual(ok.failures, []);
-            const dir = await p.check(urn, {}, { connection: { host: "h" }, source: fileArchiveOf("./dir"), remotePath: "/r" });
-            assert.deepEqual(dir.failures, []);
-            const bad = await p.check(urn, {}, { connection: { host: "h" }, source: assetArchiveOf({}), remotePath: "/r" });
-            assert.deepEqual(bad.failures, [{ property: "archive", reason: "archive must be a path to a file or directory" }]);
-            const notAsset = await p.check(urn, {}, { connection: { host: "h" }, source: "a string", remotePath: "/r" });
-            assert.equal(notAsset.failures?.[0].property, "source");
+        it("refuses local.Command's assetPaths/archivePaths (in the 1.2.1 schema, not implemented here)", () => {
+            const r = checkInputs(LOCAL_COMMAND.inputs, { create: "x", assetPaths: ["out/**"], archivePaths: UNKNOWN });
+            assert.deepEqual(r.failures.map((f) => f.property), ["assetPaths", "archivePaths"]);
+            assert.match(r.failures[0].reason, /not implemented by this pulumi-resource-command/);
         });
     });
 
@@ -74,6 +64,19 @@ describe("command provider: check, defaults and helpers", () => {
             await assert.rejects(p.check(urnOf("command:remote:Nope", "x"), {}, {}), /resource type "command:remote:Nope" is not implemented/);
             await assert.rejects(p.create(urnOf("aws:s3:Bucket", "x"), {}), /resource type "aws:s3:Bucket" is not implemented/);
             await assert.rejects(p.invoke("command:local:nope", {}), /function "command:local:nope" is not implemented/);
+        });
+
+        it("fails clearly for the 1.2.1 resources and function the project does not use", async () => {
+            const p = new CommandProvider(new MemorySink());
+            for (const token of ["command:remote:CopyToRemote", "command:remote:CopyFile"]) {
+                const pattern = new RegExp(`resource type "${token}" is not implemented .*command:remote:Command and command:local:Command`);
+                await assert.rejects(p.check(urnOf(token, "x"), {}, {}), pattern);
+                await assert.rejects(p.create(urnOf(token, "x"), {}), pattern);
+                await assert.rejects(p.diff("id", urnOf(token, "x"), {}, {}), pattern);
+                await assert.rejects(p.update("id", urnOf(token, "x"), {}, {}), pattern);
+                await assert.rejects(p.delete("id", urnOf(token, "x"), {}), pattern);
+            }
+            await assert.rejects(p.invoke("command:local:run", { command: "true" }), /function "command:local:run" is not implemented/);
         });
 
         it("parses URNs, including parent-qualified types", () => {
@@ -123,33 +126,6 @@ describe("command provider: check, defaults and helpers", () => {
             s.write("c\n\nd");
             s.end();
             assert.deepEqual(lines, ["a", "bc", "", "d"]);
-        });
-    });
-
-    describe("globs for assetPaths/archivePaths", () => {
-        let dir: string;
-        before(() => {
-            dir = fs.mkdtempSync(path.join(os.tmpdir(), "hh-glob-"));
-            for (const f of ["assets/logos/logo.svg", "src/index.js", "src/secret.js", "src/deep/x.js", "top.txt"]) {
-                fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-                fs.writeFileSync(path.join(dir, f), f);
-            }
-        });
-        after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-        it("matches the documented 1.2.1 example", () => {
-            assert.deepEqual(globFiles(dir, ["assets/**", "src/**.js", "!**secret.*"]), ["assets/logos/logo.svg", "src/deep/x.js", "src/index.js"]);
-        });
-
-        it("`*` stops at /, `?`, classes and alternatives work", () => {
-            assert.deepEqual(globFiles(dir, ["src/*.js"]), ["src/index.js", "src/secret.js"]);
-            assert.deepEqual(globFiles(dir, ["to?.txt"]), ["top.txt"]);
-            assert.deepEqual(globFiles(dir, ["src/[is]*.js"]), ["src/index.js", "src/secret.js"]);
-            assert.deepEqual(globFiles(dir, ["{top.txt,src/index.js}"]), ["src/index.js", "top.txt"]);
-        });
-
-        it("never returns directories", () => {
-            assert.deepEqual(globFiles(dir, ["src"]), []);
         });
     });
 });
