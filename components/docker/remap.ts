@@ -4,6 +4,7 @@ import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
 import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
+import { ScriptReport, parseReport } from "../host/report";
 
 
 /** Arguments of {@link DockerUsernsRemap}. */
@@ -38,8 +39,23 @@ export interface DockerUsernsRemapArgs {
     takesOver?: pulumi.Input<string>[];
 }
 
-/** What `docker-remap.sh apply` reported (its JSON on stdout). */
-export type DockerRemapReport = Record<string, unknown>;
+/** What `docker-remap.sh apply` reported (its JSON on stdout; see the script's header). */
+export interface DockerRemapReport extends ScriptReport {
+    config?: string;
+    changed?: boolean;
+    restarted?: boolean;
+    installed?: boolean;
+    /** python3 or jq: the tool that merged daemon.json. */
+    jsonTool?: string;
+    validatedBy?: string | null;
+    backup?: string | null;
+    user?: { name: string; uid: number; gid: number; created: boolean; subuid: { start: number; count: number }; subgid: { start: number; count: number } };
+    runningBefore?: string[];
+    invisibleContainers?: string[];
+    securityOptions?: string[];
+    dockerRootDir?: string;
+    seconds?: number;
+}
 
 /**
  * Rootful Docker whose container root is an unprivileged host UID: creates the remap user,
@@ -101,7 +117,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
             // Replaced only when it takes over another mode's command: that one's remove first.
             { parent: this, dependsOn: opts?.dependsOn, aliases: args.takesOver, deleteBeforeReplace: true },
         );
-        this.report = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as DockerRemapReport);
+        this.report = this.command.stdout.apply((out) => parseReport<DockerRemapReport>(out, "docker-remap.sh"));
         this.registerOutputs({ remapUser: this.remapUser, report: this.report });
     }
 }

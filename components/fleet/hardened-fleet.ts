@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
+import { Problems } from "../host/validate";
 import { Allocation, IdPool } from "../subids/allocator";
 import { SubidLedger } from "../subids/ledger";
 import { isValidOwner } from "../subids/ranges";
@@ -60,19 +61,21 @@ export class HardenedFleet extends pulumi.ComponentResource {
 
     constructor(name: string, args: HardenedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:index:HardenedFleet", name, {}, opts);
-        const fail = (field: string, why: string) => new pulumi.ResourceError(`${field}: ${why}`, this);
+        // Every problem of the arguments at once, before anything is registered.
+        const problems = new Problems(this);
         const tenants = args.tenants ?? {};
         for (const owner of Object.keys(tenants)) {
-            if (!isValidOwner(owner)) throw fail(`tenants.${owner}`, "is not a valid login name or UID");
+            if (!isValidOwner(owner)) problems.add(`tenants.${owner}`, "is not a valid login name or UID");
         }
         const hostNames = Object.keys(args.hosts).sort();
-        if (hostNames.length === 0) throw fail("hosts", "at least one host is needed");
+        if (hostNames.length === 0) problems.add("hosts", "at least one host is needed");
         for (const host of hostNames) {
-            if (!HOST_NAME.test(host)) throw fail(`hosts.${host}`, `host names must match ${HOST_NAME.source}`);
+            if (!HOST_NAME.test(host)) problems.add(`hosts.${host}`, `host names must match ${HOST_NAME.source}`);
             for (const t of args.hosts[host]!.tenants ?? []) {
-                if (!(t in tenants)) throw fail(`hosts.${host}.tenants`, `${JSON.stringify(t)} is not one of the fleet's tenants`);
+                if (!(t in tenants)) problems.add(`hosts.${host}.tenants`, `${JSON.stringify(t)} is not one of the fleet's tenants`);
             }
         }
+        problems.throwIfAny();
 
         // Runtime owners join the fleet allocation at the default size unless they are tenants.
         const sizes = new Map<string, number | undefined>(Object.entries(tenants).map(([o, t]) => [o, t.size]));

@@ -2,6 +2,7 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
+import { componentError, validated } from "../host/validate";
 import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
 import { HostSubids } from "../subids/host-subids";
@@ -99,11 +100,11 @@ export class HardenedHost extends pulumi.ComponentResource {
     constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:index:HardenedHost", name, {}, opts);
         const owner = runtimeOwner(args.runtime);
-        this.runtimeRange = pulumi.output(args.allocation).apply((a) => {
+        // A plain allocation is checked now; one from a ledger when it resolves (with a
+        // componentError: a plain ResourceError thrown in an apply costs the engine 19-40 s).
+        this.runtimeRange = validated(args.allocation, (a: Allocation) => {
             const range = a[owner];
-            if (!range) {
-                throw new pulumi.ResourceError(`allocation: has no range for the runtime's owner ${JSON.stringify(owner)}`, this);
-            }
+            if (!range) throw componentError(`allocation: has no range for the runtime's owner ${JSON.stringify(owner)}`, this);
             return range;
         });
 
@@ -155,7 +156,7 @@ export class HardenedHost extends pulumi.ComponentResource {
             }
             default: {
                 const other: never = runtime;
-                throw new pulumi.ResourceError(`runtime.mode: ${JSON.stringify((other as { mode: unknown }).mode)} is not one of "userns-remap", "docker-rootless", "podman"`, this);
+                throw componentError(`runtime.mode: ${JSON.stringify((other as { mode: unknown }).mode)} is not one of "userns-remap", "docker-rootless", "podman"`, this);
             }
         }
 

@@ -13,6 +13,28 @@ export function componentError(message: string, resource: pulumi.Resource): pulu
 }
 
 /**
+ * Collects every problem of a component's arguments, then raises them together as one
+ * {@link componentError} (as the SDK's InputPropertiesError reports several properties at once):
+ * a user fixes all of them after one preview, not one per run. One problem reads
+ * `field: reason`, several `N problems:` with one `field: reason` line each.
+ */
+export class Problems {
+    private readonly list: string[] = [];
+    constructor(private readonly resource: pulumi.Resource) {}
+
+    /** Records `reason` for `field` (nothing when reason is undefined). */
+    add(field: string, reason: string | undefined): void {
+        if (reason !== undefined) this.list.push(`${field}: ${reason}`);
+    }
+
+    /** Throws the one error naming every problem, if any was recorded. */
+    throwIfAny(): void {
+        if (this.list.length === 1) throw componentError(this.list[0]!, this.resource);
+        if (this.list.length > 1) throw componentError(`${this.list.length} problems:\n  ${this.list.join("\n  ")}`, this.resource);
+    }
+}
+
+/**
  * Validates an input as early as possible: a plain value (the usual case, from stack config) is
  * checked right away, so a bad value stops the program with a `pulumi.ResourceError` before any
  * resource is registered; an Output is checked when it resolves.

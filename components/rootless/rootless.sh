@@ -44,18 +44,19 @@
 # State: /var/lib/hardened-hosts/rootless/USER/ (root only) remembers what apply changed, so that
 # remove undoes exactly that. Files in the user's home are read and written as the user.
 #
-# stdout: one JSON object; on failure {"ok":false,"action","user","error","changes","warnings"}.
-#   facts:  distro, kernel, userns{available,problem,max_user_namespaces,unprivileged_userns_clone,
-#           apparmor_restrict_unprivileged_userns}, cgroup (v1|hybrid|v2), systemd,
-#           native_overlay_kernel, user{name,exists,uid,gid,home,shell}, subuid/subgid
+# stdout: one JSON object (keys camelCase, as every script's); on failure {"ok":false,"action","exitCode",
+#   "error","user","changes","warnings"}.
+#   facts:  distro, kernel, userns{available,problem,maxUserNamespaces,unprivilegedUsernsClone,
+#           apparmorRestrictUnprivilegedUserns}, cgroup (v1|hybrid|v2), systemd,
+#           nativeOverlayKernel, user{name,exists,uid,gid,home,shell}, subuid/subgid
 #           [{start,count,managed}], linger, tools{...: path|null, podman/dockerd: {path,version}},
-#           devices{/dev/net/tun,/dev/fuse: {mode,acl,user_can_open}}
-#   apply:  changed, changes[], mode, user, uid, created_user, ranges{subuid,subgid}, xdg_runtime_dir,
-#           docker_host (docker) | podman_socket{path,active,...} (podman), runtime, storage_driver,
-#           version, rootless, security_options (docker), linger{enabled,how,...},
+#           devices{/dev/net/tun,/dev/fuse: {mode,acl,userCanOpen}}
+#   apply:  changed, changes[], mode, user, uid, createdUser, ranges{subuid,subgid}, xdgRuntimeDir,
+#           dockerHost (docker) | podmanSocket{path,active,...} (podman), runtime, storageDriver,
+#           version, rootless, securityOptions (docker), linger{enabled,how,...},
 #           supervision{daemon,supervised,pid?,pidfile?,log?,note?}, tun{path,access: acl|already|
 #           chmod-0666}, shell, systemd, cgroup, warnings[]
-#   remove: changed, changes[], mode, user, uid, deleted_user, warnings[]
+#   remove: changed, changes[], mode, user, uid, deletedUser, warnings[]
 # stderr: one line per step. Exit codes (the table in components/host/prelude.sh):
 #   0 ok; EXIT_FAILED (stderr names the step); EXIT_USAGE (nothing touched);
 #   EXIT_PRECONDITION user or ID precondition (not root, user missing, uid 0, no/other subuid or
@@ -497,12 +498,12 @@ ensure_linger() {
     # after remove + apply) keeps nothing running, and the user's manager stops with the last
     # session. enable-linger is idempotent and makes logind take it.
     if [ -e "/var/lib/systemd/linger/$user" ] && [ "$(loginctl show-user "$user" -p Linger --value 2>/dev/null || true)" = yes ]; then
-      linger_json='{"enabled":true,"how":"loginctl","by_us":'"$(jbool "$(marked linger-enabled && echo yes || echo no)")"'}'
+      linger_json='{"enabled":true,"how":"loginctl","byUs":'"$(jbool "$(marked linger-enabled && echo yes || echo no)")"'}'
     else
       loginctl enable-linger "$user" >&2 || fail "$EXIT_UNSUPPORTED" "loginctl enable-linger $user failed"
       mark linger-enabled
       did "apply: lingering enabled for $user (loginctl enable-linger)"
-      linger_json='{"enabled":true,"how":"loginctl","by_us":true}'
+      linger_json='{"enabled":true,"how":"loginctl","byUs":true}'
     fi
   else
     linger_json='{"enabled":false,"how":"none","note":"systemd is not PID 1 here: nothing starts user services at boot or keeps them after logout, so no linger file was written"}'
@@ -892,12 +893,12 @@ do_apply() {
   docker_host="" podman_socket_json=null supervision_json=null secopts=null storage_driver="" runtime="" server_version=""
   if [ "$mode" = docker-rootless ]; then apply_docker; else apply_podman; fi
 
-  printf '{"ok":true,"action":"apply","changed":%s,"mode":%s,"user":%s,"uid":%s,"created_user":%s,' \
+  printf '{"ok":true,"action":"apply","changed":%s,"mode":%s,"user":%s,"uid":%s,"createdUser":%s,' \
     "$(jbool "$([ ${#changes[@]} -gt 0 ] && echo yes || echo no)")" "$(jstr "$mode")" "$(jstr "$user")" "$uid" \
     "$(jbool "$(marked created-user && echo yes || echo no)")"
-  printf '"ranges":{"subuid":%s,"subgid":%s},"xdg_runtime_dir":%s,"docker_host":%s,"podman_socket":%s,' \
+  printf '"ranges":{"subuid":%s,"subgid":%s},"xdgRuntimeDir":%s,"dockerHost":%s,"podmanSocket":%s,' \
     "$(ranges_json "$subuid_list")" "$(ranges_json "$subgid_list")" "$(jstr "$rt")" "$(jstr_or_null "$docker_host")" "$podman_socket_json"
-  printf '"runtime":%s,"storage_driver":%s,"version":%s,"rootless":true,"security_options":%s,' \
+  printf '"runtime":%s,"storageDriver":%s,"version":%s,"rootless":true,"securityOptions":%s,' \
     "$(jstr "$runtime")" "$(jstr "$storage_driver")" "$(jstr "$server_version")" "$secopts"
   printf '"linger":%s,"supervision":%s,"tun":{"path":"/dev/net/tun","access":%s},"shell":%s,"systemd":%s,"cgroup":%s,' \
     "$linger_json" "$supervision_json" "$(jstr "$tun_access")" "$(jstr "$shell")" "$(jbool "$(systemd_running && echo yes || echo no)")" "$(jstr "$(cgroup_version)")"
@@ -1044,7 +1045,7 @@ do_remove() {
     rmdir "$STATE_ROOT" "$RUN_ROOT" 2>/dev/null || true
     rmdir "$(dirname "$STATE_ROOT")" "$(dirname "$RUN_ROOT")" 2>/dev/null || true # only when empty
   fi
-  printf '{"ok":true,"action":"remove","changed":%s,"mode":%s,"user":%s,"uid":%s,"deleted_user":%s,"changes":%s,"warnings":%s}\n' \
+  printf '{"ok":true,"action":"remove","changed":%s,"mode":%s,"user":%s,"uid":%s,"deletedUser":%s,"changes":%s,"warnings":%s}\n' \
     "$(jbool "$([ ${#changes[@]} -gt 0 ] && echo yes || echo no)")" "$(jstr "$mode")" "$(jstr "$user")" "$(jnum_or_null "$uid")" \
     "$(jbool "$deleted")" "$(json_list "${changes[@]}")" "$(json_list "${warnings[@]}")"
 }
@@ -1064,7 +1065,7 @@ device_json() { # device_json PATH
   m=$(device_mode "$1")
   [ -n "$m" ] || { printf 'null'; return; }
   if [ -n "$uid" ] && [ "$uid" != 0 ] && [ "$(id -u)" = 0 ]; then can=$(jbool "$(user_can_open "$1" && echo yes || echo no)"); fi
-  printf '{"mode":"%04d","acl":%s,"user_can_open":%s}' "$m" "$(jbool "$(device_has_acl "$1" && echo yes || echo no)")" "$can"
+  printf '{"mode":"%04d","acl":%s,"userCanOpen":%s}' "$m" "$(jbool "$(device_has_acl "$1" && echo yes || echo no)")" "$can"
 }
 do_facts() {
   local exists=no max clone aa problem cg
@@ -1075,11 +1076,11 @@ do_facts() {
   problem=$(userns_problem)
   cg=$(cgroup_version)
   say "facts: $(os_field PRETTY_NAME), kernel $(uname -r), cgroup $cg, systemd $(systemd_running && echo running || echo 'not running')"
-  printf '{"ok":true,"action":"facts","distro":{"id":%s,"version_id":%s,"id_like":%s,"pretty_name":%s},"kernel":%s,' \
+  printf '{"ok":true,"action":"facts","distro":{"id":%s,"versionId":%s,"idLike":%s,"prettyName":%s},"kernel":%s,' \
     "$(jstr "$(os_field ID)")" "$(jstr "$(os_field VERSION_ID)")" "$(jstr "$(os_field ID_LIKE)")" "$(jstr "$(os_field PRETTY_NAME)")" "$(jstr "$(uname -r)")"
-  printf '"userns":{"available":%s,"problem":%s,"max_user_namespaces":%s,"unprivileged_userns_clone":%s,"apparmor_restrict_unprivileged_userns":%s},' \
+  printf '"userns":{"available":%s,"problem":%s,"maxUserNamespaces":%s,"unprivilegedUsernsClone":%s,"apparmorRestrictUnprivilegedUserns":%s},' \
     "$(jbool "$([ -z "$problem" ] && echo yes || echo no)")" "$(jstr_or_null "$problem")" "$(jnum_or_null "$max")" "$(jnum_or_null "$clone")" "$(jnum_or_null "$aa")"
-  printf '"cgroup":%s,"systemd":%s,"native_overlay_kernel":%s,' \
+  printf '"cgroup":%s,"systemd":%s,"nativeOverlayKernel":%s,' \
     "$(jstr "$cg")" "$(jbool "$(systemd_running && echo yes || echo no)")" "$(jbool "$(kernel_at_least 5 13 && echo yes || echo no)")"
   printf '"user":{"name":%s,"exists":%s,"uid":%s,"gid":%s,"home":%s,"shell":%s},' \
     "$(jstr "$user")" "$(jbool "$exists")" "$(jnum_or_null "$uid")" "$(jnum_or_null "$gid")" "$(jstr_or_null "$home")" "$(jstr_or_null "$shell")"

@@ -4,6 +4,7 @@ import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
 import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
+import { ScriptReport, parseReport } from "../host/report";
 
 /** The rootless runtimes this component sets up. */
 export type RootlessMode = "docker-rootless" | "podman";
@@ -35,7 +36,28 @@ export interface RootlessRuntimeArgs {
 }
 
 /** What `rootless.sh apply` reported (its JSON on stdout). */
-export type RootlessReport = Record<string, unknown> & { docker_host?: string };
+export interface RootlessReport extends ScriptReport {
+    changed?: boolean;
+    changes?: string[];
+    mode?: "docker-rootless" | "podman";
+    user?: string;
+    uid?: number;
+    createdUser?: boolean;
+    ranges?: { subuid: unknown; subgid: unknown };
+    xdgRuntimeDir?: string;
+    /** docker-rootless: the daemon's socket URI. */
+    dockerHost?: string;
+    /** Reports of rootless.sh before its keys were camelCase. */
+    docker_host?: string;
+    podmanSocket?: { path: string; active: boolean; [key: string]: unknown };
+    runtime?: string;
+    storageDriver?: string;
+    version?: string;
+    rootless?: boolean;
+    securityOptions?: string[];
+    linger?: { enabled: boolean; how: string; byUs?: boolean; [key: string]: unknown };
+    warnings?: string[];
+}
 
 /**
  * A container runtime owned by a named non-root user: no part of it runs as host root.
@@ -94,8 +116,8 @@ export class RootlessRuntime extends pulumi.ComponentResource {
             // The command itself waits for what the component waits for (see runHostScript).
             { parent: this, dependsOn: opts?.dependsOn, aliases: args.takesOver, deleteBeforeReplace: true },
         );
-        this.report = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as RootlessReport);
-        this.dockerHost = this.report.apply((r) => r.docker_host);
+        this.report = this.command.stdout.apply((out) => parseReport<RootlessReport>(out, "rootless.sh"));
+        this.dockerHost = this.report.apply((r: RootlessReport) => r.dockerHost ?? r.docker_host);
         this.registerOutputs({ report: this.report, dockerHost: this.dockerHost });
     }
 }

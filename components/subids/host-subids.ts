@@ -1,7 +1,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
+import { ScriptReport, parseReport } from "../host/report";
 import { runHostScript } from "../host/script";
+import { componentError, validated } from "../host/validate";
 import { Allocation, allocationEntries } from "./allocator";
 
 /** Arguments of {@link HostSubids}. */
@@ -16,13 +18,15 @@ export interface HostSubidsArgs {
 }
 
 /** What `subids-host.sh` reported on stdout. */
-export interface HostSubidsReport {
-    ok: boolean;
-    action: string;
+export interface HostSubidsReport extends ScriptReport {
     /** Entries already on the host outside our block, identical to the plan (`file:owner:start:count`). */
-    present: string[];
+    present?: string[];
     /** Files the run wrote. */
-    changed: string[];
+    changed?: string[];
+    /** Conflicts (a failed check or apply): the first 20, then "(and N more conflicts)". */
+    conflicts?: string[];
+    /** Lines recognised again after useradd had moved the markers. */
+    repaired?: string[];
 }
 
 /**
@@ -49,11 +53,10 @@ export class HostSubids extends pulumi.ComponentResource {
 
     constructor(name: string, args: HostSubidsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:subids:HostSubids", name, {}, opts);
-        this.lines = pulumi.output(args.allocation).apply((allocation) => {
+        // A plain allocation is checked now, one from a ledger when it resolves (see validated).
+        this.lines = validated(args.allocation, (allocation) => {
             const entries = allocationEntries(allocation);
-            if (entries.length === 0) {
-                throw new pulumi.ResourceError("allocation: at least one owner is needed", this);
-            }
+            if (entries.length === 0) throw componentError("allocation: at least one owner is needed", this);
             return entries.map((e) => `${e.owner}:${e.start}:${e.count}`);
         });
         this.command = runHostScript(
@@ -67,12 +70,7 @@ export class HostSubids extends pulumi.ComponentResource {
             // The command itself waits for what the component waits for (see runHostScript).
             { parent: this, dependsOn: opts?.dependsOn },
         );
-        this.report = this.command.stdout.apply((out) => JSON.parse(lastLine(out)) as HostSubidsReport);
+        this.report = this.command.stdout.apply((out) => parseReport<HostSubidsReport>(out, "subids-host.sh"));
         this.registerOutputs({ lines: this.lines, report: this.report });
     }
-}
-
-function lastLine(text: string): string {
-    const lines = text.trim().split("\n");
-    return lines[lines.length - 1] ?? "{}";
 }

@@ -25,6 +25,7 @@ import { withSsh } from "../host/ssh-exec";
 import type { IdRange } from "../subids/ranges";
 import { Check, HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
 import { describeExit } from "../host/exit-codes";
+import { parseReport } from "../host/report";
 
 /** A host step the check can re-run when its checks drift. */
 export interface HostStep {
@@ -124,14 +125,11 @@ export interface CheckProps {
 async function runStep(exec: (c: string, s: string) => Promise<{ stdout: string; stderr: string; code: number | null }>, what: string, command: string, script: string): Promise<string> {
     const r = await exec(command, script);
     if (r.code !== 0) {
-        const last = r.stdout.trim().split("\n").pop() ?? "";
-        let why = last;
-        try {
-            const j = JSON.parse(last);
-            if (j && typeof j.error === "string") why = j.error;
-        } catch {
-            why = r.stderr.trim().split("\n").slice(-3).join(" / ") || `exit ${r.code}`;
-        }
+        const report = parseReport(r.stdout, what);
+        // A script that printed no report (killed, cut off): the last lines it logged say why.
+        const why = report.ok === false && report.exitCode !== undefined && report.error
+            ? report.error
+            : r.stderr.trim().split("\n").slice(-3).join(" / ") || report.error || `exit ${r.code}`;
         throw new Error(`${what} failed (${describeExit(r.code)}): ${why}`);
     }
     return r.stdout;

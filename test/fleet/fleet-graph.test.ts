@@ -60,6 +60,25 @@ describe("HardenedFleet (mocks)", function () {
         );
     });
 
+    it("names every problem of the arguments in one error, not one per run", function () {
+        assert.throws(
+            () => new fleetMod.HardenedFleet("f5", {
+                tenants: { "Bad Tenant": {} },
+                hosts: {
+                    "Host A": { connection: conn("x"), runtime: { mode: "userns-remap" } },
+                    "host-b": { connection: conn("y"), runtime: { mode: "userns-remap" }, tenants: ["ghost"] },
+                },
+            }),
+            (e: Error) => {
+                assert.match(e.message, /^3 problems:\n/);
+                assert.match(e.message, /\n  tenants\.Bad Tenant: is not a valid login name or UID/);
+                assert.match(e.message, /\n  hosts\.Host A: host names must match/);
+                assert.match(e.message, /\n  hosts\.host-b\.tenants: "ghost" is not one of the fleet's tenants/);
+                return true;
+            },
+        );
+    });
+
     it("refuses host names that would not read as resource names", function () {
         assert.throws(
             () => new fleetMod.HardenedFleet("f4", { hosts: { "Host A": { connection: conn("x"), runtime: { mode: "userns-remap" } } } }),

@@ -271,11 +271,11 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             createdByTest.push(dockerUser);
             a = user(dockerUser);
             assert.equal(first.changed, true);
-            assert.equal(first.created_user, true);
+            assert.equal(first.createdUser, true);
             assert.equal(first.uid, a.uid);
             assert.equal(first.rootless, true);
-            assert.ok(first.security_options.includes("name=rootless"), JSON.stringify(first.security_options));
-            assert.equal(first.docker_host, `unix:///run/user/${a.uid}/docker.sock`);
+            assert.ok(first.securityOptions.includes("name=rootless"), JSON.stringify(first.securityOptions));
+            assert.equal(first.dockerHost, `unix:///run/user/${a.uid}/docker.sock`);
             assert.deepEqual(first.ranges.subuid.map((x: any) => [x.start, x.count]), [[dockerStart, COUNT]]);
             assert.deepEqual(first.ranges.subgid.map((x: any) => [x.start, x.count]), [[dockerStart, COUNT]]);
             // No automatic range from useradd: only the planned one.
@@ -290,7 +290,7 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
         });
 
         it("runs containers from a local busybox image with the planned ID mapping", async function () {
-            const env = { DOCKER_HOST: first.docker_host };
+            const env = { DOCKER_HOST: first.dockerHost };
             await containerChecks((args) => mustAsUser(a, ["docker", ...args], env), a, dockerStart, "docker", []);
         });
 
@@ -322,7 +322,7 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             const r = runRootless(["remove", "--mode", "docker-rootless", "--user", dockerUser, "--delete-user", "yes"]);
             assert.equal(r.status, 0, r.stderr);
             assert.equal(r.json.changed, true);
-            assert.equal(r.json.deleted_user, true);
+            assert.equal(r.json.deletedUser, true);
             if (first.supervision.pid) assert.equal(processAlive(first.supervision.pid), false);
             assert.equal(spawnSync("pgrep", ["-U", String(a.uid)]).status, 1, "no process of the user is left");
             assert.equal(account(dockerUser), undefined);
@@ -352,13 +352,13 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             assert.equal(r.status, 0, r.stderr + r.stdout);
             first = r.json;
             assert.equal(first.changed, true);
-            assert.equal(first.created_user, false);
+            assert.equal(first.createdUser, false);
             assert.equal(first.rootless, true);
             assert.equal(first.uid, a.uid);
             const cg = first.cgroup;
             if (cg !== "v2") assert.equal(first.runtime, "runc", "crun refuses hybrid/v1 cgroups");
-            assert.ok(["overlay", "fuse-overlayfs", "vfs"].includes(first.storage_driver));
-            assert.equal(first.podman_socket.path, `/run/user/${a.uid}/podman/podman.sock`);
+            assert.ok(["overlay", "fuse-overlayfs", "vfs"].includes(first.storageDriver));
+            assert.equal(first.podmanSocket.path, `/run/user/${a.uid}/podman/podman.sock`);
 
             // Only our keys changed; the user's own settings stay, the first version is kept.
             const cc = fs.readFileSync(conf("containers.conf"), "utf8");
@@ -399,7 +399,7 @@ describe("rootless.sh on this machine (real users, rootless dockerd and podman)"
             const r = runRootless(["remove", "--mode", "podman", "--user", podmanUser, "--delete-user", "yes"]);
             assert.equal(r.status, 0, r.stderr);
             assert.equal(r.json.changed, true);
-            assert.equal(r.json.deleted_user, false, "rootless.sh did not create this user");
+            assert.equal(r.json.deletedUser, false, "rootless.sh did not create this user");
             assert.ok(r.json.warnings.some((w: string) => /not deleting .* did not create it/.test(w)), JSON.stringify(r.json.warnings));
             assert.equal(fs.readFileSync(conf("containers.conf"), "utf8"), podmanOwnContainersConf + edit);
             assert.equal(fs.readFileSync(conf("storage.conf"), "utf8"), podmanOwnStorageConf, "unchanged since apply: backup restored");
