@@ -16,8 +16,10 @@
 # of the same owner outside our block, or a real account's UID (passwd) / group's GID (group).
 # HH_ETC (default /etc) names the directory holding subuid, subgid, passwd and group; tests use it.
 #
-# stdout: one JSON object. stderr: one line per step. Exit: 0 ok, 2 bad arguments,
-# 3 conflicts (nothing written), 4 the files' markers are damaged (nothing written).
+# stdout: one JSON object (a refused plan: {"ok":false,...,"conflicts","present"}). stderr: one
+# line per step. Exit (components/host/prelude.sh): 0 ok; EXIT_USAGE bad arguments;
+# EXIT_PRECONDITION conflicts (nothing written); EXIT_MALFORMED the files' markers are damaged
+# (nothing written).
 set -euo pipefail
 # The shared prelude (components/host/prelude.sh: exit codes, output helpers, shared readers)
 # comes ahead of this script on stdin; run from its file, the script sources it.
@@ -38,29 +40,36 @@ if [ -z "$state" ]; then
 fi
 
 
-usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove | show"; }
-[ $# -ge 1 ] || usage
-action=$1; shift
-case "$action" in
-  check|apply) [ $# -ge 1 ] || fail "$EXIT_USAGE" "$action needs at least one OWNER:START:COUNT" ;;
-  remove|show) [ $# -eq 0 ] || fail "$EXIT_USAGE" "$action takes no entries" ;;
-  *) usage ;;
-esac
+# Globals: action, entries and planned are set by parse_args; work by main; conflicts, present
+# and repaired by plan_files; changed by write_files. The reports read them.
+action="" planned="" work=""
+entries=() conflicts=() present=() changed=() repaired=()
 
-# Validate every entry before anything is read or written. Owner: a login name (as useradd
+usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove | show"; }
+
+# Every argument is checked before anything is read or written. Owner: a login name (as useradd
 # accepts by default) or a numeric UID; numbers: plain decimal, no leading zeros.
-entries=()
-for arg in "$@"; do
-  if [[ ! "$arg" =~ ^([a-z_][a-z0-9_-]{0,30}[a-z0-9_$-]?|[0-9]+):(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]]; then
-    fail "$EXIT_USAGE" "entry '$arg': expected OWNER:START:COUNT (owner a login name or UID, decimal numbers, count > 0)"
-  fi
-  start=${BASH_REMATCH[2]} count=${BASH_REMATCH[3]}
-  if (( start + count - 1 > MAX_LAST_ID )); then
-    fail "$EXIT_USAGE" "entry '$arg': range ends at $(( start + count - 1 )), past the last valid ID $MAX_LAST_ID"
-  fi
-  entries+=("$arg")
-done
-planned="${entries[*]:-}"
+parse_args() {
+  local arg start count
+  [ $# -ge 1 ] || usage
+  action=$1; shift
+  case "$action" in
+    check|apply) [ $# -ge 1 ] || fail "$EXIT_USAGE" "$action needs at least one OWNER:START:COUNT" ;;
+    remove|show) [ $# -eq 0 ] || fail "$EXIT_USAGE" "$action takes no entries" ;;
+    *) usage ;;
+  esac
+  for arg in "$@"; do
+    if [[ ! "$arg" =~ ^([a-z_][a-z0-9_-]{0,30}[a-z0-9_$-]?|[0-9]+):(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]]; then
+      fail "$EXIT_USAGE" "entry '$arg': expected OWNER:START:COUNT (owner a login name or UID, decimal numbers, count > 0)"
+    fi
+    start=${BASH_REMATCH[2]} count=${BASH_REMATCH[3]}
+    if (( start + count - 1 > MAX_LAST_ID )); then
+      fail "$EXIT_USAGE" "entry '$arg': range ends at $(( start + count - 1 )), past the last valid ID $MAX_LAST_ID"
+    fi
+    entries+=("$arg")
+  done
+  planned="${entries[*]:-}"
+}
 
 
 # One awk program does the reading: it parses a subuid/subgid file like shadow does (lines
@@ -216,19 +225,20 @@ record_owned() { # record_owned <name> <new file text>
   rm -f "$tmp"
 }
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # The accounts: the files as nss_files reads them, then (on the host itself, not under HH_ETC)
 # whatever else the host's name services enumerate (LDAP, systemd, ...). getent's listing alone
 # is not enough: it stops at the first entry it cannot print (a ':' in a shell field).
-for db in passwd group; do
-  { cat "$etc/$db" 2>/dev/null || true
-    [ -n "${HH_ETC:-}" ] || timeout 30 getent "$db" 2>/dev/null || true; } > "$work/$db"
-done
+load_accounts() {
+  local db
+  for db in passwd group; do
+    { cat "$etc/$db" 2>/dev/null || true
+      [ -n "${HH_ETC:-}" ] || timeout 30 getent "$db" 2>/dev/null || true; } > "$work/$db"
+  done
+}
 
 # show: every entry of subuid and subgid ([line, owner, start, count, negative]) and every
 # account ([line, name, ID]) exactly as the programs above read them.
-if [ "$action" = show ]; then
+cmd_show() {
   show_json() { # show_json <file> <reader: subid|user|group>
     LC_ALL=C awk -v reader="$2" "$SHADOW_AWK"'
       function jstr(s,   i, c, o) {
@@ -253,47 +263,53 @@ if [ "$action" = show ]; then
   printf '{"ok":true,"action":"show","subuid":%s,"subgid":%s,"users":%s,"groups":%s}\n' \
     "$(show_json "$(src_of "$etc/subuid")" subid | utf8_clean)" "$(show_json "$(src_of "$etc/subgid")" subid | utf8_clean)" \
     "$(show_json "$work/passwd" user | utf8_clean)" "$(show_json "$work/group" group | utf8_clean)"
-  exit 0
-fi
+}
 
-conflicts=() present=() changed=() repaired=()
-for name in subuid subgid; do
-  file="$etc/$name"
-  kind=user; [ "$name" = subgid ] && kind=group
-  src="$file"; [ -e "$file" ] || src=/dev/null
-  say "$action: reading $file"
-  ownedf="$state/$name.owned"; [ -e "$ownedf" ] || ownedf=/dev/null
-  plan_file "$src" "$kind" "$action" "$name" "$ownedf" > "$work/$name.out"
-  # File text follows the "text" line; everything before it is findings.
-  sed -n '/^text$/q;p' "$work/$name.out" > "$work/$name.findings"
-  sed '0,/^text$/d' "$work/$name.out" > "$work/$name.new"
-  if grep -q '^marker' "$work/$name.findings"; then
-    fail "$EXIT_MALFORMED" "$(sed -n 's/^marker\t//p' "$work/$name.findings")"
-  fi
-  while IFS=$'\t' read -r tag msg; do
-    case "$tag" in
-      conflict) conflicts+=("$msg") ;;
-      present) present+=("$name:$msg") ;;
-      repaired) repaired+=("$msg"); say "$msg" ;;
-    esac
-  done < "$work/$name.findings"
-done
+# Reads both files against the plan: findings into the globals, the new texts into $work/NAME.new.
+plan_files() {
+  local name file kind src ownedf tag msg
+  for name in subuid subgid; do
+    file="$etc/$name"
+    kind=user; [ "$name" = subgid ] && kind=group
+    src="$file"; [ -e "$file" ] || src=/dev/null
+    say "$action: reading $file"
+    ownedf="$state/$name.owned"; [ -e "$ownedf" ] || ownedf=/dev/null
+    plan_file "$src" "$kind" "$action" "$name" "$ownedf" > "$work/$name.out"
+    # File text follows the "text" line; everything before it is findings.
+    sed -n '/^text$/q;p' "$work/$name.out" > "$work/$name.findings"
+    sed '0,/^text$/d' "$work/$name.out" > "$work/$name.new"
+    if grep -q '^marker' "$work/$name.findings"; then
+      fail "$EXIT_MALFORMED" "$(sed -n 's/^marker\t//p' "$work/$name.findings")"
+    fi
+    while IFS=$'\t' read -r tag msg; do
+      case "$tag" in
+        conflict) conflicts+=("$msg") ;;
+        present) present+=("$name:$msg") ;;
+        repaired) repaired+=("$msg"); say "$msg" ;;
+      esac
+    done < "$work/$name.findings"
+  done
+}
 
-
-if [ ${#conflicts[@]} -gt 0 ] && [ "$action" != remove ]; then
-  # The first LIST_MAX conflicts are named, then how many more: a host with thousands of
-  # overlapping lines must not make a report (or an error message) of megabytes.
+# A plan that conflicts with the host is refused, nothing written. The first LIST_MAX conflicts
+# are named, then how many more: thousands of overlapping lines must not make a report (or an
+# error message) of megabytes.
+refuse_conflicts() {
+  local c more
+  [ ${#conflicts[@]} -gt 0 ] || return 0
   if [ ${#conflicts[@]} -gt "$LIST_MAX" ]; then
     more=$(( ${#conflicts[@]} - LIST_MAX ))
     conflicts=("${conflicts[@]:0:LIST_MAX}" "(and $more more conflicts)")
   fi
   for c in "${conflicts[@]}"; do say "conflict: $c"; done
-  printf '{"ok":false,"action":"%s","conflicts":%s,"present":%s,"changed":[]}\n' \
-    "$action" "$(json_list "${conflicts[@]}")" "$(json_list "${present[@]}")"
-  exit "$EXIT_PRECONDITION"
-fi
+  fail "$EXIT_PRECONDITION" "${#conflicts[@]} conflict(s) with the host's files, nothing written: ${conflicts[0]}"
+}
+# The failure report names the conflicts and the entries already present.
+fail_fields() { printf ',"conflicts":%s,"present":%s,"changed":[]' "$(json_list "${conflicts[@]}")" "$(json_list "${present[@]}")"; }
 
-if [ "$action" != check ]; then
+# Writes the new texts (apply, remove); a file whose text did not change is left alone.
+write_files() {
+  local name file current
   for name in subuid subgid; do
     file="$etc/$name"
     current=/dev/null; [ -e "$file" ] && current="$file"
@@ -308,10 +324,28 @@ if [ "$action" != check ]; then
     else
       write_atomically "$file" "$work/$name.new"
       say "$action: wrote $file"
-      [ "$action" = remove ] && rm -f "$file.hardened-hosts.bak" "$file.hardened-hosts.created"
+      if [ "$action" = remove ]; then rm -f "$file.hardened-hosts.bak" "$file.hardened-hosts.created"; fi
     fi
     changed+=("$file")
   done
-fi
-printf '{"ok":true,"action":"%s","conflicts":[],"present":%s,"changed":%s,"repaired":%s}\n' \
-  "$action" "$(json_list "${present[@]}")" "$(json_list "${changed[@]}")" "$(json_list "${repaired[@]}")"
+}
+
+report() {
+  printf '{"ok":true,"action":"%s","conflicts":[],"present":%s,"changed":%s,"repaired":%s}\n' \
+    "$action" "$(json_list "${present[@]}")" "$(json_list "${changed[@]}")" "$(json_list "${repaired[@]}")"
+}
+
+main() {
+  parse_args "$@"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  load_accounts
+  case "$action" in
+    show) cmd_show ;;
+    check) plan_files; refuse_conflicts; report ;;
+    apply) plan_files; refuse_conflicts; write_files; report ;;
+    remove) plan_files; write_files; report ;; # our own lines go, whatever else conflicts
+  esac
+}
+
+main "$@"
