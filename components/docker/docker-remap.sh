@@ -78,62 +78,63 @@ usage() {
 
 # ---------------------------------------------------------------------------------------------
 # Arguments: all of them are checked before anything is read or written.
-[ $# -ge 1 ] || usage
-action=$1; shift
-case "$action" in facts|plan|apply|remove) ;; *) action=""; usage ;; esac
-user="" options="" install="" require_none="" delete_user="" want_range=""
-allowed=""
-case "$action" in
-  facts) allowed="" ;;
-  plan) allowed="--user --options --require-no-containers" ;;
-  apply) allowed="--user --options --install --require-no-containers --range" ;;
-  remove) allowed="--user --delete-user" ;;
-esac
-seen=" "
-while [ $# -gt 0 ]; do
-  arg=$1; shift
-  name=${arg%%=*}
-  if [[ "$arg" == --*=* ]]; then value=${arg#*=}
-  elif [ $# -ge 1 ]; then value=$1; shift
-  else value=""; [[ " $allowed " == *" $name "* ]] && fail "$EXIT_USAGE" "$name needs a value"
+parse_args() {
+  local arg name value pair v seen
+  [ $# -ge 1 ] || usage
+  action=$1; shift
+  case "$action" in facts|plan|apply|remove) ;; *) action=""; usage ;; esac
+  user="" options="" install="" require_none="" delete_user="" want_range=""
+  allowed=""
+  case "$action" in
+    facts) allowed="" ;;
+    plan) allowed="--user --options --require-no-containers" ;;
+    apply) allowed="--user --options --install --require-no-containers --range" ;;
+    remove) allowed="--user --delete-user" ;;
+  esac
+  seen=" "
+  while [ $# -gt 0 ]; do
+    arg=$1; shift
+    name=${arg%%=*}
+    if [[ "$arg" == --*=* ]]; then value=${arg#*=}
+    elif [ $# -ge 1 ]; then value=$1; shift
+    else value=""; [[ " $allowed " == *" $name "* ]] && fail "$EXIT_USAGE" "$name needs a value"
+    fi
+    [[ " $allowed " == *" $name "* ]] || fail "$EXIT_USAGE" "$action does not take '$name' (it takes: ${allowed:-no arguments})"
+    [[ "$seen" == *" $name "* ]] && fail "$EXIT_USAGE" "$name given twice"
+    seen+="$name "
+    case "$name" in
+      --user) user=$value ;;
+      --options) options=$value ;;
+      --install) install=$value ;;
+      --require-no-containers) require_none=$value ;;
+      --delete-user) delete_user=$value ;;
+      --range) want_range=$value ;;
+    esac
+  done
+  for pair in "--install:$install" "--require-no-containers:$require_none" "--delete-user:$delete_user"; do
+    v=${pair#*:}
+    [ -z "$v" ] || [ "$v" = yes ] || [ "$v" = no ] || fail "$EXIT_USAGE" "${pair%%:*} must be yes or no, not '$v'"
+  done
+  install=${install:-no} require_none=${require_none:-no} delete_user=${delete_user:-no}
+  if [ "$action" != facts ]; then
+    [ -n "$user" ] || fail "$EXIT_USAGE" "$action needs --user NAME"
+    # useradd's default NAME_REGEX, without the trailing '$' of Samba machine accounts.
+    [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--user '$user': expected a user name matching ^[a-z_][a-z0-9_-]{0,31}\$"
+    case "$user" in
+      default) fail "$EXIT_USAGE" "--user default: dockerd reads \"default\" as its own dockremap user; pick another name" ;;
+      root) fail "$EXIT_USAGE" "--user root: containers would map to root's subordinate IDs; pick a dedicated user" ;;
+    esac
   fi
-  [[ " $allowed " == *" $name "* ]] || fail "$EXIT_USAGE" "$action does not take '$name' (it takes: ${allowed:-no arguments})"
-  [[ "$seen" == *" $name "* ]] && fail "$EXIT_USAGE" "$name given twice"
-  seen+="$name "
-  case "$name" in
-    --user) user=$value ;;
-    --options) options=$value ;;
-    --install) install=$value ;;
-    --require-no-containers) require_none=$value ;;
-    --delete-user) delete_user=$value ;;
-    --range) want_range=$value ;;
-  esac
-done
-for pair in "--install:$install" "--require-no-containers:$require_none" "--delete-user:$delete_user"; do
-  v=${pair#*:}
-  [ -z "$v" ] || [ "$v" = yes ] || [ "$v" = no ] || fail "$EXIT_USAGE" "${pair%%:*} must be yes or no, not '$v'"
-done
-install=${install:-no} require_none=${require_none:-no} delete_user=${delete_user:-no}
-if [ "$action" != facts ]; then
-  [ -n "$user" ] || fail "$EXIT_USAGE" "$action needs --user NAME"
-  # useradd's default NAME_REGEX, without the trailing '$' of Samba machine accounts.
-  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--user '$user': expected a user name matching ^[a-z_][a-z0-9_-]{0,31}\$"
-  case "$user" in
-    default) fail "$EXIT_USAGE" "--user default: dockerd reads \"default\" as its own dockremap user; pick another name" ;;
-    root) fail "$EXIT_USAGE" "--user root: containers would map to root's subordinate IDs; pick a dedicated user" ;;
-  esac
-fi
-[[ "$wait_seconds" =~ ^[1-9][0-9]{0,3}$ ]] || fail "$EXIT_USAGE" "HH_DOCKER_WAIT must be a number of seconds (1-9999), not '$wait_seconds'"
-case "$config" in /*) ;; *) fail "$EXIT_USAGE" "HH_DOCKER_CONFIG must be an absolute path, not '$config'" ;; esac
-hook=${HH_DOCKER_RESTART_HOOK:-}
-if [ -n "$hook" ] && { [ ! -f "$hook" ] || [ ! -x "$hook" ]; }; then
-  fail "$EXIT_USAGE" "HH_DOCKER_RESTART_HOOK=$hook is not an executable file"
-fi
-[ -n "$options" ] || options="{}"
-[ -z "$want_range" ] || [[ "$want_range" =~ ^[0-9]{1,10}:[0-9]{1,10}$ ]] || fail "$EXIT_USAGE" "--range must be START:COUNT, not '$want_range'"
+  [[ "$wait_seconds" =~ ^[1-9][0-9]{0,3}$ ]] || fail "$EXIT_USAGE" "HH_DOCKER_WAIT must be a number of seconds (1-9999), not '$wait_seconds'"
+  case "$config" in /*) ;; *) fail "$EXIT_USAGE" "HH_DOCKER_CONFIG must be an absolute path, not '$config'" ;; esac
+  hook=${HH_DOCKER_RESTART_HOOK:-}
+  if [ -n "$hook" ] && { [ ! -f "$hook" ] || [ ! -x "$hook" ]; }; then
+    fail "$EXIT_USAGE" "HH_DOCKER_RESTART_HOOK=$hook is not an executable file"
+  fi
+  [ -n "$options" ] || options="{}"
+  [ -z "$want_range" ] || [[ "$want_range" =~ ^[0-9]{1,10}:[0-9]{1,10}$ ]] || fail "$EXIT_USAGE" "--range must be START:COUNT, not '$want_range'"
+}
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # ---------------------------------------------------------------------------------------------
 # JSON: python3's json module when it works, else jq. Both give the same semantics: a config must
@@ -600,12 +601,16 @@ install_docker() {
 }
 
 # ---------------------------------------------------------------------------------------------
-read_os_release
-detect_init
-detect_docker
-pick_json_tool
+# What every action starts from: the distribution, the init system, Docker, a JSON tool.
+detect_host() {
+  read_os_release
+  detect_init
+  detect_docker
+  pick_json_tool
+}
 
-if [ "$action" = facts ]; then
+# facts: read-only JSON about the host.
+cmd_facts() {
   read_config
   daemon_state
   detect_flags
@@ -642,29 +647,33 @@ if [ "$action" = facts ]; then
     "$( [ -n "$flags_source" ] && json_str "$flags_source" || echo null)" "$(json_str "$flags_text")" \
     "$(json_list "${flag_keys[@]+"${flag_keys[@]}"}")" "$( [ -n "$flag_config_file" ] && json_str "$flag_config_file" || echo null)" \
     "$(json_list "${dups[@]+"${dups[@]}"}")"
-  exit 0
-fi
+}
 
 # ---------------------------------------------------------------------------------------------
 # plan / apply / remove need a JSON tool. apply --install yes may install jq for it.
-if [ -z "$json_tool" ]; then
-  if [ "$action" = apply ] && [ "$install" = yes ]; then
-    install_packages jq || fail "$EXIT_PACKAGES" "installing jq failed: neither python3 (with its json module) nor jq is available"
-    pick_json_tool
+need_json_tool() {
+  if [ -z "$json_tool" ]; then
+    if [ "$action" = apply ] && [ "$install" = yes ]; then
+      install_packages jq || fail "$EXIT_PACKAGES" "installing jq failed: neither python3 (with its json module) nor jq is available"
+      pick_json_tool
+    fi
+    [ -n "$json_tool" ] || fail "$EXIT_PRECONDITION" "neither python3 (with its json module) nor jq is available to read $config safely: install one of them (apply --install yes installs jq)"
   fi
-  [ -n "$json_tool" ] || fail "$EXIT_PRECONDITION" "neither python3 (with its json module) nor jq is available to read $config safely: install one of them (apply --install yes installs jq)"
-fi
-say "$action: JSON tool $json_tool"
+  say "$action: JSON tool $json_tool"
+}
 
-if [ "$action" = plan ] || [ "$action" = apply ]; then
+# --options: a JSON object, without userns-remap (this script sets that).
+check_options() {
+  local msg k
   msg=$(json check-text "$options" "--options") || fail "$EXIT_USAGE" "${msg:-"--options: not a JSON object"}"
   mapfile -t option_keys < <(json text-keys "$options" "--options")
   for k in "${option_keys[@]+"${option_keys[@]}"}"; do
     [ "$k" != userns-remap ] || fail "$EXIT_USAGE" "--options must not set userns-remap: this script sets it to --user"
   done
-fi
+}
 
-if [ "$action" = remove ]; then
+# remove: the previous daemon.json back (or ours taken out), Docker restarted, the user deleted if asked.
+cmd_remove() {
   lock_config
   read_config
   [ "$config_state" != invalid ] || { [ -e "$backup" ] || [ -e "$created_marker" ]; } ||
@@ -747,205 +756,224 @@ if [ "$action" = remove ]; then
     "$(json_str "$config")" "$(json_str "$plan")" "$(json_bool "$changed")" "$(json_bool "$restarted")" "$(json_bool "$user_deleted")" \
     "$( [ -n "$user_kept_reason" ] && json_str "$user_kept_reason" || echo null)" "$( [ "$restarted" = 1 ] && echo "$security_options" || echo null)" \
     "$userns_json" "$( [ "$restarted" = 1 ] && [ -n "$root_dir" ] && json_str "$root_dir" || echo null)"
-  exit 0
-fi
+}
 
 # ---------------------------------------------------------------------------------------------
-# plan and apply: every check first.
-t_start=$(date +%s.%N)
-[ "$action" = plan ] || lock_config
-[ "$docker_installed" = 1 ] || [ "$install" = yes ] || [ "$action" = plan ] ||
-  fail "$EXIT_PRECONDITION" "docker is not installed (no working dockerd): pass --install yes to install it"
+# plan and apply: every check first; the globals it sets are what apply_change acts on.
+plan_change() {
+  t_start=$(date +%s.%N)
+  [ "$action" = plan ] || lock_config
+  [ "$docker_installed" = 1 ] || [ "$install" = yes ] || [ "$action" = plan ] ||
+    fail "$EXIT_PRECONDITION" "docker is not installed (no working dockerd): pass --install yes to install it"
 
-read -r uid_start uid_count <<< "$(subid_first /etc/subuid "$user")" || true
-read -r gid_start gid_count <<< "$(subid_first /etc/subgid "$user")" || true
-[ -n "${uid_start:-}" ] || fail "$EXIT_PRECONDITION" "$user has no range in /etc/subuid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
-[ -n "${gid_start:-}" ] || fail "$EXIT_PRECONDITION" "$user has no range in /etc/subgid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
-if [ -n "$want_range" ] && { [ "$uid_start:$uid_count" != "$want_range" ] || [ "$gid_start:$gid_count" != "$want_range" ]; }; then
-  fail "$EXIT_PRECONDITION" "$user's first range is subuid $uid_start:$uid_count, subgid $gid_start:$gid_count, not the planned $want_range: write the planned lines first (subids-host.sh apply)"
-fi
-(( uid_count >= 65536 && gid_count >= 65536 )) || say "note: $user's first range is smaller than 65536 IDs (subuid $uid_count, subgid $gid_count): images with higher IDs will not unpack"
-say "$action: $user maps to subuid $uid_start+$uid_count, subgid $gid_start+$gid_count"
+  read -r uid_start uid_count <<< "$(subid_first /etc/subuid "$user")" || true
+  read -r gid_start gid_count <<< "$(subid_first /etc/subgid "$user")" || true
+  [ -n "${uid_start:-}" ] || fail "$EXIT_PRECONDITION" "$user has no range in /etc/subuid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
+  [ -n "${gid_start:-}" ] || fail "$EXIT_PRECONDITION" "$user has no range in /etc/subgid: write its subordinate IDs first (subids-host.sh apply $user:START:65536)"
+  if [ -n "$want_range" ] && { [ "$uid_start:$uid_count" != "$want_range" ] || [ "$gid_start:$gid_count" != "$want_range" ]; }; then
+    fail "$EXIT_PRECONDITION" "$user's first range is subuid $uid_start:$uid_count, subgid $gid_start:$gid_count, not the planned $want_range: write the planned lines first (subids-host.sh apply)"
+  fi
+  (( uid_count >= 65536 && gid_count >= 65536 )) || say "note: $user's first range is smaller than 65536 IDs (subuid $uid_count, subgid $gid_count): images with higher IDs will not unpack"
+  say "$action: $user maps to subuid $uid_start+$uid_count, subgid $gid_start+$gid_count"
 
-read_config
-case "$config_state" in
-  invalid) fail "$EXIT_MALFORMED" "$config is malformed, nothing was changed: $config_error" ;;
-  absent) src=- ;;
-  *) src=$config ;;
-esac
-# Keys an earlier apply set that --options no longer has.
-drop_keys=()
-if [ -f "$keys_marker" ]; then
-  while IFS= read -r k; do
-    [ -n "$k" ] || continue
-    [[ " ${option_keys[*]+"${option_keys[*]}"} " == *" $k "* ]] || drop_keys+=("$k")
-  done < "$keys_marker"
-fi
-drop_json=$(printf '%s\n' "${drop_keys[@]+"${drop_keys[@]}"}" | awk 'BEGIN { printf "[" } NF { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s\"%s\"", (n++ ? "," : ""), $0 } END { printf "]" }')
-original=-; [ ! -e "$backup" ] || original=$backup
-[ ${#drop_keys[@]} -eq 0 ] || say "$action: no longer managed, back to the original or removed: ${drop_keys[*]}"
-merge_result=$(json merge "$src" "$config" "$options" "$user" "$work/new" "$drop_json" "$original") || fail "$EXIT_MALFORMED" "$merge_result"
-changed=0; [ "$merge_result" = changed ] && changed=1
-[ "$config_state" != absent ] || changed=1
-say "$action: $config $([ "$changed" = 1 ] && echo "needs changes" || echo "already as wanted")"
-mapfile -t new_keys < <(json keys "$work/new" "$work/new")
-
-installed=0
-if [ "$docker_installed" != 1 ] && [ "$action" = apply ]; then
-  install_docker
-  installed=1
-fi
-if [ "$action" = apply ] && [ "$install" = yes ] && [ -z "$(find_static_busybox)" ]; then
-  case " $distro_id $distro_like " in
-    *" debian "*|*" ubuntu "*) bb=busybox-static ;;
-    *) bb=busybox ;;
+  read_config
+  case "$config_state" in
+    invalid) fail "$EXIT_MALFORMED" "$config is malformed, nothing was changed: $config_error" ;;
+    absent) src=- ;;
+    *) src=$config ;;
   esac
-  install_packages "$bb" || fail "$EXIT_PACKAGES" "installing $bb (verification's test image) failed"
-  [ -n "$(find_static_busybox)" ] || say "warning: $bb gave no static busybox: verification needs an --image on this host"
-fi
+  # Keys an earlier apply set that --options no longer has.
+  drop_keys=()
+  if [ -f "$keys_marker" ]; then
+    while IFS= read -r k; do
+      [ -n "$k" ] || continue
+      [[ " ${option_keys[*]+"${option_keys[*]}"} " == *" $k "* ]] || drop_keys+=("$k")
+    done < "$keys_marker"
+  fi
+  drop_json=$(printf '%s\n' "${drop_keys[@]+"${drop_keys[@]}"}" | awk 'BEGIN { printf "[" } NF { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s\"%s\"", (n++ ? "," : ""), $0 } END { printf "]" }')
+  original=-; [ ! -e "$backup" ] || original=$backup
+  [ ${#drop_keys[@]} -eq 0 ] || say "$action: no longer managed, back to the original or removed: ${drop_keys[*]}"
+  merge_result=$(json merge "$src" "$config" "$options" "$user" "$work/new" "$drop_json" "$original") || fail "$EXIT_MALFORMED" "$merge_result"
+  changed=0; [ "$merge_result" = changed ] && changed=1
+  [ "$config_state" != absent ] || changed=1
+  say "$action: $config $([ "$changed" = 1 ] && echo "needs changes" || echo "already as wanted")"
+  mapfile -t new_keys < <(json keys "$work/new" "$work/new")
 
-detect_flags
-mapfile -t dups < <(duplicates_of "${new_keys[@]}" | grep . || true)
-if [ ${#dups[@]} -gt 0 ]; then
-  fail "$EXIT_PRECONDITION" "dockerd is started with flags that set $(IFS=,; echo "${dups[*]}") (from ${flags_source:-?}: $flags_text); dockerd refuses to start when a setting is both a flag and in $config: remove the flag or leave the key out of --options"
-fi
-if [ -n "$flag_config_file" ] && [ "$flag_config_file" != "$config" ]; then
-  fail "$EXIT_PRECONDITION" "dockerd is started with --config-file $flag_config_file (from $flags_source), not $config: set HH_DOCKER_CONFIG=$flag_config_file"
-fi
+  installed=0
+  if [ "$docker_installed" != 1 ] && [ "$action" = apply ]; then
+    install_docker
+    installed=1
+  fi
+  if [ "$action" = apply ] && [ "$install" = yes ] && [ -z "$(find_static_busybox)" ]; then
+    case " $distro_id $distro_like " in
+      *" debian "*|*" ubuntu "*) bb=busybox-static ;;
+      *) bb=busybox ;;
+    esac
+    install_packages "$bb" || fail "$EXIT_PACKAGES" "installing $bb (verification's test image) failed"
+    [ -n "$(find_static_busybox)" ] || say "warning: $bb gave no static busybox: verification needs an --image on this host"
+  fi
 
-daemon_state
-remapped_to_user=0
-if [ "$daemon_running" = 1 ] && userns_active && [[ "$root_dir" == */"$uid_start.$gid_start" ]]; then remapped_to_user=1; fi
-restart_needed=0
-if [ "$changed" = 1 ] || [ "$remapped_to_user" = 0 ]; then restart_needed=1; fi
-invisible=()
-if [ "$restart_needed" = 1 ] && [ "$remapped_to_user" = 0 ] && [ ${#all_names[@]} -gt 0 ]; then
-  invisible=("${all_names[@]}")
-  say "note: the daemon's root becomes <data-root>/$uid_start.$gid_start: ${#all_names[@]} container(s) and all images under the current root stop being visible: ${all_names[*]}"
-fi
-if [ "$restart_needed" = 1 ] && [ ${#running_names[@]} -gt 0 ]; then
-  say "note: the restart stops ${#running_names[@]} running container(s): ${running_names[*]}"
-  [ "$require_none" != yes ] || fail "$EXIT_PRECONDITION" "--require-no-containers yes and ${#running_names[@]} container(s) run: ${running_names[*]}; nothing was changed"
-fi
-pick_restart_method
-[ "$restart_needed" = 0 ] || [ -n "$restart_method" ] || [ "$action" = plan ] ||
-  fail "$EXIT_PRECONDITION" "no way to restart docker here (init: $init_system, no systemd, service or rc-service): set HH_DOCKER_RESTART_HOOK"
+  detect_flags
+  mapfile -t dups < <(duplicates_of "${new_keys[@]}" | grep . || true)
+  if [ ${#dups[@]} -gt 0 ]; then
+    fail "$EXIT_PRECONDITION" "dockerd is started with flags that set $(IFS=,; echo "${dups[*]}") (from ${flags_source:-?}: $flags_text); dockerd refuses to start when a setting is both a flag and in $config: remove the flag or leave the key out of --options"
+  fi
+  if [ -n "$flag_config_file" ] && [ "$flag_config_file" != "$config" ]; then
+    fail "$EXIT_PRECONDITION" "dockerd is started with --config-file $flag_config_file (from $flags_source), not $config: set HH_DOCKER_CONFIG=$flag_config_file"
+  fi
 
-if [ "$action" = plan ]; then
+  daemon_state
+  remapped_to_user=0
+  if [ "$daemon_running" = 1 ] && userns_active && [[ "$root_dir" == */"$uid_start.$gid_start" ]]; then remapped_to_user=1; fi
+  restart_needed=0
+  if [ "$changed" = 1 ] || [ "$remapped_to_user" = 0 ]; then restart_needed=1; fi
+  invisible=()
+  if [ "$restart_needed" = 1 ] && [ "$remapped_to_user" = 0 ] && [ ${#all_names[@]} -gt 0 ]; then
+    invisible=("${all_names[@]}")
+    say "note: the daemon's root becomes <data-root>/$uid_start.$gid_start: ${#all_names[@]} container(s) and all images under the current root stop being visible: ${all_names[*]}"
+  fi
+  if [ "$restart_needed" = 1 ] && [ ${#running_names[@]} -gt 0 ]; then
+    say "note: the restart stops ${#running_names[@]} running container(s): ${running_names[*]}"
+    [ "$require_none" != yes ] || fail "$EXIT_PRECONDITION" "--require-no-containers yes and ${#running_names[@]} container(s) run: ${running_names[*]}; nothing was changed"
+  fi
+  pick_restart_method
+  [ "$restart_needed" = 0 ] || [ -n "$restart_method" ] || [ "$action" = plan ] ||
+    fail "$EXIT_PRECONDITION" "no way to restart docker here (init: $init_system, no systemd, service or rc-service): set HH_DOCKER_RESTART_HOOK"
+}
+
+# plan: what apply would do, as JSON.
+report_plan() {
+  local new_text
   new_text=$(cat "$work/new"; printf x)
   printf '{"ok":true,"action":"plan","config":%s,"changed":%s,"restartNeeded":%s,"dockerInstalled":%s,"newConfig":%s,"runningContainers":%s,"invisibleContainers":%s,"expectedRootSuffix":%s}\n' \
     "$(json_str "$config")" "$(json_bool "$changed")" "$(json_bool "$restart_needed")" "$(json_bool "$docker_installed")" "$(json_str "${new_text%x}")" \
     "$(json_list "${running_names[@]+"${running_names[@]}"}")" "$(json_list "${invisible[@]+"${invisible[@]}"}")" "$(json_str "$uid_start.$gid_start")"
-  exit 0
-fi
+}
 
 # ---------------------------------------------------------------------------------------------
 # apply: the remap user and group (system accounts, no home, no login, no subordinate IDs of
 # their own: the ranges come from subids-host.sh).
-user_created=0
-if ! getent group "$user" >/dev/null; then
-  groupadd --system "$user" >&2 || fail "$EXIT_FAILED" "groupadd --system $user failed"
-  echo "group $user" >> "$work/accounts"
-  say "apply: created group $user"
-fi
-if ! getent passwd "$user" >/dev/null; then
-  subuid_before=$(cksum < /etc/subuid 2>/dev/null || true)
-  nologin=/usr/sbin/nologin; [ -x "$nologin" ] || nologin=/sbin/nologin
-  useradd --system --no-create-home --shell "$nologin" --gid "$user" \
-    -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || fail "$EXIT_FAILED" "useradd --system $user failed"
-  [ "$(cksum < /etc/subuid 2>/dev/null || true)" = "$subuid_before" ] || say "warning: useradd changed /etc/subuid"
-  echo "user $user" >> "$work/accounts"
-  user_created=1
-  say "apply: created system user $user"
-fi
-[ "$(id -u "$user")" != 0 ] || fail "$EXIT_PRECONDITION" "user $user has UID 0: refusing to remap to it"
-user_uid=$(id -u "$user") user_gid=$(getent group "$user" | cut -d: -f3)
-
-validated_by="JSON syntax only (dockerd ${docker_version:-?} has no --validate)"
-if [ "$changed" = 1 ] && [ "$validate_supported" = 1 ]; then
-  if ! vmsg=$(dockerd --validate --config-file "$work/new" 2>&1); then
-    fail "$EXIT_REJECTED" "dockerd --validate rejects the new $config (nothing was written): $vmsg"
+apply_change() {
+  user_created=0
+  if ! getent group "$user" >/dev/null; then
+    groupadd --system "$user" >&2 || fail "$EXIT_FAILED" "groupadd --system $user failed"
+    echo "group $user" >> "$work/accounts"
+    say "apply: created group $user"
   fi
-  validated_by="dockerd --validate"
-fi
+  if ! getent passwd "$user" >/dev/null; then
+    subuid_before=$(cksum < /etc/subuid 2>/dev/null || true)
+    nologin=/usr/sbin/nologin; [ -x "$nologin" ] || nologin=/sbin/nologin
+    useradd --system --no-create-home --shell "$nologin" --gid "$user" \
+      -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || fail "$EXIT_FAILED" "useradd --system $user failed"
+    [ "$(cksum < /etc/subuid 2>/dev/null || true)" = "$subuid_before" ] || say "warning: useradd changed /etc/subuid"
+    echo "user $user" >> "$work/accounts"
+    user_created=1
+    say "apply: created system user $user"
+  fi
+  [ "$(id -u "$user")" != 0 ] || fail "$EXIT_PRECONDITION" "user $user has UID 0: refusing to remap to it"
+  user_uid=$(id -u "$user") user_gid=$(getent group "$user" | cut -d: -f3)
 
-config_dir=${config%/*}
-made_dir=0 made_backup=0 made_marker=0
-if [ "$changed" = 1 ]; then
-  if [ ! -d "$config_dir" ]; then mkdir -p "$config_dir"; chmod 0755 "$config_dir"; made_dir=1; fi
-  if [ "$config_state" = absent ]; then
-    if [ ! -e "$created_marker" ]; then
-      if [ "$made_dir" = 1 ]; then echo dir > "$created_marker"; else : > "$created_marker"; fi
-      made_marker=1
+  validated_by="JSON syntax only (dockerd ${docker_version:-?} has no --validate)"
+  if [ "$changed" = 1 ] && [ "$validate_supported" = 1 ]; then
+    if ! vmsg=$(dockerd --validate --config-file "$work/new" 2>&1); then
+      fail "$EXIT_REJECTED" "dockerd --validate rejects the new $config (nothing was written): $vmsg"
     fi
-  elif [ ! -e "$backup" ] && [ ! -e "$created_marker" ]; then
-    # The first change only: destroy must find the true original.
-    put_file "$config" "$backup" "$config"
-    made_backup=1
-    say "apply: kept the original as $backup"
+    validated_by="dockerd --validate"
   fi
-  [ "$config_state" = absent ] || cp -p "$config" "$work/previous"
-  put_file "$work/new" "$config"
-  say "apply: wrote $config"
-fi
-if [ -e "$work/accounts" ]; then
-  # The accounts this run created, for remove --delete-user yes (kept even if the restart fails).
-  [ -d "$config_dir" ] || { mkdir -p "$config_dir"; chmod 0755 "$config_dir"; made_dir=1; }
-  cat "$work/accounts" >> "$user_marker"
-fi
 
-rollback() { # put the config as it was before this run
+  config_dir=${config%/*}
+  made_dir=0 made_backup=0 made_marker=0
   if [ "$changed" = 1 ]; then
-    if [ "$config_state" = absent ]; then rm -f "$config"; else put_file "$work/previous" "$config"; fi
-    [ "$made_backup" = 0 ] || rm -f "$backup"
-    [ "$made_marker" = 0 ] || rm -f "$created_marker"
-    [ "$made_dir" = 0 ] || [ -e "$user_marker" ] || rmdir "$config_dir" 2>/dev/null || true
-  fi
-}
-restart_failed() { # restart_failed REASON
-  local reason=$1 err
-  err=$(daemon_error_text)
-  if [ "$changed" = 1 ]; then
-    say "docker did not come back: putting the previous $config back"
-    rollback
-    if restart_docker; then
-      fail_extra=',"rolledBack":true,"daemonServing":true'
-      fail "$EXIT_ROLLED_BACK" "$reason; $config was restored and docker serves again with it. dockerd said: $err"
+    if [ ! -d "$config_dir" ]; then mkdir -p "$config_dir"; chmod 0755 "$config_dir"; made_dir=1; fi
+    if [ "$config_state" = absent ]; then
+      if [ ! -e "$created_marker" ]; then
+        if [ "$made_dir" = 1 ]; then echo dir > "$created_marker"; else : > "$created_marker"; fi
+        made_marker=1
+      fi
+    elif [ ! -e "$backup" ] && [ ! -e "$created_marker" ]; then
+      # The first change only: destroy must find the true original.
+      put_file "$config" "$backup" "$config"
+      made_backup=1
+      say "apply: kept the original as $backup"
     fi
-    fail_extra=',"rolledBack":true,"daemonServing":false'
-    fail "$EXIT_BROKEN" "$reason, and docker does not serve after $config was restored either: docker is DOWN. dockerd said: $err / after rollback: $(daemon_error_text)"
+    [ "$config_state" = absent ] || cp -p "$config" "$work/previous"
+    put_file "$work/new" "$config"
+    say "apply: wrote $config"
   fi
-  fail_extra=',"rolledBack":false,"daemonServing":false'
-  fail "$EXIT_ROLLED_BACK" "$reason ($config was not changed by this run). dockerd said: $err"
+  if [ -e "$work/accounts" ]; then
+    # The accounts this run created, for remove --delete-user yes (kept even if the restart fails).
+    [ -d "$config_dir" ] || { mkdir -p "$config_dir"; chmod 0755 "$config_dir"; made_dir=1; }
+    cat "$work/accounts" >> "$user_marker"
+  fi
+
+  rollback() { # put the config as it was before this run
+    if [ "$changed" = 1 ]; then
+      if [ "$config_state" = absent ]; then rm -f "$config"; else put_file "$work/previous" "$config"; fi
+      [ "$made_backup" = 0 ] || rm -f "$backup"
+      [ "$made_marker" = 0 ] || rm -f "$created_marker"
+      [ "$made_dir" = 0 ] || [ -e "$user_marker" ] || rmdir "$config_dir" 2>/dev/null || true
+    fi
+  }
+  restart_failed() { # restart_failed REASON
+    local reason=$1 err
+    err=$(daemon_error_text)
+    if [ "$changed" = 1 ]; then
+      say "docker did not come back: putting the previous $config back"
+      rollback
+      if restart_docker; then
+        fail_extra=',"rolledBack":true,"daemonServing":true'
+        fail "$EXIT_ROLLED_BACK" "$reason; $config was restored and docker serves again with it. dockerd said: $err"
+      fi
+      fail_extra=',"rolledBack":true,"daemonServing":false'
+      fail "$EXIT_BROKEN" "$reason, and docker does not serve after $config was restored either: docker is DOWN. dockerd said: $err / after rollback: $(daemon_error_text)"
+    fi
+    fail_extra=',"rolledBack":false,"daemonServing":false'
+    fail "$EXIT_ROLLED_BACK" "$reason ($config was not changed by this run). dockerd said: $err"
+  }
+
+  restarted=0
+  running_before=("${running_names[@]+"${running_names[@]}"}")
+  if [ "$restart_needed" = 1 ]; then
+    restart_docker || restart_failed "docker did not come back after the restart with the new $config"
+    restarted=1
+    daemon_state
+    if ! userns_active || [[ "$root_dir" != */"$uid_start.$gid_start" ]]; then
+      restart_failed "docker restarted but does not run remapped to $user (security options $security_options, root $root_dir): does it read $config?"
+    fi
+    say "apply: docker serves with userns-remap $user, root $root_dir"
+  else
+    say "apply: nothing to do"
+  fi
+  # The keys this apply manages, for the next apply to take out the ones it drops.
+  if [ ${#option_keys[@]} -gt 0 ]; then
+    printf '%s\n' "${option_keys[@]}" > "$work/keys"
+    put_file "$work/keys" "$keys_marker"
+  else
+    rm -f "$keys_marker"
+  fi
+  seconds=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  printf '{"ok":true,"action":"apply","config":%s,"changed":%s,"restarted":%s,"installed":%s,"jsonTool":%s,"validatedBy":%s,' \
+    "$(json_str "$config")" "$(json_bool "$changed")" "$(json_bool "$restarted")" "$(json_bool "$installed")" "$(json_str "$json_tool")" "$(json_str "$validated_by")"
+  printf '"backup":%s,"user":{"name":%s,"uid":%s,"gid":%s,"created":%s,"subuid":{"start":%s,"count":%s},"subgid":{"start":%s,"count":%s}},' \
+    "$( [ -e "$backup" ] && json_str "$backup" || echo null)" "$(json_str "$user")" "$user_uid" "$user_gid" "$(json_bool "$user_created")" \
+    "$uid_start" "$uid_count" "$gid_start" "$gid_count"
+  printf '"runningBefore":%s,"invisibleContainers":%s,"securityOptions":%s,"dockerRootDir":%s,"seconds":%s}\n' \
+    "$(json_list "${running_before[@]+"${running_before[@]}"}")" "$(json_list "${invisible[@]+"${invisible[@]}"}")" \
+    "$security_options" "$(json_str "$root_dir")" "$seconds"
 }
 
-restarted=0
-running_before=("${running_names[@]+"${running_names[@]}"}")
-if [ "$restart_needed" = 1 ]; then
-  restart_docker || restart_failed "docker did not come back after the restart with the new $config"
-  restarted=1
-  daemon_state
-  if ! userns_active || [[ "$root_dir" != */"$uid_start.$gid_start" ]]; then
-    restart_failed "docker restarted but does not run remapped to $user (security options $security_options, root $root_dir): does it read $config?"
-  fi
-  say "apply: docker serves with userns-remap $user, root $root_dir"
-else
-  say "apply: nothing to do"
-fi
-# The keys this apply manages, for the next apply to take out the ones it drops.
-if [ ${#option_keys[@]} -gt 0 ]; then
-  printf '%s\n' "${option_keys[@]}" > "$work/keys"
-  put_file "$work/keys" "$keys_marker"
-else
-  rm -f "$keys_marker"
-fi
-seconds=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-printf '{"ok":true,"action":"apply","config":%s,"changed":%s,"restarted":%s,"installed":%s,"jsonTool":%s,"validatedBy":%s,' \
-  "$(json_str "$config")" "$(json_bool "$changed")" "$(json_bool "$restarted")" "$(json_bool "$installed")" "$(json_str "$json_tool")" "$(json_str "$validated_by")"
-printf '"backup":%s,"user":{"name":%s,"uid":%s,"gid":%s,"created":%s,"subuid":{"start":%s,"count":%s},"subgid":{"start":%s,"count":%s}},' \
-  "$( [ -e "$backup" ] && json_str "$backup" || echo null)" "$(json_str "$user")" "$user_uid" "$user_gid" "$(json_bool "$user_created")" \
-  "$uid_start" "$uid_count" "$gid_start" "$gid_count"
-printf '"runningBefore":%s,"invisibleContainers":%s,"securityOptions":%s,"dockerRootDir":%s,"seconds":%s}\n' \
-  "$(json_list "${running_before[@]+"${running_before[@]}"}")" "$(json_list "${invisible[@]+"${invisible[@]}"}")" \
-  "$security_options" "$(json_str "$root_dir")" "$seconds"
+main() {
+  parse_args "$@"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  detect_host
+  case "$action" in
+    facts) cmd_facts ;;
+    remove) need_json_tool; cmd_remove ;;
+    plan) need_json_tool; check_options; plan_change; report_plan ;;
+    apply) need_json_tool; check_options; plan_change; apply_change ;;
+  esac
+}
+
+main "$@"
 } </dev/null
