@@ -2,8 +2,8 @@
 # Disposable Debian test hosts on this machine: systemd-nspawn containers booting real systemd,
 # each with its own /etc, sshd on its own 127.0.0.1 port and a fresh SSH key.
 #
-#   lab/lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal]
-#                                                         start hosts (N = 1..3, default 3)
+#   lab/lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P]
+#                                                         start hosts (N = 1..16, default 3)
 #   lab/lab.sh status                                     what runs, and whether SSH answers
 #   lab/lab.sh down                                       stop and remove everything `up` made
 #   (npm run lab -- up|status|down)
@@ -16,6 +16,9 @@
 # --minimal: every host starts from the "minimal" tree (nothing but systemd, sshd and sudo; no
 # python3, busybox, procps, iptables, Docker): lab-1 and lab-2 "minimal" (SSH as root), lab-3
 # "minimal-sudo" (SSH as "deploy" through sudo).
+# More than three hosts (fleet benchmarks): the profiles repeat in that order (lab-4 is busy
+# again, ...), or every host gets --profile P. Hosts share their profile's read-only tree (an
+# overlay each) and boot in parallel; `status` shows each one's memory.
 #
 # Several labs can run side by side (the tests start their own): HH_LAB_NAME names one (default
 # "lab": hosts lab-1..3), HH_LAB_DIR is its state (default .lab/ in the project), HH_LAB_PORT_BASE
@@ -47,19 +50,22 @@ readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
 # Machine-wide: which labs run, and the ip_forward value before the first one started.
 readonly RUN_DIR=/run/hardened-hosts-lab
 PROFILES=(busy fresh sudo-user)
+FORCED_PROFILE=""
+# Host n's profile: --profile for all, else the profiles in turn.
+profile_of() { if [ -n "$FORCED_PROFILE" ]; then echo "$FORCED_PROFILE"; else echo "${PROFILES[$((($1 - 1) % ${#PROFILES[@]}))]}"; fi; }
 # The root filesystem each profile starts from (lab/rootfs.sh).
 variant_of() { case "$1" in busy) echo docker ;; minimal*) echo minimal ;; *) echo base ;; esac; }
 
 say() { echo "[lab] $*" >&2; }
 die() { echo "[lab] error: $*" >&2; exit 1; }
 
-usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] | status | down"; }
+usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P] | status | down"; }
 
 check_settings() {
   # Host names, veth names (15 bytes: "ve-" + name + "-N") and subnets derive from these.
   [[ "$lab_name" =~ ^[a-z][a-z0-9]{0,9}$ ]] || die "HH_LAB_NAME '$lab_name': 1-10 lowercase letters/digits, starting with a letter"
   if ! [[ "$port_base" =~ ^[0-9]{4,5}$ ]] || [ "$port_base" -lt 1024 ] || [ "$port_base" -gt 65500 ]; then die "HH_LAB_PORT_BASE '$port_base': a port number 1024..65500"; fi
-  if ! [[ "$net_base" =~ ^[0-9]{1,3}$ ]] || [ "$net_base" -gt 250 ]; then die "HH_LAB_NET '$net_base': a number 0..250 (subnets 10.99.NET+1..NET+3)"; fi
+  if ! [[ "$net_base" =~ ^[0-9]{1,3}$ ]] || [ "$net_base" -gt 250 ]; then die "HH_LAB_NET '$net_base': a number 0..250 (subnets 10.99.NET+1..NET+N)"; fi
 }
 
 need_tools() {
@@ -119,6 +125,10 @@ down() {
   local d
   [ -d "$lab" ] || { say "nothing to stop ($lab does not exist)"; return 0; }
   if [ -d "$lab/hosts" ]; then
+    # Every host is asked to power off first, so their (up to 10 s) shutdowns overlap.
+    for d in "$lab"/hosts/*/; do
+      if alive "${d%/}/nspawn.pid"; then kill "$(cat "${d%/}/nspawn.pid")" 2>/dev/null || true; fi
+    done
     for d in "$lab"/hosts/*/; do [ -d "$d" ] && stop_host "${d%/}"; done
   fi
   if [ -f "$lab/net/rules" ]; then
@@ -281,7 +291,8 @@ EOF
 }
 
 start_host() {
-  local n=$1 suite=$2 profile=${PROFILES[$(($1 - 1))]}
+  local n=$1 suite=$2 profile
+  profile=$(profile_of "$n")
   local name=$lab_name-$n d=$lab/hosts/$lab_name-$n variant=base user=root port lower net
   port=$((port_base + n))
   net=$((net_base + n))
@@ -363,14 +374,14 @@ write_inventory() {
   local d first=1 name
   {
     printf '{"version":1,"lab":"%s","labId":"%s","hosts":[' "$lab_name" "$(cat "$lab/id")"
-    for d in "$lab"/hosts/*/; do
-      d=${d%/}; name=$(basename "$d")
+    while read -r d; do
+      name=$(basename "$d")
       [ "$first" = 1 ] || printf ','
       first=0
       printf '{"name":"%s","address":"127.0.0.1","port":%s,"user":"%s","privateKeyFile":"%s","hostKey":"%s","profile":"%s","suite":"%s"}' \
         "$name" "$(cat "$d/port")" "$(cat "$d/user")" "$lab/keys/id_ed25519" \
         "$(cut -d' ' -f1,2 "$d/merged/etc/ssh/ssh_host_ed25519_key.pub")" "$(cat "$d/profile")" "$(cat "$lab/suite")"
-    done
+    done < <(host_dirs)
     printf ']}\n'
   } > "$lab/inventory.json.tmp"
   mv "$lab/inventory.json.tmp" "$lab/inventory.json"
@@ -395,10 +406,15 @@ up() {
       --hosts) [ $# -ge 2 ] || usage; hosts=$2; shift 2 ;;
       --suite) [ $# -ge 2 ] || usage; suite=$2; shift 2 ;;
       --minimal) PROFILES=(minimal minimal minimal-sudo); shift ;;
+      --profile) [ $# -ge 2 ] || usage; FORCED_PROFILE=$2; shift 2 ;;
       *) usage ;;
     esac
   done
-  [[ "$hosts" =~ ^[1-3]$ ]] || die "--hosts must be 1, 2 or 3 (one host per profile: ${PROFILES[*]})"
+  [[ "$hosts" =~ ^([1-9]|1[0-6])$ ]] || die "--hosts must be 1..16 (profiles in turn: ${PROFILES[*]})"
+  case "$FORCED_PROFILE" in "" | busy | fresh | sudo-user | minimal | minimal-sudo) ;; *) die "--profile must be busy, fresh, sudo-user, minimal or minimal-sudo" ;; esac
+  # veth names are "ve-<lab>-<n>", at most 15 bytes (IFNAMSIZ - 1).
+  [ $((3 + ${#lab_name} + 1 + ${#hosts})) -le 15 ] || die "HH_LAB_NAME '$lab_name' is too long for $hosts hosts (veth ve-$lab_name-$hosts exceeds 15 bytes)"
+  [ $((net_base + hosts)) -le 254 ] || die "HH_LAB_NET $net_base + $hosts hosts passes 10.99.254.0/24"
   case "$suite" in bookworm | trixie) ;; *) die "--suite must be bookworm or trixie" ;; esac
   if [ -f "$lab/inventory.json" ]; then
     say "already up ($lab/inventory.json); 'lab.sh down' first to start again"
@@ -416,29 +432,52 @@ up() {
   ssh-keygen -q -t ed25519 -N '' -C hardened-hosts-lab -f "$lab/keys/id_ed25519"
   setup_network
   # Build the trees first, one at a time (mmdebstrap is heavy on 2 cores), then boot all hosts.
+  local variants=" " v
   for ((n = 1; n <= hosts; n++)); do
-    "$here/rootfs.sh" "$suite" "$(variant_of "${PROFILES[$((n - 1))]}")" >/dev/null
+    v=$(variant_of "$(profile_of "$n")")
+    [[ "$variants" == *" $v "* ]] && continue
+    variants+="$v "
+    "$here/rootfs.sh" "$suite" "$v" >/dev/null
   done
   for ((n = 1; n <= hosts; n++)); do start_host "$n" "$suite"; done
   for ((n = 1; n <= hosts; n++)); do wait_host "$lab/hosts/$lab_name-$n"; done
-  for ((n = 1; n <= hosts; n++)); do settle_profile "$lab/hosts/$lab_name-$n"; done
+  # The busy hosts' containers, all hosts at once (each waits for its own dockerd).
+  local pids=() failed=0 pid
+  for ((n = 1; n <= hosts; n++)); do settle_profile "$lab/hosts/$lab_name-$n" & pids+=($!); done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || die "settling a host failed (see above)"
   write_inventory
   trap - EXIT
   say "up: $hosts host(s) ready in $((SECONDS - started)) s; inventory: $lab/inventory.json"
   status
 }
 
+# The memory a host costs: the RSS of every process in its PID namespace (its systemd and all
+# below), in MiB; "-" when it is not running.
+host_memory() {
+  local d=$1 init ns
+  alive "$d/nspawn.pid" || { echo -; return 0; }
+  init=$(pgrep -P "$(cat "$d/nspawn.pid")" | head -n 1)
+  [ -n "$init" ] || { echo -; return 0; }
+  ns=$(readlink "/proc/$init/ns/pid" 2>/dev/null) || { echo -; return 0; }
+  ps -e -o pidns=,rss= | awk -v ns="${ns//[^0-9]/}" '$1 == ns { kb += $2 } END { printf "%.0f", kb / 1024 }'
+}
+
+# The hosts' directories in host-number order (lab-2 before lab-10).
+host_dirs() { find "$lab/hosts" -mindepth 1 -maxdepth 1 -type d | sort -V; }
+
 status() {
   local d name
   [ -d "$lab/hosts" ] || { say "no lab hosts (lab.sh up starts them)"; return 0; }
-  printf '%-7s %-10s %-8s %-6s %-8s %s\n' HOST PROFILE USER PORT NSPAWN SSH
-  for d in "$lab"/hosts/*/; do
-    d=${d%/}; name=$(basename "$d")
+  printf '%-9s %-12s %-8s %-6s %-8s %-4s %s\n' HOST PROFILE USER PORT NSPAWN SSH MEM_MIB
+  # The list on fd 3: ssh would read the loop's stdin.
+  while read -r d <&3; do
+    name=$(basename "$d")
     local ns=down sshok=no
     alive "$d/nspawn.pid" && ns=up
     [ "$ns" = up ] && lab_ssh "$d" true 2>/dev/null && sshok=yes
-    printf '%-7s %-10s %-8s %-6s %-8s %s\n' "$name" "$(cat "$d/profile")" "$(cat "$d/user")" "$(cat "$d/port")" "$ns" "$sshok"
-  done
+    printf '%-9s %-12s %-8s %-6s %-8s %-4s %s\n' "$name" "$(cat "$d/profile")" "$(cat "$d/user")" "$(cat "$d/port")" "$ns" "$sshok" "$(host_memory "$d")"
+  done 3< <(host_dirs)
 }
 
 cmd=${1:-}

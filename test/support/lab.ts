@@ -26,6 +26,8 @@ export interface LabSettings {
     suite?: "bookworm" | "trixie";
     /** Hosts from the minimal tree (`lab.sh up --minimal`): nothing but systemd, sshd and sudo. */
     minimal?: boolean;
+    /** One profile for every host (`lab.sh up --profile`), instead of the profiles in turn. */
+    profile?: LabInventoryHost["profile"];
 }
 
 /**
@@ -64,7 +66,8 @@ export class TestLab {
     }
 
     up(): void {
-        this.lab("up", "--hosts", String(this.settings.hosts), "--suite", this.settings.suite ?? "bookworm", ...(this.settings.minimal ? ["--minimal"] : []));
+        this.lab("up", "--hosts", String(this.settings.hosts), "--suite", this.settings.suite ?? "bookworm", ...(this.settings.minimal ? ["--minimal"] : []),
+            ...(this.settings.profile ? ["--profile", this.settings.profile] : []));
         this.inventory = JSON.parse(fs.readFileSync(this.inventoryFile, "utf8"));
     }
 

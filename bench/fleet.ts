@@ -1,0 +1,147 @@
+/**
+ * Fleet figures (issue #16): `npm run bench:fleet -- --hosts 1,3,6,12`. One lab of as many hosts
+ * as the largest N, every host "busy" (Docker preinstalled and running two containers) and
+ * hardened with userns-remap, so each N measures the same per-host work (no package installs)
+ * and `destroy` gives the hosts back as found for the next N. For each N it prints:
+ *   - the wall time of a fresh `pulumi up`, the host work (SSH session time on each host, from
+ *     its sshd journal: the slowest host and the sum), SSH sessions per host, and what the wall
+ *     time does not explain by the slowest host (engine, program, and waiting for CPU);
+ *   - the engine's peak memory (all processes under `pulumi`, sampled every 200 ms);
+ *   - a no-change `pulumi preview` and a no-change `pulumi up --refresh` (host-work-free and
+ *     one observation per host), and the ratio of each to N = 1;
+ *   - the SSH parallelism achieved: the most sessions open at once across hosts.
+ * The hosts share this machine's cores with the engine: "not explained" grows when host work
+ * competes for CPU, which the sum of host work against the wall time shows.
+ * Lab "fleet" (ports 22700.., subnets 10.99.101..) and the stack are removed at the end.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { TestLab } from "../test/support/lab";
+import { ProjectStack } from "../test/support/project-stack";
+
+const arg = process.argv.indexOf("--hosts");
+const COUNTS = (arg > 0 ? process.argv[arg + 1]! : "1,3,6,12").split(",").map(Number);
+if (COUNTS.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) throw new Error("--hosts takes counts 1..16, e.g. 1,3,6,12");
+const MAX = Math.max(...COUNTS);
+const names = (n: number) => Array.from({ length: n }, (_, i) => `fleet-${i + 1}`);
+const f1 = (n: number) => n.toFixed(1);
+
+function config(inventory: string, hosts: string[]): string {
+    return `config:
+  hardened-hosts:machines: lab
+  hardened-hosts:labInventory: ${inventory}
+  hardened-hosts:tenants:
+    tenant-a: {}
+  hardened-hosts:hosts:
+${hosts.map((h) => `    - { name: ${h}, runtime: { mode: userns-remap }, tenants: [tenant-a] }`).join("\n")}
+`;
+}
+
+/** SSH sessions on a host since `since` (sshd's journal), as [open, close] times in seconds. */
+function sessions(lab: TestLab, host: string, since: string): [number, number][] {
+    const log = lab.run(host, `journalctl -u ssh.service --since '${since}' -o short-unix --no-pager | grep 'pam_unix(sshd:session)' || true`);
+    const open: number[] = [];
+    const out: [number, number][] = [];
+    for (const line of log.split("\n")) {
+        const t = Number(line.split(" ")[0]);
+        if (line.includes("session opened")) open.push(t);
+        else if (line.includes("session closed") && open.length) out.push([open.shift()!, t]);
+    }
+    return out; // the session reading the journal is still open: not counted
+}
+
+const hostNow = (lab: TestLab, host: string) => lab.run(host, "date -u '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-23").trim();
+
+/** The most intervals open at one time. */
+function peakOverlap(intervals: [number, number][]): number {
+    const ev = intervals.flatMap(([a, b]) => [[a, 1], [b, -1]] as [number, number][]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    let now = 0, peak = 0;
+    for (const [, d] of ev) peak = Math.max(peak, (now += d));
+    return peak;
+}
+
+/** RSS (KiB) of a process and all its descendants, from /proc. */
+function treeRss(root: number): number {
+    const children = new Map<number, number[]>();
+    let total = 0;
+    const rss = new Map<number, number>();
+    for (const d of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+            const st = fs.readFileSync(`/proc/${d}/status`, "utf8");
+            const ppid = Number(/^PPid:\s+(\d+)/m.exec(st)?.[1]);
+            rss.set(Number(d), Number(/^VmRSS:\s+(\d+)/m.exec(st)?.[1] ?? 0));
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+        } catch { /* gone */ }
+    }
+    const walk = (p: number) => { total += rss.get(p) ?? 0; for (const c of children.get(p) ?? []) walk(c); };
+    walk(root);
+    return total;
+}
+
+/** Runs `pulumi ARGS` on the stack, sampling its process tree's memory; wall seconds and peak MiB. */
+async function measured(stack: ProjectStack, args: string[]): Promise<{ wall: number; peakMiB: number }> {
+    const { cmd, env } = stack.command(args);
+    const t0 = process.hrtime.bigint();
+    const child = spawn("bash", cmd, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b) => { out += b; });
+    child.stderr.on("data", (b) => { out += b; });
+    let peak = 0;
+    const timer = setInterval(() => { peak = Math.max(peak, treeRss(child.pid!)); }, 200);
+    const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+    clearInterval(timer);
+    if (code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${code}:\n${out.slice(-4000)}`);
+    return { wall: Number(process.hrtime.bigint() - t0) / 1e9, peakMiB: peak / 1024 };
+}
+
+async function main(): Promise<void> {
+    const lab = new TestLab({ name: "fleet", portBase: 22700, net: 100, hosts: MAX, profile: "busy" });
+    let stack: ProjectStack | undefined;
+    const rows: string[] = [];
+    let base: { preview: number; refresh: number } | undefined;
+    try {
+        const t = process.hrtime.bigint();
+        lab.up();
+        console.log(`lab up: ${MAX} busy hosts in ${f1(Number(process.hrtime.bigint() - t) / 1e9)} s`);
+        console.log(lab.lab("status").trimEnd());
+        stack = new ProjectStack();
+        for (const n of COUNTS) {
+            const hosts = names(n);
+            stack.setConfig(config(lab.inventoryFile, hosts));
+            const since = Object.fromEntries(hosts.map((h) => [h, hostNow(lab, h)]));
+            const up = await measured(stack, ["up", "--yes", "--skip-preview"]);
+            const per = hosts.map((h) => sessions(lab, h, since[h]!));
+            const work = per.map((s) => s.reduce((a, [o, c]) => a + c - o, 0));
+            const slowest = Math.max(...work), sum = work.reduce((a, b) => a + b, 0);
+            const parallel = peakOverlap(per.flat());
+            const preview = await measured(stack, ["preview", "--expect-no-changes"]);
+            const sinceRefresh = Object.fromEntries(hosts.map((h) => [h, hostNow(lab, h)]));
+            const refresh = await measured(stack, ["up", "--yes", "--skip-preview", "--refresh", "--expect-no-changes"]);
+            const refreshSessions = hosts.map((h) => sessions(lab, h, sinceRefresh[h]!).length);
+            base ??= { preview: preview.wall, refresh: refresh.wall };
+            console.log(`N=${n}: fresh up ${f1(up.wall)} s (peak ${up.peakMiB.toFixed(0)} MiB); host work: slowest ${f1(slowest)} s, sum ${f1(sum)} s; ` +
+                `not explained by the slowest host ${f1(Math.max(0, up.wall - slowest))} s; SSH sessions per host ${[...new Set(per.map((s) => s.length))].join("/")}, ` +
+                `at most ${parallel} open at once`);
+            console.log(`      no-change preview ${f1(preview.wall)} s (${(preview.wall / base.preview).toFixed(2)}x N=1, peak ${preview.peakMiB.toFixed(0)} MiB); ` +
+                `no-change up --refresh ${f1(refresh.wall)} s (${(refresh.wall / base.refresh).toFixed(2)}x N=1, peak ${refresh.peakMiB.toFixed(0)} MiB, ` +
+                `sessions per host ${[...new Set(refreshSessions)].join("/")})`);
+            rows.push(`| ${n} | ${f1(up.wall)} | ${f1(slowest)} | ${f1(sum)} | ${parallel} | ${f1(preview.wall)} | ${f1(refresh.wall)} | ${up.peakMiB.toFixed(0)} |`);
+            const destroy = await measured(stack, ["destroy", "--yes", "--skip-preview"]);
+            console.log(`      destroy ${f1(destroy.wall)} s`);
+        }
+        console.log("\n| hosts | fresh up s | slowest host work s | host work sum s | SSH open at once | no-change preview s | no-change up --refresh s | up peak MiB |");
+        console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        for (const r of rows) console.log(r);
+    } finally {
+        try { stack?.pulumi(["destroy", "--yes", "--skip-preview"]); } finally {
+            stack?.dispose();
+            lab.down();
+        }
+    }
+}
+
+main().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+});
