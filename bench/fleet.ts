@@ -37,17 +37,25 @@ ${hosts.map((h) => `    - { name: ${h}, runtime: { mode: userns-remap }, tenants
 `;
 }
 
-/** SSH sessions on a host since `since` (sshd's journal), as [open, close] times in seconds. */
+/**
+ * SSH sessions on a host since `since` (sshd's journal), as [open, close] times in seconds. A
+ * session still open when the journal is read (the client may close a moment after pulumi exits)
+ * ends "now"; the session reading the journal is left out.
+ */
 function sessions(lab: TestLab, host: string, since: string): [number, number][] {
-    const log = lab.run(host, `journalctl -u ssh.service --since '${since}' -o short-unix --no-pager | grep 'pam_unix(sshd:session)' || true`);
+    const log = lab.run(host, `journalctl -u ssh.service --since '${since}' -o short-unix --no-pager | grep 'pam_unix(sshd:session)' || true; date +%s.%N`);
+    const lines = log.trim().split("\n");
+    const now = Number(lines.pop());
     const open: number[] = [];
     const out: [number, number][] = [];
-    for (const line of log.split("\n")) {
+    for (const line of lines) {
         const t = Number(line.split(" ")[0]);
         if (line.includes("session opened")) open.push(t);
         else if (line.includes("session closed") && open.length) out.push([open.shift()!, t]);
     }
-    return out; // the session reading the journal is still open: not counted
+    open.pop(); // the newest open session is the one reading the journal
+    for (const t of open) out.push([t, now]);
+    return out;
 }
 
 const hostNow = (lab: TestLab, host: string) => lab.run(host, "date -u '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-23").trim();
