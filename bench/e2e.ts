@@ -15,6 +15,7 @@
 import { spawnSync } from "node:child_process";
 import { TestLab } from "../test/support/lab";
 import { ProjectStack } from "../test/support/project-stack";
+import { hostNow, labStackConfig, runBench, sshSessions } from "./lab-bench";
 
 const HOSTS = ["bench-1", "bench-2", "bench-3"];
 const RUNTIMES: Record<string, string> = {
@@ -23,32 +24,12 @@ const RUNTIMES: Record<string, string> = {
     "bench-3": "{ mode: podman, user: podmanuser }",
 };
 
-function config(inventory: string, hosts: string[]): string {
-    return `config:
-  hardened-hosts:machines: lab
-  hardened-hosts:labInventory: ${inventory}
-  hardened-hosts:tenants:
-    tenant-a: {}
-  hardened-hosts:hosts:
-${hosts.map((h) => `    - name: ${h}\n      runtime: ${RUNTIMES[h]}\n      tenants: [tenant-a]`).join("\n")}
-`;
-}
+const config = (inventory: string, hosts: string[]) => labStackConfig(inventory, hosts.map((h) => [h, RUNTIMES[h]!]));
 
 /** SSH sessions on a host since `since` (sshd's journal): count and summed duration. */
 function sessions(lab: TestLab, host: string, since: string): { count: number; seconds: number } {
-    const log = lab.run(host, `journalctl -u ssh.service --since '${since}' -o short-unix --no-pager | grep 'pam_unix(sshd:session)' || true`);
-    const open: number[] = [];
-    let count = 0, seconds = 0;
-    for (const line of log.split("\n")) {
-        const t = Number(line.split(" ")[0]);
-        if (line.includes("session opened")) { open.push(t); count++; }
-        else if (line.includes("session closed") && open.length) seconds += t - open.shift()!;
-    }
-    return { count: count - 1, seconds }; // less the session that reads the journal (still open)
-}
-
-function hostNow(lab: TestLab, host: string): string {
-    return lab.run(host, "date -u '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-23").trim();
+    const s = sshSessions(lab, host, since);
+    return { count: s.length, seconds: s.reduce((a, [o, c]) => a + c - o, 0) };
 }
 
 function timed<T>(f: () => T): [T, number] {
@@ -135,7 +116,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((e: unknown) => {
-    console.error(e);
-    process.exitCode = 1;
-});
+runBench(main);

@@ -18,6 +18,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { TestLab } from "../test/support/lab";
 import { ProjectStack } from "../test/support/project-stack";
+import { hostNow, labStackConfig, runBench, sshSessions } from "./lab-bench";
 
 const arg = process.argv.indexOf("--hosts");
 const COUNTS = (arg > 0 ? process.argv[arg + 1]! : "1,3,6,12").split(",").map(Number);
@@ -26,39 +27,8 @@ const MAX = Math.max(...COUNTS);
 const names = (n: number) => Array.from({ length: n }, (_, i) => `fleet-${i + 1}`);
 const f1 = (n: number) => n.toFixed(1);
 
-function config(inventory: string, hosts: string[]): string {
-    return `config:
-  hardened-hosts:machines: lab
-  hardened-hosts:labInventory: ${inventory}
-  hardened-hosts:tenants:
-    tenant-a: {}
-  hardened-hosts:hosts:
-${hosts.map((h) => `    - { name: ${h}, runtime: { mode: userns-remap }, tenants: [tenant-a] }`).join("\n")}
-`;
-}
+const config = (inventory: string, hosts: string[]) => labStackConfig(inventory, hosts.map((h) => [h, "{ mode: userns-remap }"]));
 
-/**
- * SSH sessions on a host since `since` (sshd's journal), as [open, close] times in seconds. A
- * session still open when the journal is read (the client may close a moment after pulumi exits)
- * ends "now"; the session reading the journal is left out.
- */
-function sessions(lab: TestLab, host: string, since: string): [number, number][] {
-    const log = lab.run(host, `journalctl -u ssh.service --since '${since}' -o short-unix --no-pager | grep 'pam_unix(sshd:session)' || true; date +%s.%N`);
-    const lines = log.trim().split("\n");
-    const now = Number(lines.pop());
-    const open: number[] = [];
-    const out: [number, number][] = [];
-    for (const line of lines) {
-        const t = Number(line.split(" ")[0]);
-        if (line.includes("session opened")) open.push(t);
-        else if (line.includes("session closed") && open.length) out.push([open.shift()!, t]);
-    }
-    open.pop(); // the newest open session is the one reading the journal
-    for (const t of open) out.push([t, now]);
-    return out;
-}
-
-const hostNow = (lab: TestLab, host: string) => lab.run(host, "date -u '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-23").trim();
 
 /** The most intervals open at one time. */
 function peakOverlap(intervals: [number, number][]): number {
@@ -119,14 +89,14 @@ async function main(): Promise<void> {
             stack.setConfig(config(lab.inventoryFile, hosts));
             const since = Object.fromEntries(hosts.map((h) => [h, hostNow(lab, h)]));
             const up = await measured(stack, ["up", "--yes", "--skip-preview"]);
-            const per = hosts.map((h) => sessions(lab, h, since[h]!));
+            const per = hosts.map((h) => sshSessions(lab, h, since[h]!));
             const work = per.map((s) => s.reduce((a, [o, c]) => a + c - o, 0));
             const slowest = Math.max(...work), sum = work.reduce((a, b) => a + b, 0);
             const parallel = peakOverlap(per.flat());
             const preview = await measured(stack, ["preview", "--expect-no-changes"]);
             const sinceRefresh = Object.fromEntries(hosts.map((h) => [h, hostNow(lab, h)]));
             const refresh = await measured(stack, ["up", "--yes", "--skip-preview", "--refresh", "--expect-no-changes"]);
-            const refreshSessions = hosts.map((h) => sessions(lab, h, sinceRefresh[h]!).length);
+            const refreshSessions = hosts.map((h) => sshSessions(lab, h, sinceRefresh[h]!).length);
             base ??= { preview: preview.wall, refresh: refresh.wall };
             console.log(`N=${n}: fresh up ${f1(up.wall)} s (peak ${up.peakMiB.toFixed(0)} MiB); host work: slowest ${f1(slowest)} s, sum ${f1(sum)} s; ` +
                 `not explained by the slowest host ${f1(Math.max(0, up.wall - slowest))} s; SSH sessions per host ${[...new Set(per.map((s) => s.length))].join("/")}, ` +
@@ -149,7 +119,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((e: unknown) => {
-    console.error(e);
-    process.exitCode = 1;
-});
+runBench(main);
