@@ -211,7 +211,6 @@ observe_supervision() {
   fi
 }
 
-
 # subid_json FILE user|group: {"file","exists","userLines":[...],"overlapping":[...]}. User lines
 # are those whose owner is NAME or NAME's UID (in subgid also the GID of NAME's group); overlapping
 # lines are other owners' lines sharing an ID with a user line or with the expected range.
