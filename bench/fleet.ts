@@ -18,7 +18,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { TestLab } from "../test/support/lab";
 import { ProjectStack } from "../test/support/project-stack";
-import { hostNow, labStackConfig, runBench, sshSessions } from "./lab-bench";
+import { hostNow, labStackConfig, previewBreakdown, runBench, sshSessions } from "./lab-bench";
 
 const arg = process.argv.indexOf("--hosts");
 const COUNTS = (arg > 0 ? process.argv[arg + 1]! : "1,3,6,12").split(",").map(Number);
@@ -94,6 +94,10 @@ async function main(): Promise<void> {
             const slowest = Math.max(...work), sum = work.reduce((a, b) => a + b, 0);
             const parallel = peakOverlap(per.flat());
             const preview = await measured(stack, ["preview", "--expect-no-changes"]);
+            if (n === COUNTS[0]) {
+                const verbose = stack.pulumi(["preview", "--expect-no-changes", "-v=7", "--logtostderr", "--logflow"]);
+                console.log(`      no-change preview, where the time goes: ${previewBreakdown(verbose.out)}`);
+            }
             const sinceRefresh = Object.fromEntries(hosts.map((h) => [h, hostNow(lab, h)]));
             const refresh = await measured(stack, ["up", "--yes", "--skip-preview", "--refresh", "--expect-no-changes"]);
             const refreshSessions = hosts.map((h) => sshSessions(lab, h, sinceRefresh[h]!).length);

@@ -45,3 +45,49 @@ export function labStackConfig(inventory: string, hosts: [name: string, runtime:
 ${hosts.map(([h, rt]) => `    - { name: ${h}, runtime: ${rt}, tenants: [tenant-a] }`).join("\n")}
 `;
 }
+
+/**
+ * Where a no-change preview's time goes, from the engine's own log (`-v=7 --logtostderr
+ * --logflow`, one JSON object a line with its time): engine start until it launches the
+ * language host; node, the SDK and ts-node until the program registers its stack; the program
+ * loading its modules until its first resource; the program's registrations; the end of the
+ * plan; and each provider plugin's start-up (from the engine looking it up to its first answer).
+ */
+export function previewBreakdown(log: string): string {
+    const events: { t: number; msg: string }[] = [];
+    for (const line of log.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        try {
+            const o = JSON.parse(line) as { time?: string; msg?: string };
+            if (o.time && o.msg) events.push({ t: Date.parse(o.time) / 1000, msg: o.msg });
+        } catch { /* not a log object */ }
+    }
+    if (events.length === 0) return "no engine log to read";
+    const t0 = events[0]!.t;
+    const at = (re: RegExp, last = false) => {
+        const hits = events.filter((e) => re.test(e.msg));
+        const e = last ? hits[hits.length - 1] : hits[0];
+        return e ? e.t - t0 : NaN;
+    };
+    const lang = at(/Language host launching process/);
+    const stack = at(/produced a registration: t=pulumi:pulumi:Stack/);
+    const first = at(/produced a registration: t=(?!pulumi:pulumi:Stack)/);
+    const last = at(/produced a registration/, true);
+    const done = at(/Update\(preview=true\) complete/);
+    const plugins: string[] = [];
+    for (const m of new Set(events.map((e) => /GetPluginPath\(resource, ([^,]+),/.exec(e.msg)?.[1]).filter(Boolean))) {
+        const start = at(new RegExp(`GetPluginPath\\(resource, ${m},`));
+        const ready = events.find((e) => e.t - t0 >= start && /GetPluginInfo\(\) success/.test(e.msg));
+        if (ready) plugins.push(`${m} ${(ready.t - t0 - start).toFixed(2)} s`);
+    }
+    const s = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${(b - a).toFixed(2)} s` : "?");
+    return [
+        `engine start to language host ${s(0, lang)}`,
+        `node + SDK + ts-node to the stack's registration ${s(lang, stack)}`,
+        `program modules to its first resource ${s(stack, first)}`,
+        `registrations (first to last) ${s(first, last)}`,
+        `plan end ${s(last, done)}`,
+        `total ${s(0, done)}`,
+        `provider start-up: ${plugins.join(", ") || "none seen"}`,
+    ].join("; ");
+}
