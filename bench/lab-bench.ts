@@ -74,10 +74,12 @@ export function previewBreakdown(log: string): string {
     const first = at(/produced a registration: t=(?!pulumi:pulumi:Stack)/);
     const last = at(/produced a registration/, true);
     const done = at(/Update\(preview=true\) complete/);
+    // A plugin's start-up: from the engine looking it up to its first answer (the handshake the
+    // engine tries, which names the plugin's path).
     const plugins: string[] = [];
     for (const m of new Set(events.map((e) => /GetPluginPath\(resource, ([^,]+),/.exec(e.msg)?.[1]).filter(Boolean))) {
         const start = at(new RegExp(`GetPluginPath\\(resource, ${m},`));
-        const ready = events.find((e) => e.t - t0 >= start && /GetPluginInfo\(\) success/.test(e.msg));
+        const ready = events.find((e) => e.t - t0 >= start && e.msg.startsWith("Handshake") && e.msg.includes(`pulumi-resource-${m}`));
         if (ready) plugins.push(`${m} ${(ready.t - t0 - start).toFixed(2)} s`);
     }
     const s = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${(b - a).toFixed(2)} s` : "?");
