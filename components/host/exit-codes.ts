@@ -27,7 +27,7 @@ export const EXIT_CODES: Readonly<Record<number, ExitCode>> = Object.fromEntries
     parseExitCodes(fs.readFileSync(path.join(__dirname, "prelude.sh"), "utf8")).map((r) => [r.code, r]),
 );
 
-/** "exit 3 (PRECONDITION: ...)" for a script's exit status; null: the session ended without one. */
+/** "exit 3, precondition: <meaning>" for a script's exit status; null: the session ended without one. */
 export function describeExit(code: number | null, table: Readonly<Record<number, ExitCode>> = EXIT_CODES): string {
     if (code === null) return "no exit status: the session ended before the script did";
     const row = table[code];

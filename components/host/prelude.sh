@@ -2,7 +2,7 @@
 # The prelude of every host script. components/host/script.ts sends it ahead of the script on the
 # same stdin (`bash -s -- ARGS`); a script run from its file sources it (tests, by hand):
 #
-#   # shellcheck source=../host/prelude.sh
+#   # shellcheck source=SCRIPTDIR/../host/prelude.sh
 #   [ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
 #
 # It only defines things (nothing here runs a command or reads stdin: the script's text follows
