@@ -28,9 +28,6 @@ export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 # each host passed its checks, are recomputed from what the refresh observed (a standard
 # install: `pulumi refresh --run-program`, or export this yourself).
 export PULUMI_RUN_PROGRAM="${PULUMI_RUN_PROGRAM:-true}"
-# Stack programs are type-checked by `npm test` (tsc --noEmit); the engine only transpiles them,
-# which saves seconds on every preview.
-export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
 
 # The engine finds its bundled language host next to itself; keep that directory first on PATH.
 case ":$PATH:" in

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetHostSpec, HardenedFleet } from "../components/fleet/hardened-fleet";
-import { Ec2Machine } from "../components/machines/ec2";
+import type { Ec2Machine } from "../components/machines/ec2";
 import { existingMachineConnection } from "../components/machines/existing";
 import { hostSummary } from "../components/verify/checks";
 import { ConfigError, FleetHostConfig, StackPlan, parseStackConfig } from "./config";
@@ -14,8 +14,8 @@ const NS = "hardened-hosts";
 const cfg = new pulumi.Config(NS);
 
 /**
- * The project root, the directory of Pulumi.yaml (`main` is stacks/index.ts): relative paths in
- * config (the lab inventory) start here, whatever directory `pulumi` was run from.
+ * The project root, the directory of Pulumi.yaml (its `main`, stacks/main.js, loads this file):
+ * relative paths in config (the lab inventory) start here, whatever directory `pulumi` was run from.
  */
 const projectRoot = path.resolve(__dirname, "..");
 
@@ -62,6 +62,9 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             return fleet(p, (h) => ({ connection: sshHost(h, cfg.requireSecret(h.privateKeyKey)) }));
         case "aws": {
             // One EC2 instance per host, named after it; the region is the AWS provider's config.
+            // Loaded here, not at the top: @pulumi/aws takes ~1 s to load, which every other
+            // kind's preview would pay for nothing (#16).
+            const { Ec2Machine } = require("../components/machines/ec2") as typeof import("../components/machines/ec2");
             const privateKey = cfg.requireSecret(p.aws.privateKeyKey);
             const machines: Record<string, Ec2Machine> = {};
             const { privateKeyKey: _key, ...machineArgs } = p.aws;

@@ -1,0 +1,7 @@
+// The Pulumi program's entry point (Pulumi.yaml `main`): stacks/index.ts, loaded through the
+// transpile cache of ./transpile-cache.js (it says why) instead of the engine's ts-node.
+"use strict";
+require("./transpile-cache").register();
+
+// The stack outputs are what the main module exports.
+module.exports = require("./index.ts");
