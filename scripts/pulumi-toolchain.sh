@@ -44,12 +44,14 @@ need() {
 }
 
 go_build() { # go_build <module dir> <output> <version ldflag value> <package>
-  local dir=$1 out=$2 ver=$3 pkg=$4
+  # A temp name of this process's own: two bootstraps at once (two clones) must not move each
+  # other's half-written binary.
+  local dir=$1 out=$2 ver=$3 pkg=$4 tmp="$2.tmp.$$"
   (cd "$dir" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath \
       -tags osusergo,grpcnotrace \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$ver" \
-      -o "$out.tmp" "$pkg" 2> >(grep -v '^go: downloading ' >&2))
-  mv -f "$out.tmp" "$out"
+      -o "$tmp" "$pkg" 2> >(grep -v '^go: downloading ' >&2))
+  mv -f "$tmp" "$out"
 }
 
 # Is this exact module version served by the proxy? (A refusal answers in well under a second.)
