@@ -49,7 +49,7 @@ ${hosts.map(([h, rt]) => `    - { name: ${h}, runtime: ${rt}, tenants: [tenant-a
 /**
  * Where a no-change preview's time goes, from the engine's own log (`-v=7 --logtostderr
  * --logflow`, one JSON object a line with its time): engine start until it launches the
- * language host; node, the SDK and ts-node until the program registers its stack; the program
+ * language host; node, the SDK and the program's loader until it registers its stack; the program
  * loading its modules until its first resource; the program's registrations; the end of the
  * plan; and each provider plugin's start-up (from the engine looking it up to its first answer).
  */
@@ -85,7 +85,7 @@ export function previewBreakdown(log: string): string {
     const s = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${(b - a).toFixed(2)} s` : "?");
     return [
         `engine start to language host ${s(0, lang)}`,
-        `node + SDK + ts-node to the stack's registration ${s(lang, stack)}`,
+        `node + SDK + loader to the stack's registration ${s(lang, stack)}`,
         `program modules to its first resource ${s(stack, first)}`,
         `registrations (first to last) ${s(first, last)}`,
         `plan end ${s(last, done)}`,
