@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
+import { Problems, nonRootUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { ScriptReport, parseReport } from "../host/report";
 
@@ -78,20 +78,14 @@ export class RootlessRuntime extends pulumi.ComponentResource {
 
     constructor(name: string, args: RootlessRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:rootless:RootlessRuntime", name, {}, opts);
-        const fail = (field: string, why: string) => componentError(`${field}: ${why}`, this);
-        const mode = validated(args.mode, (m) => {
-            switch (m) {
-                case "docker-rootless":
-                case "podman":
-                    return m;
-                default: {
-                    const other: never = m;
-                    throw fail("mode", `${JSON.stringify(other)} is not one of "docker-rootless", "podman"`);
-                }
-            }
-        });
-        const user = validatedField(this, "user", args.user, nonRootUserProblem);
-        const range = validatedField(this, "range", args.range, containerRangeProblem).apply((r) => `${r.start}:${r.count}`);
+        // Every problem of the arguments at once, before anything is registered.
+        const problems = new Problems(this);
+        const mode = problems.check("mode", args.mode, (m) =>
+            m === "docker-rootless" || m === "podman" ? undefined : `${JSON.stringify(m)} is not one of "docker-rootless", "podman"`);
+        const user = problems.check("user", args.user, nonRootUserProblem);
+        const checkedRange = problems.check("range", args.range, containerRangeProblem);
+        problems.throwIfAny();
+        const range = checkedRange.apply((r) => `${r.start}:${r.count}`);
         const yes = (b: boolean) => (b ? "yes" : "no");
 
         this.command = runHostScript(
