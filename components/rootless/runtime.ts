@@ -5,10 +5,9 @@ import { runHostScript } from "../host/script";
 import { Problems, nonRootUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { ScriptReport, parseReport } from "../host/report";
+import { ROOTLESS_MODES, RootlessMode, rootlessDecisionArgs } from "./plan";
 
-/** The rootless runtimes this component sets up. */
-export type RootlessMode = "docker-rootless" | "podman";
-
+export { RootlessMode } from "./plan";
 
 /** Arguments of {@link RootlessRuntime}. */
 export interface RootlessRuntimeArgs {
@@ -22,7 +21,11 @@ export interface RootlessRuntimeArgs {
     range: pulumi.Input<IdRange>;
     /** Create the user when missing (without an automatic subuid range). Default true. */
     createUser?: pulumi.Input<boolean>;
-    /** Install missing packages (uidmap, slirp4netns, rootlesskit, docker.io or podman). Default true. */
+    /**
+     * Install missing packages (uidmap, slirp4netns, rootlesskit, docker.io or podman; the list is
+     * `rootlessTools` in plan.ts) with apt. Default true. A host of another family with a tool
+     * missing fails, naming its distribution.
+     */
     installPackages?: pulumi.Input<boolean>;
     /** Set the user's login shell to nologin (restored on destroy). Default false. */
     restrictShell?: pulumi.Input<boolean>;
@@ -81,7 +84,7 @@ export class RootlessRuntime extends pulumi.ComponentResource {
         // Every problem of the arguments at once, before anything is registered.
         const problems = new Problems(this);
         const mode = problems.check("mode", args.mode, (m) =>
-            m === "docker-rootless" || m === "podman" ? undefined : `${JSON.stringify(m)} is not one of "docker-rootless", "podman"`);
+            (ROOTLESS_MODES as readonly string[]).includes(m) ? undefined : `${JSON.stringify(m)} is not one of ${ROOTLESS_MODES.map((x) => JSON.stringify(x)).join(", ")}`);
         const user = problems.check("user", args.user, nonRootUserProblem);
         const checkedRange = problems.check("range", args.range, containerRangeProblem);
         problems.throwIfAny();
@@ -99,6 +102,8 @@ export class RootlessRuntime extends pulumi.ComponentResource {
                         "apply", "--mode", m, "--user", u,
                         "--create-user", yes(create), "--install", yes(install),
                         "--restrict-shell", yes(restrict), "--expect-range", r,
+                        // Package names, OCI runtimes and storage drivers: decided in plan.ts.
+                        ...rootlessDecisionArgs(m),
                     ]),
                 delete: pulumi
                     .all([mode, user, args.deleteUserOnDestroy ?? false])
