@@ -5,7 +5,7 @@ import { FleetHostSpec, HardenedFleet } from "../components/fleet/hardened-fleet
 import type { Ec2Machine } from "../components/machines/ec2";
 import { existingMachineConnection } from "../components/machines/existing";
 import { hostSummary } from "../components/verify/checks";
-import { ConfigError, FleetHostConfig, StackPlan, parseStackConfig } from "./config";
+import { FleetHostConfig, StackPlan, parseStackConfig } from "./config";
 import { readLabPrivateKey } from "./lab-inventory";
 
 // The stack program: what it builds is decided by the typed config (see Pulumi.yaml and
@@ -94,23 +94,18 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
     }
 }
 
-let outputs: Record<string, pulumi.Input<unknown>>;
-try {
-    // Structured values arrive as JSON, plain strings as themselves.
-    const plan = parseStackConfig((key) => {
-        const raw = cfg.get(key);
-        if (raw === undefined) return undefined;
-        try {
-            return JSON.parse(raw);
-        } catch {
-            return raw;
-        }
-    }, NS, { projectRoot });
-    outputs = build(plan);
-} catch (e) {
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
-    throw e;
-}
+// Structured values arrive as JSON, plain strings as themselves. A bad value throws a
+// ConfigError, the RunError the program ends with.
+const plan = parseStackConfig((key) => {
+    const raw = cfg.get(key);
+    if (raw === undefined) return undefined;
+    try {
+        return JSON.parse(raw);
+    } catch {
+        return raw;
+    }
+}, NS, { projectRoot });
+const outputs: Record<string, pulumi.Input<unknown>> = build(plan);
 
 /** The stack outputs; each kind sets only its own. */
 interface StackOutputs {

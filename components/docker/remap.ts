@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
+import { Problems, nonRootUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { ScriptReport, parseReport } from "../host/report";
 
@@ -79,16 +79,19 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerUsernsRemapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:docker:DockerUsernsRemap", name, {}, opts);
-        const fail = (field: string, why: string) => componentError(`${field}: ${why}`, this);
-
-        const user = validatedField(this, "remapUser", args.remapUser ?? "dockremap", nonRootUserProblem);
-        const range = validatedField(this, "range", args.range, containerRangeProblem);
-        const options = validated(args.daemonOptions ?? {}, (o) => {
-            if (o === null || typeof o !== "object" || Array.isArray(o)) throw fail("daemonOptions", "must be an object of daemon.json keys");
-            if ("userns-remap" in o) throw fail("daemonOptions", `"userns-remap" is set by this component from remapUser`);
-            // Top-level keys sorted, so the command (and the preview) only changes when values do.
-            return JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+        // Every problem of the arguments at once, before anything is registered.
+        const problems = new Problems(this);
+        const user = problems.check("remapUser", args.remapUser ?? "dockremap", nonRootUserProblem);
+        const range = problems.check("range", args.range, containerRangeProblem);
+        const checkedOptions = problems.check("daemonOptions", args.daemonOptions ?? {}, (o) => {
+            if (o === null || typeof o !== "object" || Array.isArray(o)) return "must be an object of daemon.json keys";
+            if ("userns-remap" in o) return `"userns-remap" is set by this component from remapUser`;
+            return undefined;
         });
+        problems.throwIfAny();
+        // Top-level keys sorted, so the command (and the preview) only changes when values do.
+        const options = checkedOptions.apply((o) =>
+            JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))));
 
         this.remapUser = user;
         this.command = runHostScript(

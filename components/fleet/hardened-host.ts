@@ -2,7 +2,7 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
-import { componentError, validated } from "../host/validate";
+import { Problems, componentError } from "../host/validate";
 import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
 import { HostSubids } from "../subids/host-subids";
@@ -100,13 +100,12 @@ export class HardenedHost extends pulumi.ComponentResource {
     constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:index:HardenedHost", name, {}, opts);
         const owner = runtimeOwner(args.runtime);
-        // A plain allocation is checked now; one from a ledger when it resolves (with a
-        // componentError: a plain ResourceError thrown in an apply costs the engine 19-40 s).
-        this.runtimeRange = validated(args.allocation, (a: Allocation) => {
-            const range = a[owner];
-            if (!range) throw componentError(`allocation: has no range for the runtime's owner ${JSON.stringify(owner)}`, this);
-            return range;
-        });
+        // A plain allocation is checked now; one from a ledger when it resolves (see Problems).
+        const problems = new Problems(this);
+        const allocation = problems.check("allocation", args.allocation, (a: Allocation) =>
+            a[owner] ? undefined : `has no range for the runtime's owner ${JSON.stringify(owner)}`);
+        problems.throwIfAny();
+        this.runtimeRange = allocation.apply((a) => a[owner]!);
 
         // Each step's component passes its dependsOn on to its commands (the SDK does not), so
         // ordering the components orders the host work, for `pulumi destroy` too. The first step

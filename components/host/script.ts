@@ -9,15 +9,24 @@ import { shellJoin } from "./shell";
 export const PRELUDE = "host/prelude.sh";
 
 /**
+ * The parts a script is made of, sent in this order between the prelude and the script itself
+ * (each only defines functions; run from its file, the script sources them from beside it).
+ */
+export const SCRIPT_PARTS: Readonly<Record<string, readonly string[]>> = {
+    "rootless/rootless.sh": ["rootless/rootless-common.sh", "rootless/toml-keys.sh", "rootless/rootless-docker.sh", "rootless/rootless-podman.sh"],
+};
+
+/**
  * Host scripts are real files next to the component that ships them (`components/<dir>/*.sh`).
  * They travel to the host on the SSH session's stdin (`bash -s -- ARGS`), together with their
  * arguments, so nothing is left on the host and the preview shows exactly what will run. The
  * shared prelude (components/host/prelude.sh) goes first on the same stdin: a script finds its
- * helpers defined (run from its file instead, a script sources the prelude beside it).
+ * helpers defined (run from its file instead, a script sources the prelude beside it). A script
+ * in parts ({@link SCRIPT_PARTS}) has them between the prelude and itself.
  */
 export function readHostScript(relativePath: string): string {
     const read = (rel: string) => fs.readFileSync(path.join(__dirname, "..", rel), "utf8");
-    return `${read(PRELUDE)}\n${read(relativePath)}`;
+    return [PRELUDE, ...(SCRIPT_PARTS[relativePath] ?? []), relativePath].map(read).join("\n");
 }
 
 /** The command line that runs a script read from stdin, with quoted arguments. */

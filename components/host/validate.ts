@@ -2,49 +2,80 @@ import { inspect } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 
 /**
- * A `pulumi.ResourceError` that prints as its message only. Thrown inside an apply, a plain one
- * is run through util.inspect by the SDK, which walks the whole resource it holds: a failing
- * `pulumi up` then took 19-40 s and printed the resource graph (measured in verification tests).
+ * The one way this library raises an error about a component's arguments: a
+ * `pulumi.ResourceError` that prints as its message only, on the component (or, with no resource
+ * to name, e.g. an existing machine's spec checked outside any component, on the stack). Thrown
+ * inside an apply, a plain one is run through util.inspect by the SDK, which walks the whole
+ * resource it holds: a failing `pulumi up` then took 19-40 s and printed the resource graph
+ * (measured in verification tests). Raise it through {@link Problems}; `errors` lists each
+ * problem as the SDK's InputPropertiesError does (`propertyPath`, `reason`).
  */
-export function componentError(message: string, resource: pulumi.Resource): pulumi.ResourceError {
-    const e = new pulumi.ResourceError(message, resource, true);
+export function componentError(message: string, resource: pulumi.Resource | undefined, errors: readonly Problem[] = []): ComponentError {
+    const e = new pulumi.ResourceError(message, resource, true) as ComponentError;
+    Object.defineProperty(e, "errors", { value: errors, enumerable: false });
     Object.defineProperty(e, inspect.custom, { value: () => `${e.name}: ${e.message}`, enumerable: false });
     return e;
 }
+
+/** One problem of an argument, shaped as the SDK's InputPropertyErrorDetails. */
+export interface Problem {
+    /** The argument, e.g. `range` or `hosts.web-1.tenants`. */
+    propertyPath: string;
+    reason: string;
+}
+
+/** A {@link componentError}: a `pulumi.ResourceError` with every problem it reports. */
+export type ComponentError = pulumi.ResourceError & { readonly errors: readonly Problem[] };
 
 /**
  * Collects every problem of a component's arguments, then raises them together as one
  * {@link componentError} (as the SDK's InputPropertiesError reports several properties at once):
  * a user fixes all of them after one preview, not one per run. One problem reads
- * `field: reason`, several `N problems:` with one `field: reason` line each.
+ * `field: reason`, several `N problems:` with one `field: reason` line each; `prefix` goes before
+ * each (e.g. `machine "web": `).
+ *
+ * Plain values (the usual case, from stack config) are checked at once and raised by
+ * {@link throwIfAny}, before anything is registered. An Output can only be checked when it
+ * resolves, inside an apply: its problem is raised there, alone, as the same cheap componentError
+ * (the SDK fails the resources that wait for it); that is the one place this library throws in
+ * an apply.
  */
 export class Problems {
-    private readonly list: string[] = [];
-    constructor(private readonly resource: pulumi.Resource) {}
+    private readonly list: Problem[] = [];
+    constructor(private readonly resource: pulumi.Resource | undefined, private readonly prefix = "") {}
 
     /** Records `reason` for `field` (nothing when reason is undefined). */
     add(field: string, reason: string | undefined): void {
-        if (reason !== undefined) this.list.push(`${field}: ${reason}`);
+        if (reason !== undefined) this.list.push({ propertyPath: field, reason });
+    }
+
+    /**
+     * Checks one named argument with `problem` (which says what is wrong, or undefined): a plain
+     * value now (recorded, raised by {@link throwIfAny}), an Output when it resolves.
+     */
+    check<T>(field: string, input: pulumi.Input<T>, problem: (value: T) => string | undefined): pulumi.Output<T> {
+        if (pulumi.Output.isInstance(input) || input instanceof Promise) {
+            return pulumi.output(input).apply((v) => {
+                const why = problem(v as T);
+                if (why !== undefined) throw this.error([{ propertyPath: field, reason: why }]);
+                return v;
+            }) as pulumi.Output<T>;
+        }
+        this.add(field, problem(input as T));
+        // Plain values: Unwrap<T> is T.
+        return pulumi.output(input) as unknown as pulumi.Output<T>;
     }
 
     /** Throws the one error naming every problem, if any was recorded. */
     throwIfAny(): void {
-        if (this.list.length === 1) throw componentError(this.list[0]!, this.resource);
-        if (this.list.length > 1) throw componentError(`${this.list.length} problems:\n  ${this.list.join("\n  ")}`, this.resource);
+        if (this.list.length > 0) throw this.error(this.list);
     }
-}
 
-/**
- * Validates an input as early as possible: a plain value (the usual case, from stack config) is
- * checked right away, so a bad value stops the program with a `pulumi.ResourceError` before any
- * resource is registered; an Output is checked when it resolves.
- */
-export function validated<T, R>(input: pulumi.Input<T>, check: (value: T) => R): pulumi.Output<R> {
-    if (pulumi.Output.isInstance(input) || input instanceof Promise) {
-        return pulumi.output(input).apply((v) => check(v as T));
+    private error(list: readonly Problem[]): ComponentError {
+        const lines = list.map((p) => `${this.prefix}${p.propertyPath}: ${p.reason}`);
+        const message = lines.length === 1 ? lines[0]! : `${lines.length} problems:\n  ${lines.join("\n  ")}`;
+        return componentError(message, this.resource, [...list]);
     }
-    // Checks return plain values, for which Unwrap<R> is R.
-    return pulumi.output(check(input as T)) as unknown as pulumi.Output<R>;
 }
 
 /** Login names as useradd accepts them by default. */
@@ -56,21 +87,4 @@ export function nonRootUserProblem(user: string): string | undefined {
         return `${JSON.stringify(user)} is not a valid non-root user name (${USER_NAME.source})`;
     }
     return undefined;
-}
-
-/**
- * {@link validated} for one named argument of a component: `problem` says what is wrong (or
- * undefined), and the error names the component and the field, e.g. `range: count 1000 is ...`.
- */
-export function validatedField<T>(
-    parent: pulumi.Resource,
-    field: string,
-    input: pulumi.Input<T>,
-    problem: (value: T) => string | undefined,
-): pulumi.Output<T> {
-    return validated(input, (value) => {
-        const why = problem(value);
-        if (why !== undefined) throw componentError(`${field}: ${why}`, parent);
-        return value;
-    });
 }

@@ -1,6 +1,6 @@
 /**
  * Pure checks for machine arguments (no Pulumi runtime, no I/O). Each returns what is wrong with
- * a value, or undefined; the components prefix the field name (see `validatedField`). Messages
+ * a value, or undefined; the components prefix the field name (see `Problems.check`). Messages
  * never quote secrets.
  */
 

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, commandConnection } from "../host/connection";
-import { componentError, validatedField } from "../host/validate";
+import { Problems, componentError } from "../host/validate";
 import {
     distroProblem, ec2PublicKeyProblem, instanceTypeProblem, parseSshCidr, privateKeyProblem, rootVolumeProblem, sshCidrsProblem,
     subnetIdProblem, tagProblem, vpcIdProblem,
@@ -120,21 +120,17 @@ export class Ec2Machine extends pulumi.ComponentResource {
 
     constructor(name: string, args: Ec2MachineArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:machines:Ec2Machine", name, {}, opts);
-        const distro = distroProblem(args.distro);
-        if (distro !== undefined) throw componentError(`distro: ${distro}`, this);
-        const image: DistroImage = DISTRO_IMAGES[args.distro];
-        this.loginUser = image.loginUser;
-
-        // Checked before anything is registered (plain values throw here).
-        const sshCidrs = validatedField(this, "sshCidrs", args.sshCidrs, sshCidrsProblem);
-        const publicKey = validatedField(this, "publicKey", args.publicKey, ec2PublicKeyProblem);
-        const privateKey = pulumi.secret(validatedField(this, "privateKey", args.privateKey, privateKeyProblem));
-        const rootVolumeGiB = validatedField(this, "rootVolumeGiB", args.rootVolumeGiB ?? 16, rootVolumeProblem);
-        const instanceType = validatedField(this, "instanceType", args.instanceType ?? "t3.small", instanceTypeProblem);
-        const subnetIdArg = args.subnetId === undefined ? undefined : validatedField(this, "subnetId", args.subnetId, subnetIdProblem);
-        const vpcIdArg = args.vpcId === undefined ? undefined : validatedField(this, "vpcId", args.vpcId, vpcIdProblem);
-
-        const invokeOpts: pulumi.InvokeOutputOptions = { parent: this };
+        // Every problem of the arguments at once, before anything is registered (plain values;
+        // Outputs when they resolve).
+        const problems = new Problems(this);
+        problems.add("distro", distroProblem(args.distro));
+        const sshCidrs = problems.check("sshCidrs", args.sshCidrs, sshCidrsProblem);
+        const publicKey = problems.check("publicKey", args.publicKey, ec2PublicKeyProblem);
+        const privateKey = pulumi.secret(problems.check("privateKey", args.privateKey, privateKeyProblem));
+        const rootVolumeGiB = problems.check("rootVolumeGiB", args.rootVolumeGiB ?? 16, rootVolumeProblem);
+        const instanceType = problems.check("instanceType", args.instanceType ?? "t3.small", instanceTypeProblem);
+        const subnetIdArg = args.subnetId === undefined ? undefined : problems.check("subnetId", args.subnetId, subnetIdProblem);
+        const vpcIdArg = args.vpcId === undefined ? undefined : problems.check("vpcId", args.vpcId, vpcIdProblem);
         // Tags: checked at once when given as plain values, else when they resolve.
         const tagsProblem = (t: Record<string, unknown>): string | undefined => {
             if (t === null || typeof t !== "object" || Array.isArray(t)) return "must be an object of tag keys to string values";
@@ -146,8 +142,13 @@ export class Ec2Machine extends pulumi.ComponentResource {
         };
         const plainTags = args.tags !== undefined && !pulumi.Output.isInstance(args.tags) && !(args.tags instanceof Promise) &&
             Object.values(args.tags).every((v) => !pulumi.Output.isInstance(v) && !(v instanceof Promise));
-        if (plainTags) validatedField(this, "tags", args.tags as Record<string, unknown>, tagsProblem);
-        const tags = validatedField(this, "tags", pulumi.output(args.tags ?? {}), tagsProblem)
+        if (plainTags) problems.add("tags", tagsProblem(args.tags as Record<string, unknown>));
+        problems.throwIfAny();
+
+        const image: DistroImage = DISTRO_IMAGES[args.distro];
+        this.loginUser = image.loginUser;
+        const invokeOpts: pulumi.InvokeOutputOptions = { parent: this };
+        const tags = problems.check("tags", pulumi.output(args.tags ?? {}), tagsProblem)
             .apply((t) => ({ Name: name, ...t, [MANAGED_TAG]: "true" }));
 
         // Where: the given subnet (its VPC), or a subnet of the given / default VPC.

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BastionConnection, HostConnection } from "../host/connection";
-import { componentError, validated } from "../host/validate";
+import { Problems } from "../host/validate";
 import { addressProblem, hostKeyProblem, loginUserProblem, passwordProblem, portProblem, privateKeyProblem } from "./checks";
 
 /** A bastion (jump host) in front of an existing machine (its key is required unless a password is given). */
@@ -37,11 +37,6 @@ export interface ExistingMachineSpec {
 /** A {@link HostConnection} (kept as a name: the bastion is part of every connection now). */
 export type ExistingConnection = HostConnection;
 
-/** A `pulumi.ResourceError` that prints as its message (see `componentError`), with or without a resource. */
-export function machineError(message: string, parent: pulumi.Resource | undefined): pulumi.ResourceError {
-    return parent === undefined ? new pulumi.ResourceError(message, undefined, true) : componentError(message, parent);
-}
-
 /**
  * Checks an existing machine's spec and returns its connection. Plain values are checked right
  * away (a `pulumi.ResourceError` naming the field, before anything is registered); Outputs (e.g.
@@ -51,25 +46,21 @@ export function machineError(message: string, parent: pulumi.Resource | undefine
  * @param parent the resource errors and warnings are reported on, if any.
  */
 export function existingMachineConnection(name: string, spec: ExistingMachineSpec, parent?: pulumi.Resource): ExistingConnection {
-    const fail = (field: string, why: string): never => {
-        throw machineError(`machine ${JSON.stringify(name)}: ${field}: ${why}`, parent);
-    };
-    function field<T>(fieldName: string, input: pulumi.Input<T>, problem: (v: T) => string | undefined): pulumi.Output<T> {
-        return validated(input, (v) => {
-            const why = problem(v);
-            return why === undefined ? v : fail(fieldName, why);
-        });
-    }
+    // Every problem of the spec at once (plain values; Outputs when they resolve), on `parent`
+    // or, without one, on the stack.
+    const problems = new Problems(parent, `machine ${JSON.stringify(name)}: `);
+    const field = <T>(fieldName: string, input: pulumi.Input<T>, problem: (v: T) => string | undefined): pulumi.Output<T> =>
+        problems.check(fieldName, input, problem);
     const optional = <T>(input: pulumi.Input<T> | undefined, check: (i: pulumi.Input<T>) => pulumi.Output<T>) =>
         input === undefined ? undefined : check(input);
 
-    if (spec.kind !== "existing") fail("kind", `${JSON.stringify(spec.kind)} is not "existing"`);
+    if (spec.kind !== "existing") problems.add("kind", `${JSON.stringify(spec.kind)} is not "existing"`);
     if (spec.privateKey === undefined && spec.password === undefined) {
-        fail("privateKey", "is required (or a password)");
+        problems.add("privateKey", "is required (or a password)");
     }
     if (spec.proxy !== undefined) {
         if (spec.proxy.privateKey === undefined && spec.proxy.password === undefined) {
-            fail("proxy.privateKey", "is required (or proxy.password)");
+            problems.add("proxy.privateKey", "is required (or proxy.password)");
         }
     }
 
@@ -99,6 +90,7 @@ export function existingMachineConnection(name: string, spec: ExistingMachineSpe
         sudo: spec.sudo,
     };
     if (spec.proxy !== undefined) connection.proxy = endpoint("proxy.", "host", spec.proxy);
+    problems.throwIfAny();
 
     if (spec.hostKey === undefined) trustWarning("hostKey");
     if (spec.proxy !== undefined && spec.proxy.hostKey === undefined) trustWarning("proxy.hostKey");

@@ -7,6 +7,6 @@ export { machineConnection } from "./types";
 export type { DistroImage, Ec2Distro, Ec2MachineArgs } from "./ec2";
 export { DISTRO_IMAGES, Ec2Machine, MANAGED_TAG, SSH_READY_COMMAND, SSH_READY_DIAL, amiQuery } from "./ec2";
 export type { BastionSpec, ExistingConnection, ExistingMachineSpec } from "./existing";
-export { existingMachineConnection, machineError } from "./existing";
+export { existingMachineConnection } from "./existing";
 export type { Cidr } from "./checks";
 export { MIN_SSH_PREFIX, parseSshCidr, sshCidrsProblem } from "./checks";

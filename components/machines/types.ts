@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { Ec2Machine, Ec2MachineArgs } from "./ec2";
-import { ExistingMachineSpec, existingMachineConnection, machineError } from "./existing";
+import { componentError } from "../host/validate";
+import { ExistingMachineSpec, existingMachineConnection } from "./existing";
 
 export type { ExistingMachineSpec } from "./existing";
 
@@ -42,7 +43,7 @@ export function machineConnection(name: string, spec: MachineSpec, opts?: pulumi
             return { kind: "existing", connection: existingMachineConnection(name, spec, opts?.parent), dependsOn: [] };
         default: {
             const other: never = spec;
-            throw machineError(
+            throw componentError(
                 `machine ${JSON.stringify(name)}: kind: ${JSON.stringify((other as { kind: unknown }).kind)} is not one of "ec2", "existing"`,
                 opts?.parent,
             );

@@ -2,13 +2,12 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
+import { Problems, nonRootUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { ScriptReport, parseReport } from "../host/report";
+import { ROOTLESS_MODES, RootlessMode, rootlessDecisionArgs } from "./plan";
 
-/** The rootless runtimes this component sets up. */
-export type RootlessMode = "docker-rootless" | "podman";
-
+export { RootlessMode } from "./plan";
 
 /** Arguments of {@link RootlessRuntime}. */
 export interface RootlessRuntimeArgs {
@@ -22,7 +21,11 @@ export interface RootlessRuntimeArgs {
     range: pulumi.Input<IdRange>;
     /** Create the user when missing (without an automatic subuid range). Default true. */
     createUser?: pulumi.Input<boolean>;
-    /** Install missing packages (uidmap, slirp4netns, rootlesskit, docker.io or podman). Default true. */
+    /**
+     * Install missing packages (uidmap, slirp4netns, rootlesskit, docker.io or podman; the list is
+     * `rootlessTools` in plan.ts) with apt. Default true. A host of another family with a tool
+     * missing fails, naming its distribution.
+     */
     installPackages?: pulumi.Input<boolean>;
     /** Set the user's login shell to nologin (restored on destroy). Default false. */
     restrictShell?: pulumi.Input<boolean>;
@@ -78,20 +81,14 @@ export class RootlessRuntime extends pulumi.ComponentResource {
 
     constructor(name: string, args: RootlessRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:rootless:RootlessRuntime", name, {}, opts);
-        const fail = (field: string, why: string) => componentError(`${field}: ${why}`, this);
-        const mode = validated(args.mode, (m) => {
-            switch (m) {
-                case "docker-rootless":
-                case "podman":
-                    return m;
-                default: {
-                    const other: never = m;
-                    throw fail("mode", `${JSON.stringify(other)} is not one of "docker-rootless", "podman"`);
-                }
-            }
-        });
-        const user = validatedField(this, "user", args.user, nonRootUserProblem);
-        const range = validatedField(this, "range", args.range, containerRangeProblem).apply((r) => `${r.start}:${r.count}`);
+        // Every problem of the arguments at once, before anything is registered.
+        const problems = new Problems(this);
+        const mode = problems.check("mode", args.mode, (m) =>
+            (ROOTLESS_MODES as readonly string[]).includes(m) ? undefined : `${JSON.stringify(m)} is not one of ${ROOTLESS_MODES.map((x) => JSON.stringify(x)).join(", ")}`);
+        const user = problems.check("user", args.user, nonRootUserProblem);
+        const checkedRange = problems.check("range", args.range, containerRangeProblem);
+        problems.throwIfAny();
+        const range = checkedRange.apply((r) => `${r.start}:${r.count}`);
         const yes = (b: boolean) => (b ? "yes" : "no");
 
         this.command = runHostScript(
@@ -105,6 +102,8 @@ export class RootlessRuntime extends pulumi.ComponentResource {
                         "apply", "--mode", m, "--user", u,
                         "--create-user", yes(create), "--install", yes(install),
                         "--restrict-shell", yes(restrict), "--expect-range", r,
+                        // Package names, OCI runtimes and storage drivers: decided in plan.ts.
+                        ...rootlessDecisionArgs(m),
                     ]),
                 delete: pulumi
                     .all([mode, user, args.deleteUserOnDestroy ?? false])

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { ScriptReport, parseReport } from "../host/report";
 import { runHostScript } from "../host/script";
-import { componentError, validated } from "../host/validate";
+import { Problems } from "../host/validate";
 import { Allocation, allocationEntries } from "./allocator";
 
 /** Arguments of {@link HostSubids}. */
@@ -53,12 +53,12 @@ export class HostSubids extends pulumi.ComponentResource {
 
     constructor(name: string, args: HostSubidsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:subids:HostSubids", name, {}, opts);
-        // A plain allocation is checked now, one from a ledger when it resolves (see validated).
-        this.lines = validated(args.allocation, (allocation) => {
-            const entries = allocationEntries(allocation);
-            if (entries.length === 0) throw componentError("allocation: at least one owner is needed", this);
-            return entries.map((e) => `${e.owner}:${e.start}:${e.count}`);
-        });
+        // A plain allocation is checked now, one from a ledger when it resolves (see Problems).
+        const problems = new Problems(this);
+        const allocation = problems.check("allocation", args.allocation, (a) =>
+            allocationEntries(a).length === 0 ? "at least one owner is needed" : undefined);
+        problems.throwIfAny();
+        this.lines = allocation.apply((a) => allocationEntries(a).map((e) => `${e.owner}:${e.start}:${e.count}`));
         this.command = runHostScript(
             `${name}-write`,
             {

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, commandConnection, needsSudo } from "../host/connection";
 import { readHostScript, scriptCommandLine } from "../host/script";
 import type { PlainConnection } from "../host/ssh-exec";
-import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
+import { Problems, nonRootUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { HostResult, VerifyRuntime } from "./checks";
 import { HostCheck, HostStepInput } from "./host-check";
@@ -68,43 +68,39 @@ export class HostVerification extends pulumi.ComponentResource {
 
     constructor(name: string, args: HostVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:verify:HostVerification", name, {}, opts);
-        const fail = (field: string, why: string) => componentError(`${field}: ${why}`, this);
-
-        const runtime = validated<VerifyRuntime, VerifyRuntime>(args.runtime, (r) => {
+        // Every problem of the arguments at once, before anything is registered.
+        const problems = new Problems(this);
+        const runtime = problems.check<VerifyRuntime>("runtime", args.runtime, (r) => {
             switch (r) {
                 case "docker-remap":
                 case "docker-rootless":
                 case "podman":
-                    return r;
+                    return undefined;
                 default: {
                     const other: never = r;
-                    throw fail("runtime", `${JSON.stringify(other)} is not one of "docker-remap", "docker-rootless", "podman"`);
+                    return `${JSON.stringify(other)} is not one of "docker-remap", "docker-rootless", "podman"`;
                 }
             }
         });
-        const user = validatedField(this, "user", args.user, nonRootUserProblem);
-        const range = validated(args.expectedRange, (r) => {
-            const problem = r === null || typeof r !== "object" ? "must be {start, count}" : containerRangeProblem(r);
-            if (problem) throw fail("expectedRange", problem);
-            return { start: r.start, count: r.count };
-        });
+        const user = problems.check("user", args.user, nonRootUserProblem);
+        const checkedRange = problems.check("expectedRange", args.expectedRange, (r) =>
+            r === null || typeof r !== "object" ? "must be {start, count}" : containerRangeProblem(r));
         // Empty (or an Output resolving to nothing) means the default.
-        const image = validated(args.image ?? "", (i) => {
-            if (i === undefined || i === null) return "";
-            if (i !== "" && (typeof i !== "string" || !IMAGE.test(i))) throw fail("image", `${JSON.stringify(i)} is not an image reference (${IMAGE.source})`);
-            return i;
+        const checkedImage = problems.check("image", args.image ?? "", (i) =>
+            i === undefined || i === null || i === "" || (typeof i === "string" && IMAGE.test(i)) ? undefined : `${JSON.stringify(i)} is not an image reference (${IMAGE.source})`);
+        const checkedDockerHost = problems.check("dockerHost", args.dockerHost ?? "", (h) => {
+            if (h === "" || h === undefined || h === null) return undefined;
+            if (typeof h !== "string" || !DOCKER_HOST.test(h)) return `${JSON.stringify(h)} is not a daemon address (${DOCKER_HOST.source})`;
+            if (args.runtime === "podman") return "is for the docker runtimes, not podman";
+            return undefined;
         });
-        const dockerHost = validated(args.dockerHost ?? "", (h) => {
-            if (h === "" || h === undefined || h === null) return "";
-            if (typeof h !== "string" || !DOCKER_HOST.test(h)) throw fail("dockerHost", `${JSON.stringify(h)} is not a daemon address (${DOCKER_HOST.source})`);
-            if (args.runtime === "podman") throw fail("dockerHost", "is for the docker runtimes, not podman");
-            return h;
-        });
-        const reportOnly = validated(args.reportOnly ?? false, (b) => {
-            if (b === undefined || b === null) return false;
-            if (typeof b !== "boolean") throw fail("reportOnly", `must be true or false, not ${JSON.stringify(b)}`);
-            return b;
-        });
+        const checkedReportOnly = problems.check("reportOnly", args.reportOnly ?? false, (b) =>
+            b === undefined || b === null || typeof b === "boolean" ? undefined : `must be true or false, not ${JSON.stringify(b)}`);
+        problems.throwIfAny();
+        const range = checkedRange.apply((r) => ({ start: r.start, count: r.count }));
+        const image = checkedImage.apply((i) => i ?? "");
+        const dockerHost = checkedDockerHost.apply((h) => h ?? "");
+        const reportOnly = checkedReportOnly.apply((b) => b ?? false);
         const hostName = pulumi.output(args.hostName ?? args.connection.host);
 
         const observeArgs = pulumi.all([runtime, user, range, image, dockerHost]).apply(([rt, u, r, img, dh]) => [

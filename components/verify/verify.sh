@@ -57,6 +57,20 @@ readonly MAX_LAST_ID=4294967294
 action="" runtime="" user="" expect_range="" image="" docker_host=""
 exp_start="" exp_count=""
 cli_timeout="${HH_VERIFY_TIMEOUT:-120}"
+# What this run observed and made, for the JSON and for cleanup (declared here, set by the
+# functions below: the user, the engine, supervision, the test image, the probes, the containers).
+run_id="" work="" started=() image_created=0 cleaned=0
+containers_left=() cleanup_errors=() image_removed=0 tempdir_removed=0
+uid="" gid="" group_gid="" home="" user_exists=0 run_as="" runner=""
+cli="" engine_reachable=0 engine_version="" engine_info="" engine_error=""
+declare -A timing=()
+sup_systemd=0 sup_linger=null sup_unit_enabled=null
+img_built=0 img_from="" img_busybox_version="" img_sha="" img_reused=0 img_error="" img_ready=0
+probe_ran=0 probe_error="" uid_map=() gid_map=() id_inside="" bind_written=0 bind_uid="" bind_gid="" bind_error=""
+root_dir_writable="" root_dir_message=""
+proc_ran=0 proc_pid="" proc_found_by="" proc_uid="" proc_gid="" proc_error=""
+priv_tried=0 priv_exit="" priv_message="" priv_reason=""
+ctr_listed=0 ctr_error="" ctr_json="[]" ctr_count=0 ctr_hostns=0 ctr_privileged=0
 
 # A JSON value some other tool printed (docker/podman templates), or null when it is empty.
 jraw_or_null() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
@@ -113,14 +127,8 @@ parse_args() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# State of this run, for the JSON and for cleanup.
-run_id="" work="" started=() image_created=0 cleaned=0
-containers_left=() cleanup_errors=() image_removed=0 tempdir_removed=0
-uid="" gid="" group_gid="" home="" user_exists=0 run_as="" runner=""
-cli="" engine_reachable=0 engine_version="" engine_info="" engine_error=""
 
 now_ms() { local t; t=$(date +%s%N); printf '%s' "$(( t / 1000000 ))"; }
-declare -A timing=()
 
 # The runtime's CLI, as the right account, with a clean environment and a time limit.
 rt() {
@@ -194,7 +202,6 @@ observe_user() {
 # Rootless modes on systemd: what keeps the runtime up across logouts and boots: lingering as
 # logind reports it (and its flag file), the user unit's enablement link; no user manager needs
 # to answer. null where it does not apply (no systemd, docker-remap, no user).
-sup_systemd=0 sup_linger=null sup_unit_enabled=null
 observe_supervision() {
   [ -d /run/systemd/system ] && sup_systemd=1
   [ "$sup_systemd" = 1 ] && [ "$runtime" != docker-remap ] && [ "$user_exists" = 1 ] || return 0
@@ -294,7 +301,6 @@ observe_engine() {
 
 # The test image: --image as given, or hardened-hosts/verify:busybox imported from the host's
 # static busybox (a tar of busybox + its applet links), removed again by cleanup.
-img_built=0 img_from="" img_busybox_version="" img_sha="" img_reused=0 img_error="" img_ready=0
 is_static() { # is_static FILE: ldd says it is not dynamic (no ldd: assume it may be)
   local out
   command -v ldd >/dev/null 2>&1 || return 0
@@ -356,8 +362,6 @@ prepare_image() {
 
 # One throw-away container: its uid_map/gid_map, a file written into a 0777 bind mount, and a
 # write attempt into a root-owned 0755 dir.
-probe_ran=0 probe_error="" uid_map=() gid_map=() id_inside="" bind_written=0 bind_uid="" bind_gid="" bind_error=""
-root_dir_writable="" root_dir_message=""
 # shellcheck disable=SC2016 # runs inside the container
 readonly PROBE='echo @uid_map; cat /proc/self/uid_map; echo @gid_map; cat /proc/self/gid_map
 echo @id; echo "$(id -u):$(id -g)"
@@ -396,7 +400,6 @@ probe_container() {
 
 # A `sleep` container: its PID from inspect, its host UID/GID from /proc/PID/status (ps prints
 # UIDs above 2^31 as negative numbers).
-proc_ran=0 proc_pid="" proc_found_by="" proc_uid="" proc_gid="" proc_error=""
 argv_is() { [ -r "/proc/$1/cmdline" ] && [ "$(tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null)" = "$2 " ]; }
 probe_process() {
   local name=hh-verify-$run_id-sleep secs=$(( 3600 + RANDOM % 3600 )) pid="" d
@@ -430,7 +433,6 @@ probe_process() {
 }
 
 # --privileged under userns-remap: dockerd must refuse it. Tried with `true` only.
-priv_tried=0 priv_exit="" priv_message="" priv_reason=""
 probe_privileged() {
   if [ "$runtime" != docker-remap ]; then
     priv_reason="only checked under docker-remap (rootless runtimes grant --privileged inside the user namespace)"
@@ -447,7 +449,6 @@ probe_privileged() {
 # Running containers and their userns mode (CIS 5.30: --userns=host), before ours start. Only the
 # containers a check names are listed (--userns=host or --privileged, the first LIST_MAX of them),
 # with the counts of all: the report stays small however many containers a host runs.
-ctr_listed=0 ctr_error="" ctr_json="[]" ctr_count=0 ctr_hostns=0 ctr_privileged=0
 list_containers() {
   local ids=() first=1 id name mode priv listed=0
   if ! rt ps -q --no-trunc > "$work/ps.out" 2> "$work/ps.err"; then

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EXIT_CODES, describeExit, parseExitCodes } from "../../components/host/exit-codes";
-import { readHostScript } from "../../components/host/script";
+import { SCRIPT_PARTS, readHostScript } from "../../components/host/script";
 import { repoRoot } from "../support/pulumi-cli";
 
 // Issue #15: every host script runs on one prelude (components/host/prelude.sh), sent ahead of
@@ -48,6 +48,36 @@ describe("host scripts share one prelude", function () {
         const r = spawnSync("bash", ["-c", `. "$1"; for v in ${rows.map((x) => `EXIT_${x.name}`).join(" ")}; do printf '%s ' "\${!v}"; done`, "bash",
             path.join(repoRoot, "components", "host", "prelude.sh")], { encoding: "utf8" });
         assert.equal(r.stdout.trim(), rows.map((x) => x.code).join(" "));
+    });
+
+    it("a script's parts define only (functions and their guard), redefine nothing of the prelude, and use exit codes by name", function () {
+        const shared = new Set(functions(prelude));
+        const seen = new Set<string>();
+        for (const [script, parts] of Object.entries(SCRIPT_PARTS)) {
+            const shipped = readHostScript(script);
+            let at = shipped.indexOf(file(parts[0]!));
+            for (const part of parts) {
+                const text = file(part);
+                // Sent in order, between the prelude and the script.
+                assert.ok(shipped.indexOf(text) >= at, `${part} comes in order in what ${script} ships`);
+                at = shipped.indexOf(text);
+                assert.deepEqual(functions(text).filter((f) => shared.has(f) || seen.has(f)), [], `${part} redefines a function`);
+                for (const f of functions(text)) seen.add(f);
+                assert.doesNotMatch(text, /\bfail [0-9]/, `${part}: fail with a number`);
+                // Outside functions: comments, blank lines and the one guard assignment only.
+                let depth = 0;
+                for (const line of text.split("\n")) {
+                    if (depth === 0 && !/^(#.*|\s*|HH_[A-Z_]+=1|[a-z_][a-z0-9_]*\(\) \{.*\}|[a-z_][a-z0-9_]*\(\) \{.*)$/.test(line)) {
+                        assert.fail(`${part}: top-level line runs something: ${line}`);
+                    }
+                    if (/^[a-z_][a-z0-9_]*\(\) \{/.test(line) && !/\}\s*(#.*)?$/.test(line)) depth = 1;
+                    else if (line === "}") depth = 0;
+                }
+                const guard = /^HH_([A-Z_]+)=1$/m.exec(text)?.[0].replace("=1", "");
+                assert.ok(guard && file(script).includes(`[ "\${${guard}:-}" = 1 ] || . "$(dirname -- "\${BASH_SOURCE[0]}")/${path.basename(part)}"`),
+                    `${script} sources ${part} from its file unless it came on stdin`);
+            }
+        }
     });
 
     for (const s of SCRIPTS) {

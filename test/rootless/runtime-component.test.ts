@@ -21,9 +21,17 @@ describe("RootlessRuntime (mocks)", function () {
             await promiseOf(c.command.urn);
             const cmd = mocks.resources.find((r) => r.name === `host-c-${mode}-runtime`);
             assert.ok(cmd);
+            // The user's arguments, then the decisions of plan.ts (test/rootless/plan.test.ts).
+            const decisions = mode === "docker-rootless"
+                ? "--packages newuidmap=uidmap,newgidmap=uidmap,slirp4netns=slirp4netns,rootlesskit=rootlesskit,dockerd=docker.io," +
+                  "docker=docker.io:docker-cli,dockerd-rootless.sh=docker.io,ip=iproute2,pam_systemd.so@systemd=libpam-systemd," +
+                  "setfacl@tun-closed=acl,busybox=busybox-static"
+                : "--packages newuidmap=uidmap,newgidmap=uidmap,slirp4netns=slirp4netns,podman=podman,fuse-overlayfs=fuse-overlayfs," +
+                  "crun@oci-runtime=crun,runc@oci-runtime=runc,pam_systemd.so@systemd=libpam-systemd,setfacl@tun-closed=acl,busybox=busybox-static " +
+                  "--oci-runtime v1=runc,hybrid=runc,v2=crun:runc --storage-order overlay,fuse-overlayfs,vfs";
             assert.equal(
                 cmd.inputs.create,
-                `bash -s -- apply --mode ${mode} --user alice --create-user yes --install yes --restrict-shell no --expect-range 2147614720:65536`,
+                `bash -s -- apply --mode ${mode} --user alice --create-user yes --install yes --restrict-shell no --expect-range 2147614720:65536 ${decisions}`,
             );
             assert.equal(cmd.inputs.delete, `bash -s -- remove --mode ${mode} --user alice --delete-user no`);
             assert.deepEqual(cmd.inputs.triggers, [mode, "alice"]);

@@ -2,6 +2,7 @@ import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readHostScript } from "../../components/host/script";
+import { rootlessDecisionArgs } from "../../components/rootless/plan";
 import { repoRoot } from "./pulumi-cli";
 
 // Helpers for the rootless runtime tests (test/rootless): run components/rootless/rootless.sh the
@@ -24,13 +25,24 @@ export interface RootlessRun {
 }
 
 /**
- * Runs rootless.sh as remote.Command does: `bash -s -- ARGS` with the script text on stdin.
+ * The arguments as RootlessRuntime gives them: an `apply` for a known mode gets the decisions of
+ * components/rootless/plan.ts after the test's own arguments (unless the test gives --packages).
+ */
+export function withDecisions(args: string[]): string[] {
+    const mode = args[args.indexOf("--mode") + 1];
+    if (args[0] !== "apply" || args.includes("--packages") || (mode !== "docker-rootless" && mode !== "podman")) return args;
+    return [...args, ...rootlessDecisionArgs(mode)];
+}
+
+/**
+ * Runs rootless.sh as remote.Command does: `bash -s -- ARGS` with the script text on stdin,
+ * `apply` with the decisions RootlessRuntime adds ({@link withDecisions}).
  * spawnSync returns only when stdout and stderr are closed, so a daemon that kept our pipes
  * would show up here as a timeout (an SSH session would hang the same way).
  */
 export function runRootless(args: string[]): RootlessRun {
     const t0 = Date.now();
-    const r = spawnSync("bash", ["-s", "--", ...args], {
+    const r = spawnSync("bash", ["-s", "--", ...withDecisions(args)], {
         input: readHostScript("rootless/rootless.sh"), // as shipped: the prelude, then the script
         encoding: "utf8",
         timeout: 300_000,
