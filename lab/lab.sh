@@ -36,8 +36,11 @@
 #
 # This machine's quirks (../shared/notes/test-hosts.md), detected rather than assumed:
 #   - PID 1 is not systemd: nspawn runs with --register=no --keep-unit;
-#   - cgroup v1 hybrid: dockerd inside needs its cgroup hierarchies remounted read-write (a
-#     docker.service drop-in in each host).
+#   - cgroup v1 hybrid: dockerd and rootful Podman inside need the cgroup hierarchies remounted
+#     read-write (a docker.service drop-in and a boot-time unit in each host), and Podman uses its
+#     cgroupfs manager (a containers.conf.d drop-in: systemd inside manages no controller);
+#   - nspawn mounts /sys/kernel on its own: hosts mount no debugfs/tracefs below it, or rootful
+#     Podman's --userns=auto fails to unmount it (EBUSY).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -58,6 +61,13 @@ variant_of() { case "$1" in busy) echo docker ;; minimal*) echo minimal ;; *) ec
 
 say() { echo "[lab] $*" >&2; }
 die() { echo "[lab] error: $*" >&2; exit 1; }
+# cgroup v1 directories the hosts' container engines make at the machine's hierarchy roots.
+lab_cgroups() {
+  local c
+  for c in /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/machine.slice /sys/fs/cgroup/*/libpod_parent; do
+    if [ -d "$c" ]; then echo "$c"; fi
+  done
+}
 
 usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P] | status | down"; }
 
@@ -151,15 +161,15 @@ down() {
     fi
     machine_unlock
   fi
-  # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root; remove the
-  # ones that did not exist before `up` (empty directories only: rmdir refuses anything else).
+  # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root, rootful Podman
+  # machine.slice (systemd manager) or libpod_parent (cgroupfs); remove the ones that did not
+  # exist before `up` (empty directories only: rmdir refuses anything else).
   if [ -f "$lab/net/cgroups-before" ]; then
     local c
-    for c in /sys/fs/cgroup/*/docker; do
-      [ -d "$c" ] || continue
+    while IFS= read -r c; do
       grep -qxF "$c" "$lab/net/cgroups-before" && continue
       find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
+    done < <(lab_cgroups)
   fi
   rm -rf --one-file-system "$lab"
   say "down: every lab host, mount, link and rule removed"
@@ -197,7 +207,7 @@ setup_network() {
   echo "$lab_name" > "$lab/net/registered"
   sysctl -q -w net.ipv4.ip_forward=1
   machine_unlock
-  [ -f "$lab/net/cgroups-before" ] || { ls -d /sys/fs/cgroup/*/docker 2>/dev/null || true; } > "$lab/net/cgroups-before"
+  [ -f "$lab/net/cgroups-before" ] || lab_cgroups > "$lab/net/cgroups-before"
 }
 
 # NAT to the machine's network (apt reaches Debian's archive), per host subnet so that labs side
@@ -243,7 +253,43 @@ EOF
 [Service]
 ExecStartPre=/bin/sh -c "for m in /sys/fs/cgroup/*; do mount -o remount,bind,rw $$m || true; done"
 EOF
+    # Rootful Podman has no daemon to carry that drop-in (runc: "mkdir
+    # /sys/fs/cgroup/cpuset/machine.slice: read-only file system", crun: "creating cgroup directory
+    # ...: No such file or directory"). This unit does the same remount once at boot, on every
+    # host, as a real host has its hierarchies writable.
+    cat > "$root/etc/systemd/system/hh-lab-cgroup-rw.service" <<'EOF'
+[Unit]
+Description=hardened-hosts lab: cgroup v1 hierarchies read-write
+DefaultDependencies=no
+Before=sysinit.target docker.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c "for m in /sys/fs/cgroup/*; do mount -o remount,bind,rw $$m || true; done"
+[Install]
+WantedBy=sysinit.target
+EOF
+    mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+    ln -sf ../hh-lab-cgroup-rw.service "$root/etc/systemd/system/sysinit.target.wants/hh-lab-cgroup-rw.service"
+    # systemd in the host saw the controllers read-only at boot and manages none of them (its
+    # processes sit at "/" in each), so with Podman's default systemd cgroup manager crun puts every
+    # container of a host in the same controller cgroups ("/container") and SIGKILLs them all
+    # when any one of them is deleted (measured: crun 1.8.1 and 1.21; runc is not affected). On a
+    # real host systemd manages the controllers. Podman's cgroupfs manager gives each container
+    # its own cgroup (libpod_parent/libpod-<id>); a drop-in, so any containers.conf stays the
+    # component's.
+    mkdir -p "$root/etc/containers/containers.conf.d"
+    printf '# hardened-hosts lab: see lab/lab.sh (cgroup v1 in systemd-nspawn)\n[engine]\ncgroup_manager = "cgroupfs"\n' \
+      > "$root/etc/containers/containers.conf.d/10-hh-lab-cgroupfs.conf"
   fi
+  # nspawn makes /sys/kernel a mount point of its own, and systemd in the host mounts debugfs and
+  # tracefs below it. Rootful Podman, for a container with a user namespace (--userns=auto),
+  # unmounts every mount under /sys/kernel in a private mount namespace before it calls the
+  # runtime (libpod CreateContainer); /sys/kernel then fails with EBUSY ("cannot unmount
+  # /sys/kernel: device or resource busy"). A real host has no mount at /sys/kernel itself, so
+  # nothing is below it here: lab hosts mount neither debugfs nor tracefs.
+  ln -sf /dev/null "$root/etc/systemd/system/sys-kernel-debug.mount"
+  ln -sf /dev/null "$root/etc/systemd/system/sys-kernel-tracing.mount"
 }
 
 authorize() {
