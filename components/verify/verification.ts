@@ -4,19 +4,24 @@ import { readHostScript, scriptCommandLine } from "../host/script";
 import type { PlainConnection } from "../host/ssh-exec";
 import { componentError, nonRootUserProblem, validated, validatedField } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
-import { HostResult, VerifyRuntime } from "./checks";
+import { HostResult, VERIFY_RUNTIMES, VerifyRuntime } from "./checks";
 import { HostCheck, HostStepInput } from "./host-check";
 
 /** Arguments of {@link HostVerification}. */
 export interface HostVerificationArgs {
     /** The host. */
     connection: HostConnection;
-    /** What to verify: rootful Docker with userns-remap, rootless Docker or rootless Podman. */
+    /**
+     * What to verify: rootful Docker with userns-remap, rootless Docker, rootless Podman, or
+     * rootful Podman with automatic user namespaces (podman-auto).
+     */
     runtime: VerifyRuntime;
-    /** The remap user (docker-remap) or the runtime's owner (rootless modes). */
+    /** The remap user (docker-remap), the runtime's owner (rootless modes) or the pool owner (podman-auto). */
     user: pulumi.Input<string>;
-    /** The user's planned subordinate range (the same for /etc/subuid and /etc/subgid). */
+    /** The user's planned subordinate range (the same for /etc/subuid and /etc/subgid); podman-auto: the pool. */
     expectedRange: pulumi.Input<IdRange>;
+    /** podman-auto (required there): the planned IDs per container. */
+    autoSize?: pulumi.Input<number>;
     /**
      * Test image, already on the host (never pulled). Default: verify.sh imports the host's static
      * busybox as `hardened-hosts/verify:busybox` for the run and removes it afterwards.
@@ -75,10 +80,11 @@ export class HostVerification extends pulumi.ComponentResource {
                 case "docker-remap":
                 case "docker-rootless":
                 case "podman":
+                case "podman-auto":
                     return r;
                 default: {
                     const other: never = r;
-                    throw fail("runtime", `${JSON.stringify(other)} is not one of "docker-remap", "docker-rootless", "podman"`);
+                    throw fail("runtime", `${JSON.stringify(other)} is not one of ${VERIFY_RUNTIMES.map((m) => JSON.stringify(m)).join(", ")}`);
                 }
             }
         });
@@ -97,7 +103,7 @@ export class HostVerification extends pulumi.ComponentResource {
         const dockerHost = validated(args.dockerHost ?? "", (h) => {
             if (h === "" || h === undefined || h === null) return "";
             if (typeof h !== "string" || !DOCKER_HOST.test(h)) throw fail("dockerHost", `${JSON.stringify(h)} is not a daemon address (${DOCKER_HOST.source})`);
-            if (args.runtime === "podman") throw fail("dockerHost", "is for the docker runtimes, not podman");
+            if (args.runtime === "podman" || args.runtime === "podman-auto") throw fail("dockerHost", `is for the docker runtimes, not ${args.runtime}`);
             return h;
         });
         const reportOnly = validated(args.reportOnly ?? false, (b) => {
@@ -105,15 +111,25 @@ export class HostVerification extends pulumi.ComponentResource {
             if (typeof b !== "boolean") throw fail("reportOnly", `must be true or false, not ${JSON.stringify(b)}`);
             return b;
         });
+        // Required for podman-auto, refused for the others ("" = none).
+        const autoSize = validated(pulumi.all([runtime, args.autoSize ?? ""]), ([rt, z]) => {
+            if (rt !== "podman-auto") {
+                if (z !== "" && z !== undefined && z !== null) throw fail("autoSize", `is for podman-auto, not ${rt}`);
+                return undefined;
+            }
+            if (typeof z !== "number" || !Number.isInteger(z) || z < 1 || z > 65536) throw fail("autoSize", `podman-auto needs the IDs per container (1-65536), not ${JSON.stringify(z)}`);
+            return z;
+        });
         const hostName = pulumi.output(args.hostName ?? args.connection.host);
 
-        const observeArgs = pulumi.all([runtime, user, range, image, dockerHost]).apply(([rt, u, r, img, dh]) => [
+        const observeArgs = pulumi.all([runtime, user, range, image, dockerHost, autoSize]).apply(([rt, u, r, img, dh, z]) => [
             "observe",
             "--runtime", rt,
             "--user", u,
             "--expect-range", `${r.start}:${r.count}`,
             ...(img ? ["--image", img] : []),
             ...(dh ? ["--docker-host", dh] : []),
+            ...(z !== undefined ? ["--auto-size", String(z)] : []),
         ]);
         const rerunOn = pulumi.output(args.rerunOn ?? []).apply((xs) => xs.map((x) => (typeof x === "string" ? x : JSON.stringify(x))));
         this.check = new HostCheck(
@@ -124,6 +140,7 @@ export class HostVerification extends pulumi.ComponentResource {
                 runtime,
                 user,
                 expectedRange: range,
+                autoSize,
                 reportOnly,
                 observe: pulumi.all([observeArgs, needsSudo(args.connection)]).apply(([a, sudo]) => scriptCommandLine(a, sudo)),
                 rerunOn,
