@@ -3,7 +3,8 @@
 # each with its own /etc, sshd on its own 127.0.0.1 port and a fresh SSH key.
 #
 #   lab/lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P]
-#                                                         start hosts (N = 1..16, default 3)
+#                                                         start hosts (N = 1..16, default: one
+#                                                         per profile, 4; --minimal 3)
 #   lab/lab.sh status                                     what runs, and whether SSH answers
 #   lab/lab.sh down                                       stop and remove everything `up` made
 #   (npm run lab -- up|status|down)
@@ -13,10 +14,12 @@
 #                     SSH as root
 #   lab-2 "fresh"     no Docker at all (the component installs it with apt); SSH as root
 #   lab-3 "sudo-user" SSH as the non-root user "deploy" with password-less sudo; root login off
+#   lab-4 "podman-host" no Docker, no Podman; an operator's /etc/containers/containers.conf of
+#                     other settings (the component must keep them); SSH as root
 # --minimal: every host starts from the "minimal" tree (nothing but systemd, sshd and sudo; no
 # python3, busybox, procps, iptables, Docker): lab-1 and lab-2 "minimal" (SSH as root), lab-3
 # "minimal-sudo" (SSH as "deploy" through sudo).
-# More than three hosts (fleet benchmarks): the profiles repeat in that order (lab-4 is busy
+# More hosts than profiles (fleet benchmarks): the profiles repeat in that order (lab-5 is busy
 # again, ...), or every host gets --profile P. Hosts share their profile's read-only tree (an
 # overlay each) and boot in parallel; `status` shows each one's memory.
 #
@@ -52,7 +55,7 @@ net_base=${HH_LAB_NET:-0}
 readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
 # Machine-wide: which labs run, and the ip_forward value before the first one started.
 readonly RUN_DIR=/run/hardened-hosts-lab
-PROFILES=(busy fresh sudo-user)
+PROFILES=(busy fresh sudo-user podman-host)
 FORCED_PROFILE=""
 # Host n's profile: --profile for all, else the profiles in turn.
 profile_of() { if [ -n "$FORCED_PROFILE" ]; then echo "$FORCED_PROFILE"; else echo "${PROFILES[$((($1 - 1) % ${#PROFILES[@]}))]}"; fi; }
@@ -326,6 +329,20 @@ EOF
     fresh | minimal)
       authorize "$root" root /root
       ;;
+    podman-host)
+      authorize "$root" root /root
+      mkdir -p "$root/etc/containers"
+      # Settings an operator would have made; the component must keep every line of them.
+      cat > "$root/etc/containers/containers.conf" <<'EOF'
+# Operator settings (lab profile podman-host): hardened-hosts must keep these lines.
+[engine]
+events_logger = "file"
+
+[containers]
+log_size_max = 10485760
+pids_limit = 4096
+EOF
+      ;;
     sudo-user | minimal-sudo)
       chroot "$root" useradd --create-home --shell /bin/bash --comment "lab deploy user" deploy
       echo 'deploy ALL=(ALL) NOPASSWD:ALL' > "$root/etc/sudoers.d/deploy"
@@ -446,7 +463,7 @@ up_failed() {
 }
 
 up() {
-  local hosts=3 suite=bookworm
+  local hosts="" suite=bookworm
   while [ $# -gt 0 ]; do
     case "$1" in
       --hosts) [ $# -ge 2 ] || usage; hosts=$2; shift 2 ;;
@@ -456,8 +473,9 @@ up() {
       *) usage ;;
     esac
   done
+  hosts=${hosts:-${#PROFILES[@]}}
   [[ "$hosts" =~ ^([1-9]|1[0-6])$ ]] || die "--hosts must be 1..16 (profiles in turn: ${PROFILES[*]})"
-  case "$FORCED_PROFILE" in "" | busy | fresh | sudo-user | minimal | minimal-sudo) ;; *) die "--profile must be busy, fresh, sudo-user, minimal or minimal-sudo" ;; esac
+  case "$FORCED_PROFILE" in "" | busy | fresh | sudo-user | podman-host | minimal | minimal-sudo) ;; *) die "--profile must be busy, fresh, sudo-user, podman-host, minimal or minimal-sudo" ;; esac
   # veth names are "ve-<lab>-<n>", at most 15 bytes (IFNAMSIZ - 1).
   [ $((3 + ${#lab_name} + 1 + ${#hosts})) -le 15 ] || die "HH_LAB_NAME '$lab_name' is too long for $hosts hosts (veth ve-$lab_name-$hosts exceeds 15 bytes)"
   [ $((net_base + hosts)) -le 254 ] || die "HH_LAB_NET $net_base + $hosts hosts passes 10.99.254.0/24"

@@ -70,12 +70,14 @@ export const MACHINE_KINDS = ["probe", "existing", "aws", "lab"] as const;
  * The runtime a lab host gets when config does not say (documented in Pulumi.yaml): the `busy`
  * host (accounts and subordinate IDs already in use) gets rootful Docker with userns-remap, the
  * `fresh` one rootless Docker for `dockeruser`, the `sudo-user` one (login user with sudo, not
- * root) rootless Podman for `podmanuser`. Together they cover every runtime mode.
+ * root) rootless Podman for `podmanuser`, the `podman-host` one rootful Podman with a user
+ * namespace per container (16 slots of 65536 IDs). Together they cover every runtime mode.
  */
 export const LAB_DEFAULT_RUNTIMES: Readonly<Record<LabProfile, RuntimeSpec>> = {
     busy: { mode: "userns-remap" },
     fresh: { mode: "docker-rootless", user: "dockeruser" },
     "sudo-user": { mode: "podman", user: "podmanuser" },
+    "podman-host": { mode: "podman-auto", slots: 16 },
     // `lab.sh up --minimal` hosts (nothing but systemd, sshd, sudo): stacks usually name each one's runtime.
     minimal: { mode: "userns-remap" },
     "minimal-sudo": { mode: "podman", user: "podmanuser" },

@@ -150,8 +150,8 @@ file_state() {
 # ---------------------------------------------------------------------------------------------
 # TOML, the few shapes we write: `key = value` lines in a `[section]`. toml_set FILE SECTION KEY
 # VALUE prints FILE with KEY set to VALUE in SECTION: the first uncommented KEY line of the
-# section is replaced, later ones are dropped, a missing key goes right below the header, a
-# missing section is added at the end. Every other line is kept as it was.
+# section is replaced, later ones are dropped, a missing key goes at the end of its section, a
+# missing section is added at the end of the file. Every other line is kept as it was.
 toml_set() {
   LC_ALL=C awk -v sect="$2" -v key="$3" -v val="$4" '
     function header(l,   h) {
