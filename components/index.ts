@@ -5,6 +5,7 @@
  *   the host-side writer.
  * - `docker/`: rootful Docker with userns-remap.
  * - `rootless/`: rootless Docker and rootless Podman for a named user.
+ * - `podman/`: rootful Podman with an automatic user namespace per container (podman-auto).
  * - `verify/`: post-deploy verification and its checks.
  * - `fleet/`: HardenedHost (one machine) and HardenedFleet (many, one allocation).
  * - `host/`: the SSH connection, quoting, and how host scripts are run.
@@ -19,8 +20,10 @@ export { DockerUsernsRemap } from "./docker/remap";
 export type { DockerUsernsRemapArgs, DockerRemapReport } from "./docker/remap";
 export { RootlessRuntime } from "./rootless/runtime";
 export type { RootlessMode, RootlessRuntimeArgs, RootlessReport } from "./rootless/runtime";
-export { HardenedHost, runtimeOwner } from "./fleet/hardened-host";
-export type { HardenedHostArgs, RuntimeSpec, RootlessRuntimeSpec, UsernsRemapRuntime } from "./fleet/hardened-host";
+export { PodmanAuto, DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_POOL_OWNER } from "./podman/podman-auto";
+export type { PodmanAutoArgs, PodmanAutoReport } from "./podman/podman-auto";
+export { HardenedHost, RUNTIME_MODES, runtimeOwner, runtimeRangeSize } from "./fleet/hardened-host";
+export type { HardenedHostArgs, PodmanAutoRuntime, RuntimeSpec, RootlessRuntimeSpec, UsernsRemapRuntime } from "./fleet/hardened-host";
 export { HardenedFleet } from "./fleet/hardened-fleet";
 export type { FleetHostSpec, HardenedFleetArgs } from "./fleet/hardened-fleet";
 export * from "./machines";

@@ -3,7 +3,8 @@
 # each with its own /etc, sshd on its own 127.0.0.1 port and a fresh SSH key.
 #
 #   lab/lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P]
-#                                                         start hosts (N = 1..16, default 3)
+#                                                         start hosts (N = 1..16, default: one
+#                                                         per profile, 4; --minimal 3)
 #   lab/lab.sh status                                     what runs, and whether SSH answers
 #   lab/lab.sh down                                       stop and remove everything `up` made
 #   (npm run lab -- up|status|down)
@@ -13,10 +14,12 @@
 #                     SSH as root
 #   lab-2 "fresh"     no Docker at all (the component installs it with apt); SSH as root
 #   lab-3 "sudo-user" SSH as the non-root user "deploy" with password-less sudo; root login off
+#   lab-4 "podman-host" no Docker, no Podman; an operator's /etc/containers/containers.conf of
+#                     other settings (the component must keep them); SSH as root
 # --minimal: every host starts from the "minimal" tree (nothing but systemd, sshd and sudo; no
 # python3, busybox, procps, iptables, Docker): lab-1 and lab-2 "minimal" (SSH as root), lab-3
 # "minimal-sudo" (SSH as "deploy" through sudo).
-# More than three hosts (fleet benchmarks): the profiles repeat in that order (lab-4 is busy
+# More hosts than profiles (fleet benchmarks): the profiles repeat in that order (lab-5 is busy
 # again, ...), or every host gets --profile P. Hosts share their profile's read-only tree (an
 # overlay each) and boot in parallel; `status` shows each one's memory.
 #
@@ -36,8 +39,11 @@
 #
 # This machine's quirks (../shared/notes/test-hosts.md), detected rather than assumed:
 #   - PID 1 is not systemd: nspawn runs with --register=no --keep-unit;
-#   - cgroup v1 hybrid: dockerd inside needs its cgroup hierarchies remounted read-write (a
-#     docker.service drop-in in each host).
+#   - cgroup v1 hybrid: dockerd and rootful Podman inside need the cgroup hierarchies remounted
+#     read-write (a docker.service drop-in and a boot-time unit in each host), and Podman uses its
+#     cgroupfs manager (a containers.conf.d drop-in: systemd inside manages no controller);
+#   - nspawn mounts /sys/kernel on its own: hosts mount no debugfs/tracefs below it, or rootful
+#     Podman's --userns=auto fails to unmount it (EBUSY).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,7 +55,7 @@ net_base=${HH_LAB_NET:-0}
 readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
 # Machine-wide: which labs run, and the ip_forward value before the first one started.
 readonly RUN_DIR=/run/hardened-hosts-lab
-PROFILES=(busy fresh sudo-user)
+PROFILES=(busy fresh sudo-user podman-host)
 FORCED_PROFILE=""
 # Host n's profile: --profile for all, else the profiles in turn.
 profile_of() { if [ -n "$FORCED_PROFILE" ]; then echo "$FORCED_PROFILE"; else echo "${PROFILES[$((($1 - 1) % ${#PROFILES[@]}))]}"; fi; }
@@ -58,6 +64,13 @@ variant_of() { case "$1" in busy) echo docker ;; minimal*) echo minimal ;; *) ec
 
 say() { echo "[lab] $*" >&2; }
 die() { echo "[lab] error: $*" >&2; exit 1; }
+# cgroup v1 directories the hosts' container engines make at the machine's hierarchy roots.
+lab_cgroups() {
+  local c
+  for c in /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/machine.slice /sys/fs/cgroup/*/libpod_parent; do
+    if [ -d "$c" ]; then echo "$c"; fi
+  done
+}
 
 usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P] | status | down"; }
 
@@ -151,15 +164,15 @@ down() {
     fi
     machine_unlock
   fi
-  # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root; remove the
-  # ones that did not exist before `up` (empty directories only: rmdir refuses anything else).
+  # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root, rootful Podman
+  # machine.slice (systemd manager) or libpod_parent (cgroupfs); remove the ones that did not
+  # exist before `up` (empty directories only: rmdir refuses anything else).
   if [ -f "$lab/net/cgroups-before" ]; then
     local c
-    for c in /sys/fs/cgroup/*/docker; do
-      [ -d "$c" ] || continue
+    while IFS= read -r c; do
       grep -qxF "$c" "$lab/net/cgroups-before" && continue
       find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
+    done < <(lab_cgroups)
   fi
   rm -rf --one-file-system "$lab"
   say "down: every lab host, mount, link and rule removed"
@@ -197,7 +210,7 @@ setup_network() {
   echo "$lab_name" > "$lab/net/registered"
   sysctl -q -w net.ipv4.ip_forward=1
   machine_unlock
-  [ -f "$lab/net/cgroups-before" ] || { ls -d /sys/fs/cgroup/*/docker 2>/dev/null || true; } > "$lab/net/cgroups-before"
+  [ -f "$lab/net/cgroups-before" ] || lab_cgroups > "$lab/net/cgroups-before"
 }
 
 # NAT to the machine's network (apt reaches Debian's archive), per host subnet so that labs side
@@ -243,7 +256,43 @@ EOF
 [Service]
 ExecStartPre=/bin/sh -c "for m in /sys/fs/cgroup/*; do mount -o remount,bind,rw $$m || true; done"
 EOF
+    # Rootful Podman has no daemon to carry that drop-in (runc: "mkdir
+    # /sys/fs/cgroup/cpuset/machine.slice: read-only file system", crun: "creating cgroup directory
+    # ...: No such file or directory"). This unit does the same remount once at boot, on every
+    # host, as a real host has its hierarchies writable.
+    cat > "$root/etc/systemd/system/hh-lab-cgroup-rw.service" <<'EOF'
+[Unit]
+Description=hardened-hosts lab: cgroup v1 hierarchies read-write
+DefaultDependencies=no
+Before=sysinit.target docker.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c "for m in /sys/fs/cgroup/*; do mount -o remount,bind,rw $$m || true; done"
+[Install]
+WantedBy=sysinit.target
+EOF
+    mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+    ln -sf ../hh-lab-cgroup-rw.service "$root/etc/systemd/system/sysinit.target.wants/hh-lab-cgroup-rw.service"
+    # systemd in the host saw the controllers read-only at boot and manages none of them (its
+    # processes sit at "/" in each), so with Podman's default systemd cgroup manager crun puts every
+    # container of a host in the same controller cgroups ("/container") and SIGKILLs them all
+    # when any one of them is deleted (measured: crun 1.8.1 and 1.21; runc is not affected). On a
+    # real host systemd manages the controllers. Podman's cgroupfs manager gives each container
+    # its own cgroup (libpod_parent/libpod-<id>); a drop-in, so any containers.conf stays the
+    # component's.
+    mkdir -p "$root/etc/containers/containers.conf.d"
+    printf '# hardened-hosts lab: see lab/lab.sh (cgroup v1 in systemd-nspawn)\n[engine]\ncgroup_manager = "cgroupfs"\n' \
+      > "$root/etc/containers/containers.conf.d/10-hh-lab-cgroupfs.conf"
   fi
+  # nspawn makes /sys/kernel a mount point of its own, and systemd in the host mounts debugfs and
+  # tracefs below it. Rootful Podman, for a container with a user namespace (--userns=auto),
+  # unmounts every mount under /sys/kernel in a private mount namespace before it calls the
+  # runtime (libpod CreateContainer); /sys/kernel then fails with EBUSY ("cannot unmount
+  # /sys/kernel: device or resource busy"). A real host has no mount at /sys/kernel itself, so
+  # nothing is below it here: lab hosts mount neither debugfs nor tracefs.
+  ln -sf /dev/null "$root/etc/systemd/system/sys-kernel-debug.mount"
+  ln -sf /dev/null "$root/etc/systemd/system/sys-kernel-tracing.mount"
 }
 
 authorize() {
@@ -279,6 +328,20 @@ EOF
       ;;
     fresh | minimal)
       authorize "$root" root /root
+      ;;
+    podman-host)
+      authorize "$root" root /root
+      mkdir -p "$root/etc/containers"
+      # Settings an operator would have made; the component must keep every line of them.
+      cat > "$root/etc/containers/containers.conf" <<'EOF'
+# Operator settings (lab profile podman-host): hardened-hosts must keep these lines.
+[engine]
+events_logger = "file"
+
+[containers]
+log_size_max = 10485760
+pids_limit = 4096
+EOF
       ;;
     sudo-user | minimal-sudo)
       chroot "$root" useradd --create-home --shell /bin/bash --comment "lab deploy user" deploy
@@ -400,7 +463,7 @@ up_failed() {
 }
 
 up() {
-  local hosts=3 suite=bookworm
+  local hosts="" suite=bookworm
   while [ $# -gt 0 ]; do
     case "$1" in
       --hosts) [ $# -ge 2 ] || usage; hosts=$2; shift 2 ;;
@@ -410,8 +473,9 @@ up() {
       *) usage ;;
     esac
   done
+  hosts=${hosts:-${#PROFILES[@]}}
   [[ "$hosts" =~ ^([1-9]|1[0-6])$ ]] || die "--hosts must be 1..16 (profiles in turn: ${PROFILES[*]})"
-  case "$FORCED_PROFILE" in "" | busy | fresh | sudo-user | minimal | minimal-sudo) ;; *) die "--profile must be busy, fresh, sudo-user, minimal or minimal-sudo" ;; esac
+  case "$FORCED_PROFILE" in "" | busy | fresh | sudo-user | podman-host | minimal | minimal-sudo) ;; *) die "--profile must be busy, fresh, sudo-user, podman-host, minimal or minimal-sudo" ;; esac
   # veth names are "ve-<lab>-<n>", at most 15 bytes (IFNAMSIZ - 1).
   [ $((3 + ${#lab_name} + 1 + ${#hosts})) -le 15 ] || die "HH_LAB_NAME '$lab_name' is too long for $hosts hosts (veth ve-$lab_name-$hosts exceeds 15 bytes)"
   [ $((net_base + hosts)) -le 254 ] || die "HH_LAB_NET $net_base + $hosts hosts passes 10.99.254.0/24"

@@ -45,6 +45,7 @@ export const TYPES = {
     hardenedHost: "hardened-hosts:index:HardenedHost",
     dockerUsernsRemap: "hardened-hosts:docker:DockerUsernsRemap",
     rootlessRuntime: "hardened-hosts:rootless:RootlessRuntime",
+    podmanAuto: "hardened-hosts:podman:PodmanAuto",
     hostSubids: "hardened-hosts:subids:HostSubids",
     subidLedger: "pulumi-nodejs:dynamic/subids:SubidLedger",
     remoteCommand: "command:remote:Command",
@@ -56,8 +57,11 @@ export const TYPES = {
     launchTemplate: "aws:ec2/launchTemplate:LaunchTemplate",
 } as const;
 
-/** The runtimes a HardenedHost may run: rootful Docker with userns-remap, or a rootless one. */
-export const ALLOWED_RUNTIMES = ["userns-remap", "docker-rootless", "podman"] as const;
+/**
+ * The runtimes a HardenedHost may run: rootful Docker with userns-remap, a rootless one, or
+ * rootful Podman with a user namespace of its own for every container (podman-auto).
+ */
+export const ALLOWED_RUNTIMES = ["userns-remap", "docker-rootless", "podman", "podman-auto"] as const;
 
 /**
  * No subordinate range may start below this: IDs 0-65535 are the host's own users and groups
@@ -329,6 +333,15 @@ export function runtimeOfComponent(component: StackResourceView, children: reado
             }
             return { mode: "userns-remap" };
         }
+        if (component.type === TYPES.podmanAuto) {
+            // The pool itself is a HostSubids line, checked with every other range.
+            const owner = flag(args, "--owner");
+            if (!owner || owner === "root" || owner === "0") {
+                return { problem: `${describe(cmd)} create: "apply" without an unprivileged --owner (the pool owner)` };
+            }
+            if (!flag(args, "--pool")) return { problem: `${describe(cmd)} create: "apply" without --pool` };
+            return { mode: "podman-auto" };
+        }
         const mode = flag(args, "--mode");
         if (mode === undefined) return { problem: `${describe(cmd)} create: "apply" without --mode` };
         return { mode };
@@ -338,7 +351,7 @@ export function runtimeOfComponent(component: StackResourceView, children: reado
 
 /**
  * Stack check: every HardenedHost has a runtime below it, and each runtime is userns-remap,
- * docker-rootless or podman (read from the command that sets it up).
+ * docker-rootless, podman or podman-auto (read from the command that sets it up).
  */
 export function checkHardenedHostRuntimes(resources: readonly StackResourceView[]): Finding[] {
     const findings: Finding[] = [];
@@ -351,10 +364,10 @@ export function checkHardenedHostRuntimes(resources: readonly StackResourceView[
     }
     const allowed = ALLOWED_RUNTIMES.map((m) => JSON.stringify(m)).join(", ");
     for (const host of resources.filter((r) => r.type === TYPES.hardenedHost)) {
-        const runtimes = (childrenOf.get(host) ?? []).filter((c) => c.type === TYPES.dockerUsernsRemap || c.type === TYPES.rootlessRuntime);
+        const runtimes = (childrenOf.get(host) ?? []).filter((c) => c.type === TYPES.dockerUsernsRemap || c.type === TYPES.rootlessRuntime || c.type === TYPES.podmanAuto);
         if (runtimes.length === 0) {
             findings.push({
-                message: `${describe(host)}: runtime: none below it; a HardenedHost needs a DockerUsernsRemap or RootlessRuntime (one of ${allowed})`,
+                message: `${describe(host)}: runtime: none below it; a HardenedHost needs a DockerUsernsRemap, RootlessRuntime or PodmanAuto (one of ${allowed})`,
                 urn: host.urn,
             });
             continue;

@@ -62,7 +62,7 @@ function stackPolicy(name: string, description: string, check: (rs: readonly Sta
 
 export const hardenedHostRuntime = stackPolicy(
     "hardened-host-runtime",
-    "Every HardenedHost runs containers with Docker userns-remap, rootless Docker or rootless Podman.",
+    "Every HardenedHost runs containers with Docker userns-remap, rootless Docker, rootless Podman, or rootful Podman with an automatic user namespace per container (podman-auto).",
     checkHardenedHostRuntimes,
 );
 

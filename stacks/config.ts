@@ -5,7 +5,8 @@
  */
 
 import * as path from "node:path";
-import { RuntimeSpec } from "../components/fleet/hardened-host";
+import { RUNTIME_MODES, RuntimeSpec } from "../components/fleet/hardened-host";
+import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, autoPoolProblem, autoSizeProblem, autoSlotsProblem } from "../components/podman/podman-auto";
 import {
     distroProblem, ec2PublicKeyProblem, instanceTypeProblem, parseSshCidr, rootVolumeProblem, sshCidrsProblem, subnetIdProblem,
     tagProblem, vpcIdProblem,
@@ -69,12 +70,14 @@ export const MACHINE_KINDS = ["probe", "existing", "aws", "lab"] as const;
  * The runtime a lab host gets when config does not say (documented in Pulumi.yaml): the `busy`
  * host (accounts and subordinate IDs already in use) gets rootful Docker with userns-remap, the
  * `fresh` one rootless Docker for `dockeruser`, the `sudo-user` one (login user with sudo, not
- * root) rootless Podman for `podmanuser`. Together they cover every runtime mode.
+ * root) rootless Podman for `podmanuser`, the `podman-host` one rootful Podman with a user
+ * namespace per container (16 slots of 65536 IDs). Together they cover every runtime mode.
  */
 export const LAB_DEFAULT_RUNTIMES: Readonly<Record<LabProfile, RuntimeSpec>> = {
     busy: { mode: "userns-remap" },
     fresh: { mode: "docker-rootless", user: "dockeruser" },
     "sudo-user": { mode: "podman", user: "podmanuser" },
+    "podman-host": { mode: "podman-auto", slots: 16 },
     // `lab.sh up --minimal` hosts (nothing but systemd, sshd, sudo): stacks usually name each one's runtime.
     minimal: { mode: "userns-remap" },
     "minimal-sudo": { mode: "podman", user: "podmanuser" },
@@ -127,8 +130,28 @@ function parseRuntime(v: unknown, key: string): RuntimeSpec {
             if (problem) throw new ConfigError(`${key}.user`, problem);
             return { mode, user };
         }
+        case "podman-auto": {
+            for (const field of Object.keys(r)) {
+                if (!["mode", "poolOwner", "slots", "size", "installPodman"].includes(field)) {
+                    throw new ConfigError(`${key}.${field}`, "is not a podman-auto setting (poolOwner, slots, size, installPodman)");
+                }
+            }
+            const poolOwner = r["poolOwner"] === undefined ? undefined : str(r["poolOwner"], `${key}.poolOwner`);
+            const problem = poolOwner === undefined ? undefined : nonRootUserProblem(poolOwner);
+            if (problem) throw new ConfigError(`${key}.poolOwner`, problem);
+            const slots = r["slots"] === undefined ? undefined : checked<number>(r["slots"], `${key}.slots`, autoSlotsProblem);
+            const size = r["size"] === undefined ? undefined : checked<number>(r["size"], `${key}.size`, autoSizeProblem);
+            const pool = autoPoolProblem(slots ?? DEFAULT_AUTO_SLOTS, size ?? DEFAULT_AUTO_SIZE);
+            if (pool) throw new ConfigError(key, pool);
+            const install = r["installPodman"];
+            if (install !== undefined && typeof install !== "boolean") throw new ConfigError(`${key}.installPodman`, "must be true or false");
+            return {
+                mode, ...defined("poolOwner", poolOwner), ...defined("slots", slots), ...defined("size", size),
+                ...defined("installPodman", install as boolean | undefined),
+            };
+        }
         default:
-            throw new ConfigError(`${key}.mode`, `${JSON.stringify(mode)} is not one of "userns-remap", "docker-rootless", "podman"`);
+            throw new ConfigError(`${key}.mode`, `${JSON.stringify(mode)} is not one of ${RUNTIME_MODES.map((m) => JSON.stringify(m)).join(", ")}`);
     }
 }
 

@@ -24,7 +24,7 @@ export const LAB_INVENTORY_DEFAULT = ".lab/inventory.json";
 export const LAB_UP_HINT = "run `npm run lab -- up`";
 
 /** How a lab host was prepared (see `lab/`): what the stack's default runtime for it is. */
-export const LAB_PROFILES = ["fresh", "busy", "sudo-user", "minimal", "minimal-sudo"] as const;
+export const LAB_PROFILES = ["fresh", "busy", "sudo-user", "podman-host", "minimal", "minimal-sudo"] as const;
 export type LabProfile = (typeof LAB_PROFILES)[number];
 
 /** One lab host, checked. */

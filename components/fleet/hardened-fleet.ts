@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { Problems } from "../host/validate";
+import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, autoPoolProblem, autoSizeProblem, autoSlotsProblem } from "../podman/podman-auto";
 import { Allocation, IdPool } from "../subids/allocator";
 import { SubidLedger } from "../subids/ledger";
 import { isValidOwner } from "../subids/ranges";
 import { FleetSummary, HostResult, fleetSummary } from "../verify/checks";
-import { HardenedHost, RuntimeSpec, runtimeOwner } from "./hardened-host";
+import { HardenedHost, RuntimeSpec, runtimeOwner, runtimeRangeSize } from "./hardened-host";
 
 /** One host of a fleet. */
 export interface FleetHostSpec {
@@ -75,14 +76,35 @@ export class HardenedFleet extends pulumi.ComponentResource {
                 if (!(t in tenants)) problems.add(`hosts.${host}.tenants`, `${JSON.stringify(t)} is not one of the fleet's tenants`);
             }
         }
-        problems.throwIfAny();
-
-        // Runtime owners join the fleet allocation at the default size unless they are tenants.
+        // Runtime owners join the fleet allocation at the size their mode needs (the default,
+        // or a podman-auto pool's slots x size) unless they are tenants. One owner, one range:
+        // every host of a pool owner must ask for the same pool, and a tenant of that name for
+        // the same size.
         const sizes = new Map<string, number | undefined>(Object.entries(tenants).map(([o, t]) => [o, t.size]));
+        const needs = new Map<string, { size: number; host: string }>();
         for (const host of hostNames) {
-            const owner = runtimeOwner(args.hosts[host]!.runtime);
-            if (!sizes.has(owner)) sizes.set(owner, undefined);
+            const runtime = args.hosts[host]!.runtime;
+            const owner = runtimeOwner(runtime);
+            if (runtime.mode === "podman-auto") {
+                const slots = runtime.slots ?? DEFAULT_AUTO_SLOTS, each = runtime.size ?? DEFAULT_AUTO_SIZE;
+                const why = autoSlotsProblem(slots) ?? autoSizeProblem(each);
+                problems.add(`hosts.${host}.runtime.${autoSlotsProblem(slots) ? "slots" : "size"}`, why);
+                if (why === undefined) problems.add(`hosts.${host}.runtime`, autoPoolProblem(slots, each));
+            }
+            const size = runtimeRangeSize(runtime);
+            if (size !== undefined) {
+                const seen = needs.get(owner);
+                if (seen && seen.size !== size) {
+                    problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but host ${seen.host} needs ${seen.size}: every host of one pool owner gets the same pool (same slots and size)`);
+                } else if (owner in tenants && (tenants[owner]!.size ?? 65536) !== size) {
+                    problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but the tenant of that name has ${tenants[owner]!.size ?? 65536}`);
+                } else if (!seen) {
+                    needs.set(owner, { size, host });
+                }
+            }
+            if (!sizes.has(owner)) sizes.set(owner, size);
         }
+        problems.throwIfAny();
         const ledger = new SubidLedger(`${name}-subids`, {
             scope: name,
             requests: [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([owner, size]) => (size === undefined ? { owner } : { owner, size })),

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
 import { Problems, componentError } from "../host/validate";
+import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_POOL_OWNER, PodmanAuto, autoPoolSize } from "../podman/podman-auto";
 import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
 import { HostSubids } from "../subids/host-subids";
@@ -34,16 +35,37 @@ export interface RootlessRuntimeSpec {
     restrictShell?: boolean;
 }
 
-/** How a host runs containers. */
-export type RuntimeSpec = UsernsRemapRuntime | RootlessRuntimeSpec;
+/**
+ * Rootful Podman where every container gets its own user namespace (`userns = "auto"`), a
+ * `size`-ID slice of one pool: `slots` x `size` IDs owned by `poolOwner`, from the ledger, the
+ * same on every host of this mode.
+ */
+export interface PodmanAutoRuntime {
+    mode: "podman-auto";
+    /** The pool's owner in /etc/subuid and /etc/subgid (need not be an account). Default `containers`. */
+    poolOwner?: string;
+    /** Containers the pool holds at once (at least 2). Default 64. */
+    slots?: number;
+    /** IDs per container (1024-65536). Default 65536. */
+    size?: number;
+    /** Install Podman when missing. Default true. */
+    installPodman?: boolean;
+}
 
-const RUNTIME_MODES: readonly RuntimeSpec["mode"][] = ["userns-remap", "docker-rootless", "podman"];
+/** How a host runs containers. */
+export type RuntimeSpec = UsernsRemapRuntime | RootlessRuntimeSpec | PodmanAutoRuntime;
+
+/** Every runtime mode (exhaustive: a new mode fails to compile until it is listed). */
+const MODES: Record<RuntimeSpec["mode"], true> = { "userns-remap": true, "docker-rootless": true, podman: true, "podman-auto": true };
+export const RUNTIME_MODES = Object.keys(MODES) as readonly RuntimeSpec["mode"][];
 
 /** The URN the runtime command of host `name` has in `mode` (names as HardenedHost gives them). */
 function runtimeCommandUrn(name: string, mode: RuntimeSpec["mode"], host: pulumi.Resource): pulumi.Output<string> {
     const component = mode === "userns-remap"
         ? pulumi.createUrn(`${name}-docker`, "hardened-hosts:docker:DockerUsernsRemap", host)
-        : pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:rootless:RootlessRuntime", host);
+        : mode === "podman-auto"
+            ? pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:podman:PodmanAuto", host)
+            : pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:rootless:RootlessRuntime", host);
     const command = mode === "userns-remap" ? `${name}-docker-daemon` : `${name}-${mode}-runtime`;
     return pulumi.createUrn(command, "command:remote:Command", component);
 }
@@ -56,6 +78,27 @@ export function runtimeOwner(runtime: RuntimeSpec): string {
         case "docker-rootless":
         case "podman":
             return runtime.user;
+        case "podman-auto":
+            return runtime.poolOwner ?? DEFAULT_POOL_OWNER;
+        default: {
+            const other: never = runtime;
+            throw new Error(`unknown runtime mode ${JSON.stringify((other as { mode: unknown }).mode)}`);
+        }
+    }
+}
+
+/**
+ * The size the runtime's owner needs in the ledger, or undefined for the ledger's default (65536):
+ * podman-auto's pool is slots x size.
+ */
+export function runtimeRangeSize(runtime: RuntimeSpec): number | undefined {
+    switch (runtime.mode) {
+        case "userns-remap":
+        case "docker-rootless":
+        case "podman":
+            return undefined;
+        case "podman-auto":
+            return autoPoolSize(runtime.slots ?? DEFAULT_AUTO_SLOTS, runtime.size ?? DEFAULT_AUTO_SIZE);
         default: {
             const other: never = runtime;
             throw new Error(`unknown runtime mode ${JSON.stringify((other as { mode: unknown }).mode)}`);
@@ -121,6 +164,7 @@ export class HardenedHost extends pulumi.ComponentResource {
         let runtimeResource: pulumi.Resource;
         let runtimeCommand: command.remote.Command;
         let dockerHost: pulumi.Output<string> | undefined;
+        let autoSize: pulumi.Output<number> | undefined;
         switch (runtime.mode) {
             case "userns-remap": {
                 const remap = new DockerUsernsRemap(`${name}-docker`, {
@@ -153,9 +197,24 @@ export class HardenedHost extends pulumi.ComponentResource {
                 dockerHost = rootless.dockerHost.apply((h) => h ?? "");
                 break;
             }
+            case "podman-auto": {
+                const auto = new PodmanAuto(`${name}-${runtime.mode}`, {
+                    connection: args.connection,
+                    poolOwner: owner,
+                    pool: this.runtimeRange,
+                    size: runtime.size,
+                    slots: runtime.slots,
+                    installPodman: runtime.installPodman,
+                    takesOver: takesOver(runtime.mode),
+                }, { parent: this, dependsOn: [subids] });
+                runtimeResource = auto;
+                runtimeCommand = auto.command;
+                autoSize = auto.size;
+                break;
+            }
             default: {
                 const other: never = runtime;
-                throw componentError(`runtime.mode: ${JSON.stringify((other as { mode: unknown }).mode)} is not one of "userns-remap", "docker-rootless", "podman"`, this);
+                throw componentError(`runtime.mode: ${JSON.stringify((other as { mode: unknown }).mode)} is not one of ${RUNTIME_MODES.map((m) => JSON.stringify(m)).join(", ")}`, this);
             }
         }
 
@@ -165,6 +224,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                 runtime: runtime.mode === "userns-remap" ? "docker-remap" : runtime.mode,
                 user: owner,
                 expectedRange: this.runtimeRange,
+                autoSize,
                 dockerHost,
                 image: args.verify?.image,
                 reportOnly: args.verify?.reportOnly ?? false,

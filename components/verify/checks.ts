@@ -7,8 +7,10 @@
 import type { IdRange } from "../subids/ranges";
 
 /** The runtimes a host can be verified for (one per `HostVerification`). */
-export type VerifyRuntime = "docker-remap" | "docker-rootless" | "podman";
-export const VERIFY_RUNTIMES: readonly VerifyRuntime[] = ["docker-remap", "docker-rootless", "podman"];
+export type VerifyRuntime = "docker-remap" | "docker-rootless" | "podman" | "podman-auto";
+/** Every runtime (exhaustive: a new one fails to compile until it is listed). */
+const RUNTIMES: Record<VerifyRuntime, true> = { "docker-remap": true, "docker-rootless": true, podman: true, "podman-auto": true };
+export const VERIFY_RUNTIMES = Object.keys(RUNTIMES) as readonly VerifyRuntime[];
 
 /** What `verify.sh observe` prints (format 1). Fields are optional where a probe may not have run. */
 export interface Observations {
@@ -58,8 +60,30 @@ export interface Observations {
      * older scripts.
      */
     supervision?: { systemd: boolean; linger: boolean | null; unitEnabled: boolean | null };
+    /** podman-auto only: two containers run at once, as the host saw them. */
+    auto?: AutoObservation;
     cleanup: { containersLeft: string[]; imageRemoved: boolean; tempDirRemoved: boolean; errors: string[] };
     timingsMs: Record<string, number>;
+}
+
+/** podman-auto: the planned size and the two containers verify.sh ran side by side. */
+export interface AutoObservation {
+    size: number;
+    ran: boolean;
+    error: string | null;
+    containers: AutoContainer[];
+}
+export interface AutoContainer {
+    name: string;
+    /** /proc/PID/uid_map of its process, read on the host: "inside host count" rows. */
+    uidMap: string[];
+    gidMap: string[];
+    hostUid: number | null;
+    hostGid: number | null;
+    fileWritten: boolean;
+    /** Host owner of the file it wrote into the shared bind mount. */
+    fileUid: number | null;
+    fileGid: number | null;
 }
 
 export interface DockerInfo {
@@ -118,8 +142,11 @@ export interface Check {
 export interface HostResult {
     host: string;
     runtime: VerifyRuntime;
-    /** The daemon mode actually seen: userns-remap, rootless, rootful (neither), or unreachable. */
-    mode: "userns-remap" | "rootless" | "rootful" | "unreachable";
+    /**
+     * The daemon mode actually seen: userns-remap, rootless, userns-auto (rootful Podman whose
+     * containers got namespaces of their own), rootful (none of these), or unreachable.
+     */
+    mode: "userns-remap" | "rootless" | "userns-auto" | "rootful" | "unreachable";
     /** Every check of severity "error" passed. */
     passed: boolean;
     checks: Check[];
@@ -131,6 +158,8 @@ export interface HostResult {
     verifiedAt: string;
     runtimeVersion: string | null;
     image: { name: string; builtOnHost: boolean; from: string | null; error: string | null } | null;
+    /** podman-auto: the planned size and each container's maps and owners, as observed. */
+    auto?: { size: number; containers: { name: string; uidMap: string[]; gidMap: string[]; processUid: number | null; fileUid: number | null }[] };
 }
 
 /** What the checks are measured against: the plan, not the host's own report. */
@@ -139,6 +168,8 @@ export interface Expectations {
     runtime: VerifyRuntime;
     user: string;
     expectedRange: IdRange;
+    /** podman-auto: the planned IDs per container. */
+    autoSize?: number;
 }
 
 /** Raised for stdout that is not a successful `verify.sh observe` report. */
@@ -200,7 +231,12 @@ function engineDown(o: Observations): string | undefined {
 /** The daemon mode actually seen. */
 export function observedMode(o: Observations): HostResult["mode"] {
     if (engineDown(o)) return "unreachable";
-    if (o.engine.cli === "podman") return podmanRootless(o) ? "rootless" : "rootful";
+    if (o.engine.cli === "podman") {
+        if (podmanRootless(o)) return "rootless";
+        const own = o.auto?.ran === true && o.auto.containers.length > 0 &&
+            o.auto.containers.every((c) => c.uidMap.length > 0 && !c.uidMap.some((r) => r.trim().split(/\s+/)[1] === "0"));
+        return own ? "userns-auto" : "rootful";
+    }
     const opts = securityOptions(o) ?? [];
     if (opts.includes("name=rootless")) return "rootless";
     if (opts.includes("name=userns")) return "userns-remap";
@@ -222,6 +258,7 @@ function lineRange(line: string): IdRange | undefined {
  * plan) and, for the rootless modes, from the user's UID/GID as the host reports it.
  */
 export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
+    if (exp.runtime === "podman-auto") return evaluateAutoChecks(o, exp);
     const { start, count } = exp.expectedRange;
     const remap = exp.runtime === "docker-remap";
     const checks: Check[] = [];
@@ -392,7 +429,15 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
         );
     }
 
-    // Subordinate ranges: exactly the planned line, overlapping nothing.
+    subidChecks(o, exp, add);
+    return checks;
+}
+
+type AddCheck = (name: string, passed: boolean, expected: string, observed: string, detail: string, severity?: Check["severity"]) => void;
+
+/** Subordinate ranges: exactly the planned line, overlapping nothing. */
+function subidChecks(o: Observations, exp: Expectations, add: AddCheck): void {
+    const { start, count } = exp.expectedRange;
     const planned = `${exp.user}:${start}:${count}`;
     for (const [kind, s] of [["subuid", o.subuid], ["subgid", o.subgid]] as const) {
         const ranges = s.userLines.map(lineRange);
@@ -412,6 +457,123 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
             `${s.file}: lines of other owners sharing IDs with ${exp.user}'s range would let their containers reach each other's files`,
         );
     }
+}
+
+/** One "inside host count" row as numbers, when the map is exactly one row. */
+function singleRow(rows: readonly string[]): [number, number, number] | undefined {
+    const m = mapRows(rows);
+    if (m.length !== 1 || m[0]!.length !== 3 || m[0]!.some((x) => Number.isNaN(x))) return undefined;
+    return m[0] as [number, number, number];
+}
+
+/**
+ * podman-auto: rootful Podman, and two containers it started side by side (without --userns:
+ * containers.conf decides) each in a namespace of its own, `autoSize` IDs of the pool, disjoint,
+ * never host root; their files in a shared bind mount owned by different host UIDs.
+ */
+export function evaluateAutoChecks(o: Observations, exp: Expectations): Check[] {
+    const pool = exp.expectedRange;
+    const size = exp.autoSize;
+    const checks: Check[] = [];
+    const add: AddCheck = (name, passed, expected, observed, detail, severity = "error") =>
+        checks.push({ name, passed, expected, observed, detail, severity });
+    const down = engineDown(o);
+    const rootless = podmanRootless(o);
+    add(
+        "daemon-mode",
+        !down && rootless === false,
+        "podman info: host.security.rootless = false (rootful Podman, run as root)",
+        down ?? `host.security.rootless = ${rootless === undefined ? "missing" : String(rootless)}`,
+        "containers get automatic user namespaces from root's Podman",
+    );
+    const auto = o.auto;
+    const ran = auto?.ran === true && auto.containers.length === 2;
+    const notRun = `not observed: ${auto?.error ?? o.probe.error ?? "the two containers did not run"}`;
+    const cs = ran ? auto!.containers : [];
+    const poolText = `${pool.start}-${pool.start + pool.count - 1}`;
+    const sizeText = size === undefined ? "?" : String(size);
+    const inPool = (r: [number, number, number] | undefined) => r !== undefined && r[1] >= pool.start && r[1] + r[2] <= pool.start + pool.count;
+    const rows = (kind: "uidMap" | "gidMap") => cs.map((c) => singleRow(c[kind]));
+    const mapsText = (kind: "uidMap" | "gidMap") => cs.map((c) => `${c.name}: ${c[kind].length > 0 ? c[kind].join("; ") : "empty"}`).join(", ");
+
+    for (const [name, kind, label] of [["uid-map", "uidMap", "uid"], ["gid-map", "gidMap", "gid"]] as const) {
+        const rs = rows(kind);
+        add(
+            name,
+            ran && rs.every((r) => r !== undefined && r[0] === 0 && r[2] === size && inPool(r)),
+            `each container: one row "0 <host ${label} in ${poolText}> ${sizeText}"`,
+            ran ? mapsText(kind) : notRun,
+            `/proc/PID/${label}_map of two containers started without --userns: each gets its own ${sizeText} IDs of the pool (userns = "auto", size from storage.conf)`,
+        );
+    }
+    const disjoint = (kind: "uidMap" | "gidMap") => {
+        const [a, b] = rows(kind);
+        return a !== undefined && b !== undefined && (a[1] + a[2] <= b[1] || b[1] + b[2] <= a[1]);
+    };
+    add(
+        "auto-maps-disjoint",
+        ran && disjoint("uidMap") && disjoint("gidMap"),
+        "the two containers share no host uid and no host gid",
+        ran ? `uid ${mapsText("uidMap")}; gid ${mapsText("gidMap")}` : notRun,
+        "a container that escapes its namespace reaches none of the other's files",
+    );
+    add(
+        "auto-maps-in-pool",
+        ran && [...rows("uidMap"), ...rows("gidMap")].every(inPool),
+        `every map inside the pool ${poolText}`,
+        ran ? `uid ${mapsText("uidMap")}; gid ${mapsText("gidMap")}` : notRun,
+        "automatic namespaces come from the pool owner's range only, which the ledger keeps apart from every other owner",
+    );
+    const mapsRoot = (c: AutoContainer) => [...c.uidMap, ...c.gidMap].some((r) => {
+        const [, host, n] = r.trim().split(/\s+/).map((x) => (/^\d+$/.test(x) ? Number(x) : NaN));
+        // Host IDs start at 0, so a row maps host root exactly when it starts there.
+        return !Number.isFinite(host) || !Number.isFinite(n) || host === 0;
+    });
+    add(
+        "auto-no-host-root",
+        ran && cs.every((c) => c.uidMap.length > 0 && c.gidMap.length > 0 && !mapsRoot(c)),
+        "neither container maps host uid 0 or gid 0",
+        ran ? cs.map((c) => `${c.name}: ${mapsRoot(c) ? "maps host root" : "does not map host root"}`).join(", ") : notRun,
+        "container root is an unprivileged host UID",
+    );
+    const startOf = (c: AutoContainer, kind: "uidMap" | "gidMap") => singleRow(c[kind])?.[1];
+    add(
+        "container-root-host-uid",
+        ran && cs.every((c) => c.hostUid !== null && c.hostUid !== 0 && c.hostUid === startOf(c, "uidMap")),
+        "each container's root process runs as the first host uid of its own map, never 0",
+        ran ? cs.map((c) => `${c.name}: uid ${id(c.hostUid)}`).join(", ") : notRun,
+        "the host UID of each container's root process (/proc/PID/status)",
+    );
+    const [fa, fb] = cs;
+    add(
+        "bind-mount-owners-differ",
+        ran && cs.every((c) => c.fileWritten && c.fileUid === startOf(c, "uidMap") && c.fileGid === startOf(c, "gidMap") && c.fileUid !== 0) &&
+            fa!.fileUid !== fb!.fileUid,
+        "each file owned by its container's first host uid:gid, the two owners different",
+        ran ? cs.map((c) => `${c.name}: ${c.fileWritten ? `${id(c.fileUid)}:${id(c.fileGid)}` : "not written"}`).join(", ") : notRun,
+        "host owners of the files the two containers' root wrote into one shared bind mount",
+    );
+    const rod = o.probe.rootOwnedDir;
+    add(
+        "root-owned-dir-not-writable",
+        o.probe.ran && rod.writable === false,
+        "write refused",
+        !o.probe.ran ? notRun : rod.writable === true ? "writable: container root wrote into a root-owned 0755 host directory" : (rod.message ?? "unknown"),
+        "container root must not have host root's rights on bind-mounted host files",
+    );
+    const hostNs = o.containers.running.filter((c) => c.usernsMode === "host");
+    const hostNsCount = o.containers.hostNamespace ?? hostNs.length;
+    const unnamed = hostNsCount - hostNs.length;
+    add(
+        "no-userns-host-containers",
+        o.containers.listed && hostNsCount === 0,
+        "no running container in the host's user namespace (--userns=host)",
+        !o.containers.listed ? `not listed: ${o.containers.error ?? "?"}` : hostNsCount === 0
+            ? `none of ${o.containers.count ?? o.containers.running.length} running`
+            : hostNs.map((c) => `${c.name.replace(/^\//, "")} (${c.id}${c.privileged ? ", privileged" : ""})`).join("; ") + (unnamed > 0 ? `; and ${unnamed} more` : ""),
+        "CIS 5.30: a rootful --userns=host (or PODMAN_USERNS=host) container runs as real host root, outside the pool",
+    );
+    subidChecks(o, exp, add);
     return checks;
 }
 
@@ -428,6 +590,9 @@ export function hostResult(o: Observations, exp: Expectations): HostResult {
                 `not ${exp.runtime} ${exp.user} ${exp.expectedRange.start}:${exp.expectedRange.count}`,
         );
     }
+    if (exp.runtime === "podman-auto" && o.auto?.size !== exp.autoSize) {
+        throw new VerifyError(`the observations are for podman-auto with ${o.auto?.size ?? "no"} IDs per container, not ${exp.autoSize ?? "?"}`);
+    }
     const checks = evaluateChecks(o, exp);
     return {
         host: exp.host,
@@ -442,6 +607,12 @@ export function hostResult(o: Observations, exp: Expectations): HostResult {
         verifiedAt: o.observedAt,
         runtimeVersion: o.engine.version,
         image: o.image ? { name: o.image.name, builtOnHost: o.image.builtOnHost, from: o.image.from, error: o.image.error } : null,
+        ...(o.auto ? {
+            auto: {
+                size: o.auto.size,
+                containers: o.auto.containers.map((c) => ({ name: c.name, uidMap: c.uidMap, gidMap: c.gidMap, processUid: c.hostUid, fileUid: c.fileUid })),
+            },
+        } : {}),
     };
 }
 
@@ -459,6 +630,11 @@ export interface HostSummary {
     gidMap: string;
     containerRootHostUid: number | null;
     runtimeVersion: string | null;
+    /**
+     * podman-auto: the pool's slots of `size` IDs and each of the two containers as observed,
+     * e.g. "a: uid 0 2147483648 65536, gid 0 2147483648 65536, root uid 2147483648, file 2147483648".
+     */
+    auto?: { size: number; containers: string[] };
     checks: Record<string, string>;
 }
 
@@ -474,6 +650,13 @@ export function hostSummary(r: HostResult): HostSummary {
         gidMap: r.gidMap.join("; "),
         containerRootHostUid: r.containerRootHostUid,
         runtimeVersion: r.runtimeVersion,
+        ...(r.auto ? {
+            auto: {
+                size: r.auto.size,
+                containers: r.auto.containers.map((c) =>
+                    `${c.name}: uid ${c.uidMap.join("; ") || "?"}, gid ${c.gidMap.join("; ") || "?"}, root uid ${id(c.processUid)}, file ${id(c.fileUid)}`),
+            },
+        } : {}),
         checks: Object.fromEntries(r.checks.map((c) => [c.name, line(c)])),
     };
 }

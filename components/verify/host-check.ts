@@ -100,6 +100,8 @@ export interface CheckProps {
     runtime: VerifyRuntime;
     user: string;
     expectedRange: IdRange;
+    /** podman-auto: the planned IDs per container (absent for the other runtimes). */
+    autoSize?: number;
     reportOnly: boolean;
     /**
      * Digests of what the checked state depends on (each step's command line and script, and
@@ -151,7 +153,10 @@ async function observe(p: CheckProps, repair: HostStep["name"][]): Promise<Check
 export function observedProps(p: CheckProps, stdout: string, repaired: HostStep["name"][]): CheckProps {
     let result: HostResult;
     try {
-        result = hostResult(parseObservations(stdout), { host: p.host, runtime: p.runtime, user: p.user, expectedRange: p.expectedRange });
+        result = hostResult(parseObservations(stdout), {
+            host: p.host, runtime: p.runtime, user: p.user, expectedRange: p.expectedRange,
+            ...(p.autoSize !== undefined ? { autoSize: p.autoSize } : {}),
+        });
     } catch (e) {
         // Not a failed check: the verification itself could not be read.
         throw new Error(`${p.host} (${p.runtime}): ${(e as Error).message}`);
@@ -183,7 +188,7 @@ function settle(id: string, outs: CheckProps): { id: string; outs: CheckProps } 
     return { id, outs };
 }
 
-const COMPARED: (keyof CheckProps)[] = ["host", "runtime", "user", "expectedRange", "reportOnly", "rerunOn", "__observe", "__steps"];
+const COMPARED: (keyof CheckProps)[] = ["host", "runtime", "user", "expectedRange", "autoSize", "reportOnly", "rerunOn", "__observe", "__steps"];
 const INPUTS: (keyof CheckProps)[] = [...COMPARED, "drift", "repair", "__connection", "__scripts"];
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const failedNames = (p: CheckProps) => (p.result ? failedChecks(p.result).map((c) => c.name) : []);
@@ -223,7 +228,8 @@ export const hostCheckProvider: pulumi.dynamic.ResourceProvider = {
         // The recorded inputs say what the host has, so the next preview diffs the program's
         // `drift: []` against the drifted checks, line by line.
         const inputs: Record<string, unknown> = {};
-        for (const k of INPUTS) inputs[k] = outs[k];
+        // Keys the program leaves out (autoSize for the other runtimes) stay out.
+        for (const k of INPUTS) if (outs[k] !== undefined) inputs[k] = outs[k];
         inputs.repair = repairPlan(failedNames(outs));
         return { id, props: { ...outs, repaired: [] }, inputs };
     },
@@ -236,6 +242,8 @@ export interface HostCheckArgs {
     runtime: pulumi.Input<VerifyRuntime>;
     user: pulumi.Input<string>;
     expectedRange: pulumi.Input<IdRange>;
+    /** podman-auto: the planned IDs per container; undefined for the other runtimes. */
+    autoSize?: pulumi.Input<number | undefined>;
     reportOnly: pulumi.Input<boolean>;
     /** verify.sh's command line (sudo included). */
     observe: pulumi.Input<string>;
@@ -276,6 +284,7 @@ export class HostCheck extends pulumi.dynamic.Resource {
                 runtime: args.runtime,
                 user: args.user,
                 expectedRange: args.expectedRange,
+                autoSize: args.autoSize,
                 reportOnly: args.reportOnly,
                 rerunOn: digests,
                 drift: [],

@@ -4,19 +4,24 @@ import { readHostScript, scriptCommandLine } from "../host/script";
 import type { PlainConnection } from "../host/ssh-exec";
 import { Problems, nonRootUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
-import { HostResult, VerifyRuntime } from "./checks";
+import { HostResult, VERIFY_RUNTIMES, VerifyRuntime } from "./checks";
 import { HostCheck, HostStepInput } from "./host-check";
 
 /** Arguments of {@link HostVerification}. */
 export interface HostVerificationArgs {
     /** The host. */
     connection: HostConnection;
-    /** What to verify: rootful Docker with userns-remap, rootless Docker or rootless Podman. */
+    /**
+     * What to verify: rootful Docker with userns-remap, rootless Docker, rootless Podman, or
+     * rootful Podman with automatic user namespaces (podman-auto).
+     */
     runtime: VerifyRuntime;
-    /** The remap user (docker-remap) or the runtime's owner (rootless modes). */
+    /** The remap user (docker-remap), the runtime's owner (rootless modes) or the pool owner (podman-auto). */
     user: pulumi.Input<string>;
-    /** The user's planned subordinate range (the same for /etc/subuid and /etc/subgid). */
+    /** The user's planned subordinate range (the same for /etc/subuid and /etc/subgid); podman-auto: the pool. */
     expectedRange: pulumi.Input<IdRange>;
+    /** podman-auto (required there): the planned IDs per container. */
+    autoSize?: pulumi.Input<number>;
     /**
      * Test image, already on the host (never pulled). Default: verify.sh imports the host's static
      * busybox as `hardened-hosts/verify:busybox` for the run and removes it afterwards.
@@ -45,6 +50,13 @@ export interface HostVerificationArgs {
 /** Shapes a Docker host address or an image reference may take on verify.sh's command line. */
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$/;
 const DOCKER_HOST = /^(unix|tcp|ssh|fd):\/\/[A-Za-z0-9._/:@%+=,~-]+$/;
+
+/** What is wrong with `autoSize` for this runtime, if anything ("" or nothing: not given). */
+function autoSizeProblem(runtime: VerifyRuntime, size: unknown): string | undefined {
+    if (runtime !== "podman-auto") return size === "" || size === undefined || size === null ? undefined : `is for podman-auto, not ${runtime}`;
+    return typeof size === "number" && Number.isInteger(size) && size >= 1 && size <= 65536
+        ? undefined : `podman-auto needs the IDs per container (1-65536), not ${JSON.stringify(size)}`;
+}
 
 /**
  * Proves after deploy that a host's container runtime is hardened as planned: runs
@@ -75,10 +87,11 @@ export class HostVerification extends pulumi.ComponentResource {
                 case "docker-remap":
                 case "docker-rootless":
                 case "podman":
+                case "podman-auto":
                     return undefined;
                 default: {
                     const other: never = r;
-                    return `${JSON.stringify(other)} is not one of "docker-remap", "docker-rootless", "podman"`;
+                    return `${JSON.stringify(other)} is not one of ${VERIFY_RUNTIMES.map((m) => JSON.stringify(m)).join(", ")}`;
                 }
             }
         });
@@ -91,25 +104,35 @@ export class HostVerification extends pulumi.ComponentResource {
         const checkedDockerHost = problems.check("dockerHost", args.dockerHost ?? "", (h) => {
             if (h === "" || h === undefined || h === null) return undefined;
             if (typeof h !== "string" || !DOCKER_HOST.test(h)) return `${JSON.stringify(h)} is not a daemon address (${DOCKER_HOST.source})`;
-            if (args.runtime === "podman") return "is for the docker runtimes, not podman";
+            if (args.runtime === "podman" || args.runtime === "podman-auto") return `is for the docker runtimes, not ${args.runtime}`;
             return undefined;
         });
         const checkedReportOnly = problems.check("reportOnly", args.reportOnly ?? false, (b) =>
             b === undefined || b === null || typeof b === "boolean" ? undefined : `must be true or false, not ${JSON.stringify(b)}`);
+        // Required for podman-auto, refused for the others; checked with the runtime (now when both
+        // are plain values, else when they resolve).
+        const autoInputs: [pulumi.Input<VerifyRuntime>, pulumi.Input<number | "">] = [args.runtime, args.autoSize ?? ""];
+        const checkedAuto = problems.check<[VerifyRuntime, number | ""]>("autoSize",
+            autoInputs.some((x) => pulumi.Output.isInstance(x) || x instanceof Promise)
+                ? pulumi.all(autoInputs) as pulumi.Output<[VerifyRuntime, number | ""]>
+                : autoInputs as [VerifyRuntime, number | ""],
+            ([rt, z]) => autoSizeProblem(rt, z));
         problems.throwIfAny();
         const range = checkedRange.apply((r) => ({ start: r.start, count: r.count }));
         const image = checkedImage.apply((i) => i ?? "");
         const dockerHost = checkedDockerHost.apply((h) => h ?? "");
         const reportOnly = checkedReportOnly.apply((b) => b ?? false);
+        const autoSize = checkedAuto.apply(([rt, z]) => (rt === "podman-auto" ? (z as number) : undefined));
         const hostName = pulumi.output(args.hostName ?? args.connection.host);
 
-        const observeArgs = pulumi.all([runtime, user, range, image, dockerHost]).apply(([rt, u, r, img, dh]) => [
+        const observeArgs = pulumi.all([runtime, user, range, image, dockerHost, autoSize]).apply(([rt, u, r, img, dh, z]) => [
             "observe",
             "--runtime", rt,
             "--user", u,
             "--expect-range", `${r.start}:${r.count}`,
             ...(img ? ["--image", img] : []),
             ...(dh ? ["--docker-host", dh] : []),
+            ...(z !== undefined ? ["--auto-size", String(z)] : []),
         ]);
         const rerunOn = pulumi.output(args.rerunOn ?? []).apply((xs) => xs.map((x) => (typeof x === "string" ? x : JSON.stringify(x))));
         this.check = new HostCheck(
@@ -120,6 +143,7 @@ export class HostVerification extends pulumi.ComponentResource {
                 runtime,
                 user,
                 expectedRange: range,
+                autoSize,
                 reportOnly,
                 observe: pulumi.all([observeArgs, needsSudo(args.connection)]).apply(([a, sudo]) => scriptCommandLine(a, sudo)),
                 rerunOn,

@@ -4,11 +4,12 @@
 # the observations into pass/fail checks. Runs as root (directly or through `sudo -n`), normally
 # as `bash -s -- ARGS` with this text on stdin.
 #
-#   verify.sh observe --runtime docker-remap|docker-rootless|podman --user NAME
-#                     --expect-range START:COUNT [--image IMAGE] [--docker-host URI]
+#   verify.sh observe --runtime docker-remap|docker-rootless|podman|podman-auto --user NAME
+#                     --expect-range START:COUNT [--image IMAGE] [--docker-host URI] [--auto-size N]
 #
 #   --runtime       docker-remap: the rootful dockerd (run as root) whose userns-remap user is NAME;
-#                   docker-rootless: NAME's rootless dockerd; podman: NAME's rootless podman.
+#                   docker-rootless: NAME's rootless dockerd; podman: NAME's rootless podman;
+#                   podman-auto: rootful podman (run as root) with userns=auto from NAME's pool.
 #                   The rootless CLIs run AS the user (runuser, else setpriv), clean environment.
 #   --user          the remap user (docker-remap) or the runtime's owner (rootless modes)
 #   --expect-range  the planned subordinate range; used only to find /etc/subuid and /etc/subgid
@@ -18,6 +19,14 @@
 #                   host's static busybox for this run and removed again afterwards
 #   --docker-host   the daemon address (docker modes only). Default: docker-remap: $DOCKER_HOST,
 #                   else unix:///var/run/docker.sock; docker-rootless: unix:///run/user/UID/docker.sock
+#   --auto-size     podman-auto only (required there): the planned IDs per container; reported back
+#
+# podman-auto: instead of the one probe and sleep containers, two containers run at once (both
+# started without --userns, so containers.conf decides), each writing a file into one shared bind
+# mount; their /proc/PID/uid_map and gid_map (read on the host), process UID/GID and file owners
+# are reported ("auto"), and the first also tries the root-owned dir. Running containers of the
+# host whose process is in the host's user namespace (uid_map "0 0 4294967295": --userns=host)
+# are reported as usernsMode "host", whatever Podman's inspect calls them.
 #
 # What it observes: the runtime version and the daemon's security settings (`docker info` /
 # `podman info`); /proc/self/uid_map and gid_map inside a throw-away container; the host UID/GID
@@ -54,7 +63,7 @@ readonly DEFAULT_IMAGE=hardened-hosts/verify:busybox
 readonly LABEL=org.hardened-hosts.verify.busybox-sha256
 readonly MAX_LAST_ID=4294967294
 
-action="" runtime="" user="" expect_range="" image="" docker_host=""
+action="" runtime="" user="" expect_range="" image="" docker_host="" auto_size=""
 exp_start="" exp_count=""
 cli_timeout="${HH_VERIFY_TIMEOUT:-120}"
 # What this run observed and made, for the JSON and for cleanup (declared here, set by the
@@ -76,7 +85,7 @@ ctr_listed=0 ctr_error="" ctr_json="[]" ctr_count=0 ctr_hostns=0 ctr_privileged=
 jraw_or_null() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
 
 usage() {
-  fail "$EXIT_USAGE" "usage: verify.sh observe --runtime docker-remap|docker-rootless|podman --user NAME --expect-range START:COUNT [--image IMAGE] [--docker-host URI]"
+  fail "$EXIT_USAGE" "usage: verify.sh observe --runtime docker-remap|docker-rootless|podman|podman-auto --user NAME --expect-range START:COUNT [--image IMAGE] [--docker-host URI] [--auto-size N]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -99,11 +108,17 @@ parse_args() {
       --expect-range) expect_range=$val ;;
       --image) image=$val ;;
       --docker-host) docker_host=$val ;;
-      *) fail "$EXIT_USAGE" "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host)" ;;
+      --auto-size) auto_size=$val ;;
+      *) fail "$EXIT_USAGE" "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host --auto-size)" ;;
     esac
   done
-  [ -n "$runtime" ] || fail "$EXIT_USAGE" "observe: --runtime docker-remap|docker-rootless|podman is required"
-  case "$runtime" in docker-remap|docker-rootless|podman) ;; *) fail "$EXIT_USAGE" "--runtime '$runtime': expected docker-remap, docker-rootless or podman" ;; esac
+  [ -n "$runtime" ] || fail "$EXIT_USAGE" "observe: --runtime docker-remap|docker-rootless|podman|podman-auto is required"
+  case "$runtime" in docker-remap|docker-rootless|podman|podman-auto) ;; *) fail "$EXIT_USAGE" "--runtime '$runtime': expected docker-remap, docker-rootless, podman or podman-auto" ;; esac
+  if [ "$runtime" = podman-auto ]; then
+    [[ "$auto_size" =~ ^[1-9][0-9]{0,9}$ ]] || fail "$EXIT_USAGE" "--auto-size N (IDs per container) is required with --runtime podman-auto, not '$auto_size'"
+  else
+    [ -z "$auto_size" ] || fail "$EXIT_USAGE" "--auto-size is for --runtime podman-auto only"
+  fi
   [ -n "$user" ] || fail "$EXIT_USAGE" "observe: --user NAME is required"
   [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--user '$user': expected a login name matching ^[a-z_][a-z0-9_-]{0,31}\$"
   [ "$user" != root ] || fail "$EXIT_USAGE" "--user root: the runtime's containers must not map to root"
@@ -119,7 +134,7 @@ parse_args() {
       fail "$EXIT_USAGE" "--image '$image': expected an image reference such as registry.example/busybox:1.36"
   fi
   if [ -n "$docker_host" ]; then
-    [ "$runtime" != podman ] || fail "$EXIT_USAGE" "--docker-host is for the docker runtimes, not podman"
+    case "$runtime" in podman|podman-auto) fail "$EXIT_USAGE" "--docker-host is for the docker runtimes, not $runtime" ;; esac
     [[ "$docker_host" =~ ^(unix|tcp|ssh|fd)://[A-Za-z0-9._/:@%+=,~-]+$ ]] ||
       fail "$EXIT_USAGE" "--docker-host '$docker_host': expected unix:///path, tcp://host:port, ssh://user@host or fd://"
   fi
@@ -138,6 +153,9 @@ rt() {
         timeout "$cli_timeout" docker "$@") ;;
     docker-rootless) as_user env DOCKER_HOST="$docker_host" timeout "$cli_timeout" docker "$@" ;;
     podman) as_user timeout "$cli_timeout" podman "$@" ;;
+    podman-auto)
+      (cd / && env -i PATH="$SYS_PATH" HOME=/root LANG=C.UTF-8 PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
+        timeout "$cli_timeout" podman "$@") ;;
   esac
 }
 as_user() {
@@ -151,7 +169,7 @@ as_user() {
 }
 # Removes a container this run started: docker kills at once with -f; podman needs --time 0.
 rm_container() {
-  if [ "$runtime" = podman ]; then rt rm -f --time 0 "$1"; else rt rm -f "$1"; fi
+  case "$runtime" in podman|podman-auto) rt rm -f --time 0 "$1" ;; *) rt rm -f "$1" ;; esac
 }
 # The last non-empty line of a file, shortened: error messages for the JSON.
 last_line() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c1-400 || true; }
@@ -192,7 +210,7 @@ observe_user() {
   fi
   # The GID of the group of the user's name: getsubids -g counts subgid lines owned by it.
   group_gid=$(getent group "$user" 2>/dev/null | cut -d: -f3 || true)
-  if [ "$runtime" = docker-remap ]; then run_as=root
+  if [ "$runtime" = docker-remap ] || [ "$runtime" = podman-auto ]; then run_as=root
   elif command -v runuser >/dev/null 2>&1; then runner=runuser; run_as="$user (runuser)"
   elif command -v setpriv >/dev/null 2>&1; then runner=setpriv; run_as="$user (setpriv)"
   fi
@@ -204,7 +222,7 @@ observe_user() {
 # to answer. null where it does not apply (no systemd, docker-remap, no user).
 observe_supervision() {
   [ -d /run/systemd/system ] && sup_systemd=1
-  [ "$sup_systemd" = 1 ] && [ "$runtime" != docker-remap ] && [ "$user_exists" = 1 ] || return 0
+  [ "$sup_systemd" = 1 ] && [ "$runtime" != docker-remap ] && [ "$runtime" != podman-auto ] && [ "$user_exists" = 1 ] || return 0
   # Lingering as logind sees it (the flag file alone can be there while logind does not linger).
   local logind=""
   command -v loginctl >/dev/null 2>&1 && logind=$(loginctl show-user "$user" -p Linger --value 2>/dev/null || true)
@@ -259,11 +277,14 @@ observe_engine() {
   case "$runtime" in
     docker-remap) cli=docker; [ -n "$docker_host" ] || docker_host=${DOCKER_HOST:-unix:///var/run/docker.sock} ;;
     docker-rootless) cli=docker; [ -n "$docker_host" ] || docker_host=${uid:+unix:///run/user/$uid/docker.sock} ;;
-    podman) cli=podman ;;
+    podman|podman-auto) cli=podman ;;
   esac
-  if [ "$runtime" != docker-remap ] && [ "$user_exists" = 0 ]; then
+  # Rootful runtimes run as root: their user is the remap user or the pool owner, not a login.
+  local rootful=0
+  case "$runtime" in docker-remap|podman-auto) rootful=1 ;; esac
+  if [ "$rootful" = 0 ] && [ "$user_exists" = 0 ]; then
     engine_error="user $user does not exist: cannot run $cli as that user"
-  elif [ "$runtime" != docker-remap ] && [ -z "$runner" ]; then
+  elif [ "$rootful" = 0 ] && [ -z "$runner" ]; then
     engine_error="neither runuser nor setpriv is available to run $cli as $user"
   elif ! command -v "$cli" >/dev/null 2>&1; then
     engine_error="no $cli command on this host (PATH $SYS_PATH)"
@@ -432,6 +453,72 @@ probe_process() {
   rm_container "$name" > /dev/null 2>&1 || true
 }
 
+# podman-auto: two containers at once, started without --userns (containers.conf decides), both
+# writing a file into one shared 0777 bind mount; their maps as the host sees them
+# (/proc/PID/uid_map), their process UID/GID, their files' owners. The first also tries the
+# root-owned dir, and stands in for the single-container probes (probe_*, proc_*).
+auto_ran=0 auto_error="" auto_json="[]"
+map_rows() { awk 'NF >= 3 { print $1, $2, $3 }' "$1" 2>/dev/null || true; }
+probe_auto() {
+  local n name secs pid i out rows_u rows_g pu pg fu fg first=1 names=() pids=()
+  mkdir -m 0777 "$work/rw"; chmod 0777 "$work/rw"
+  mkdir -m 0755 "$work/rootdir"; chmod 0755 "$work/rootdir"
+  for n in a b; do
+    name=hh-verify-$run_id-auto-$n
+    secs=$(( 3600 + RANDOM % 3600 ))
+    started+=("$name")
+    if ! rt run -d --pull never --network none --name "$name" -v "$work/rw:/hh/rw" -v "$work/rootdir:/hh/root" \
+        "$image" sh -c "echo hardened-hosts > /hh/rw/$n; exec sleep $secs" > /dev/null 2> "$work/auto-$n.err"; then
+      auto_error="$cli run -d (container $n) failed: $(last_line "$work/auto-$n.err")"
+      say "auto: $auto_error"
+      return 0
+    fi
+    pid=$(rt inspect --format '{{.State.Pid}}' "$name" 2> "$work/inspect.err" || true)
+    if ! [[ "$pid" =~ ^[1-9][0-9]*$ ]]; then
+      auto_error="no host PID for container $n (inspect said '${pid:-$(last_line "$work/inspect.err")}')"
+      say "auto: $auto_error"
+      return 0
+    fi
+    names+=("$name"); pids+=("$pid")
+  done
+  for ((i = 0; i < 100; i++)); do
+    [ -e "$work/rw/a" ] && [ -e "$work/rw/b" ] && break
+    sleep 0.1
+  done
+  auto_ran=1
+  auto_json="["
+  for i in 0 1; do
+    n=$([ "$i" = 0 ] && echo a || echo b) pid=${pids[$i]}
+    rows_u=$(map_rows "/proc/$pid/uid_map") rows_g=$(map_rows "/proc/$pid/gid_map")
+    pu=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    pg=$(awk '/^Gid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    fu="" fg=""
+    if [ -e "$work/rw/$n" ]; then fu=$(stat -c %u "$work/rw/$n"); fg=$(stat -c %g "$work/rw/$n"); fi
+    [ "$first" = 1 ] || auto_json+=","
+    first=0
+    local -a um=() gm=()
+    mapfile -t um < <(printf '%s\n' "$rows_u" | grep . || true)
+    mapfile -t gm < <(printf '%s\n' "$rows_g" | grep . || true)
+    auto_json+="{\"name\":$(jstr "$n"),\"uidMap\":$(json_list ${um[@]+"${um[@]}"}),\"gidMap\":$(json_list ${gm[@]+"${gm[@]}"}),"
+    auto_json+="\"hostUid\":$(jnum_or_null "$pu"),\"hostGid\":$(jnum_or_null "$pg"),\"fileWritten\":$(jbool "$([ -n "$fu" ] && echo 1 || echo 0)"),"
+    auto_json+="\"fileUid\":$(jnum_or_null "$fu"),\"fileGid\":$(jnum_or_null "$fg")}"
+    say "auto: container $n uid_map ${um[*]:-?}, gid_map ${gm[*]:-?}, process ${pu:-?}:${pg:-?}, file ${fu:-?}:${fg:-?}"
+    if [ "$i" = 0 ]; then
+      # The single-container observations, from the first one.
+      probe_ran=1 uid_map=(${um[@]+"${um[@]}"}) gid_map=(${gm[@]+"${gm[@]}"})
+      if [ -n "$fu" ]; then bind_written=1 bind_uid=$fu bind_gid=$fg; else bind_error="container a wrote no file into the bind mount"; fi
+      proc_ran=1 proc_pid=$pid proc_found_by=inspect proc_uid=$pu proc_gid=$pg
+      # shellcheck disable=SC2016 # runs inside the container
+      out=$(rt exec "${names[0]}" sh -c 'if touch /hh/root/probe 2>/tmp/e; then echo writable; else echo "refused: $(cat /tmp/e)"; fi' 2>&1 || true)
+      out=$(printf '%s\n' "$out" | head -n 1 | cut -c1-400)
+      if [ "$out" = writable ] || [ -e "$work/rootdir/probe" ]; then root_dir_writable=true; else root_dir_writable=false; fi
+      root_dir_message=$out
+    fi
+  done
+  auto_json+="]"
+  for name in "${names[@]}"; do rm_container "$name" > /dev/null 2>&1 || true; done
+}
+
 # --privileged under userns-remap: dockerd must refuse it. Tried with `true` only.
 probe_privileged() {
   if [ "$runtime" != docker-remap ]; then
@@ -450,7 +537,7 @@ probe_privileged() {
 # containers a check names are listed (--userns=host or --privileged, the first LIST_MAX of them),
 # with the counts of all: the report stays small however many containers a host runs.
 list_containers() {
-  local ids=() first=1 id name mode priv listed=0
+  local ids=() first=1 id name mode priv pid listed=0
   if ! rt ps -q --no-trunc > "$work/ps.out" 2> "$work/ps.err"; then
     ctr_error="$cli ps failed: $(last_line "$work/ps.err")"
     say "containers: $ctr_error"
@@ -459,13 +546,18 @@ list_containers() {
   mapfile -t ids < <(grep . "$work/ps.out" || true)
   ctr_listed=1
   [ ${#ids[@]} -gt 0 ] || { say "containers: none running"; return 0; }
-  if ! rt inspect --format '{{.Id}}|{{.Name}}|{{.HostConfig.UsernsMode}}|{{.HostConfig.Privileged}}' "${ids[@]}" > "$work/inspect.out" 2> "$work/ps.err"; then
+  if ! rt inspect --format '{{.Id}}|{{.Name}}|{{.HostConfig.UsernsMode}}|{{.HostConfig.Privileged}}|{{.State.Pid}}' "${ids[@]}" > "$work/inspect.out" 2> "$work/ps.err"; then
     # A container that stopped between ps and inspect: keep what inspect printed for the others.
     say "containers: inspect: $(last_line "$work/ps.err")"
   fi
   ctr_json="["
-  while IFS='|' read -r id name mode priv; do
+  while IFS='|' read -r id name mode priv pid; do
     [ -n "$id" ] || continue
+    # Rootful Podman calls an opted-out container's mode "" (and an automatic one "private"):
+    # what counts is whether its process is in the host's user namespace.
+    if [ "$runtime" = podman-auto ] && [[ "$pid" =~ ^[1-9][0-9]*$ ]] && [ "$(map_rows "/proc/$pid/uid_map" | head -n 1)" = "0 0 4294967295" ]; then
+      mode=host
+    fi
     [[ "$name" != *hh-verify-"$run_id"-* ]] || continue
     ctr_count=$((ctr_count + 1))
     [ "$mode" != host ] || ctr_hostns=$((ctr_hostns + 1))
@@ -510,7 +602,11 @@ main() {
   if [ "$engine_reachable" = 1 ]; then
     timed containers list_containers
     timed image prepare_image
-    if [ "$img_ready" = 1 ]; then
+    if [ "$img_ready" = 1 ] && [ "$runtime" = podman-auto ]; then
+      timed probe probe_auto
+      [ "$auto_ran" = 1 ] || probe_error=${probe_error:-$auto_error} proc_error=${proc_error:-$auto_error}
+      priv_reason="not checked under podman-auto (a --privileged container still gets its own automatic namespace)"
+    elif [ "$img_ready" = 1 ]; then
       timed probe probe_container
       timed process probe_process
       timed privileged probe_privileged
@@ -531,6 +627,7 @@ main() {
   [ -z "$not_run" ] || probe_error=${probe_error:-$not_run} proc_error=${proc_error:-$not_run}
   if [ -n "$not_run" ] && [ "$runtime" = docker-remap ]; then priv_reason=${priv_reason:-$not_run}; fi
   [ "$ctr_listed" = 1 ] || ctr_error=${ctr_error:-$not_run}
+  [ -z "$not_run" ] || auto_error=${auto_error:-$not_run}
 
   local total=$(( $(now_ms) - t_start )) k timings="" sep=""
   for k in engine containers image probe process privileged cleanup; do
@@ -562,6 +659,9 @@ main() {
   printf '"containers":{"listed":%s,"running":%s,"count":%s,"hostNamespace":%s,"privileged":%s,"error":%s},"subuid":%s,"subgid":%s,' \
     "$(jbool "$ctr_listed")" "$ctr_json" "$ctr_count" "$ctr_hostns" "$ctr_privileged" "$(jstr_or_null "$ctr_error")" "$subuid" "$subgid"
   printf '"supervision":{"systemd":%s,"linger":%s,"unitEnabled":%s},' "$(jbool "$sup_systemd")" "$sup_linger" "$sup_unit_enabled"
+  if [ "$runtime" = podman-auto ]; then
+    printf '"auto":{"size":%s,"ran":%s,"error":%s,"containers":%s},' "$auto_size" "$(jbool "$auto_ran")" "$(jstr_or_null "$auto_error")" "$auto_json"
+  fi
   printf '"cleanup":{"containersLeft":%s,"imageRemoved":%s,"tempDirRemoved":%s,"errors":%s},"timingsMs":{%s}}\n' \
     "$(json_list ${containers_left[@]+"${containers_left[@]}"})" "$(jbool "$image_removed")" "$(jbool "$tempdir_removed")" \
     "$(json_list ${cleanup_errors[@]+"${cleanup_errors[@]}"})" "$timings"

@@ -9,7 +9,7 @@ import { repoRoot } from "../support/pulumi-cli";
 // Issue #15: every host script runs on one prelude (components/host/prelude.sh), sent ahead of
 // it on stdin. The helpers live there only, the exit codes are one table, and a script behaves
 // the same whether it arrives on stdin (as remote.Command sends it) or runs from its file.
-const SCRIPTS = ["subids/subids-host.sh", "docker/docker-remap.sh", "rootless/rootless.sh", "verify/verify.sh"];
+const SCRIPTS = ["subids/subids-host.sh", "docker/docker-remap.sh", "rootless/rootless.sh", "podman/podman-auto.sh", "verify/verify.sh"];
 const file = (rel: string) => fs.readFileSync(path.join(repoRoot, "components", rel), "utf8");
 const prelude = file("host/prelude.sh");
 /** Names of the shell functions a text defines (`name() {` at the start of a line). */

@@ -12,7 +12,7 @@ export interface LabInventoryHost {
     user: string;
     privateKeyFile: string;
     hostKey: string;
-    profile: "busy" | "fresh" | "sudo-user" | "minimal" | "minimal-sudo";
+    profile: "busy" | "fresh" | "sudo-user" | "podman-host" | "minimal" | "minimal-sudo";
     suite: string;
 }
 

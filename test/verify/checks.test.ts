@@ -31,7 +31,7 @@ function load(fixture: string): Observations {
 }
 /** The plan the fixture was observed against (what the real test passed to verify.sh). */
 function planOf(o: Observations, host = "lab"): Expectations {
-    return { host, runtime: o.runtime, user: o.user.name, expectedRange: o.expectedRange };
+    return { host, runtime: o.runtime, user: o.user.name, expectedRange: o.expectedRange, ...(o.auto ? { autoSize: o.auto.size } : {}) };
 }
 const clone = (o: Observations): Observations => JSON.parse(JSON.stringify(o));
 const failing = (r: { checks: { name: string; passed: boolean }[] }) => r.checks.filter((c) => !c.passed).map((c) => c.name).sort();
@@ -47,6 +47,12 @@ const REMAP_CHECKS = [
     "subuid-range", "subuid-no-overlap", "subgid-range", "subgid-no-overlap",
 ];
 const ROOTLESS_CHECKS = REMAP_CHECKS.filter((c) => c !== "data-root" && c !== "privileged-refused");
+const AUTO_CHECKS = [
+    "daemon-mode", "uid-map", "gid-map", "auto-maps-disjoint", "auto-maps-in-pool", "auto-no-host-root", "container-root-host-uid",
+    "bind-mount-owners-differ", "root-owned-dir-not-writable", "no-userns-host-containers",
+    "subuid-range", "subuid-no-overlap", "subgid-range", "subgid-no-overlap",
+];
+const checksOf = (runtime: string) => (runtime === "docker-remap" ? REMAP_CHECKS : runtime === "podman-auto" ? AUTO_CHECKS : ROOTLESS_CHECKS);
 const NO_CONTAINER = ["bind-mount-owner", "container-root-host-uid", "gid-map", "root-owned-dir-not-writable", "uid-map"];
 
 /** Every captured fixture, the checks that must fail on it, and the host verdict. */
@@ -54,6 +60,8 @@ const FIXTURES: [string, string[], boolean][] = [
     ["remap-pass", [], true],
     ["docker-rootless-pass", [], true],
     ["podman-pass", [], true],
+    ["podman-auto-pass", [], true],
+    ["podman-auto-userns-host", ["no-userns-host-containers"], false],
     ["remap-userns-host", ["no-userns-host-containers"], false],
     ["remap-subuid-changed", ["subgid-range", "subuid-range"], false],
     ["podman-overlap", ["subgid-no-overlap", "subuid-no-overlap"], false],
@@ -96,7 +104,7 @@ describe("verify checks (pure, on observations captured from real daemons)", fun
             it(`${fixture}: ${fails.length === 0 ? "all pass" : fails.join(", ")}`, function () {
                 const o = load(fixture);
                 const r = hostResult(o, planOf(o));
-                assert.deepEqual(r.checks.map((c) => c.name), o.runtime === "docker-remap" ? REMAP_CHECKS : ROOTLESS_CHECKS);
+                assert.deepEqual(r.checks.map((c) => c.name), checksOf(o.runtime));
                 assert.deepEqual(failing(r), fails, r.checks.map((c) => `${c.name}: ${c.observed}`).join("\n"));
                 assert.equal(r.passed, passed);
                 for (const c of r.checks) {
@@ -277,6 +285,56 @@ describe("verify checks (pure, on observations captured from real daemons)", fun
             assert.match(check(r, "subuid-range").observed, /; hhv-\w+-p:100000:65536$/);
             assert.equal(check(r, "subgid-range").observed, "/etc/subgid does not exist");
             assert.equal(check(r, "subgid-no-overlap").passed, false);
+        });
+    });
+
+    describe("podman-auto (derived from podman-auto-pass where the state cannot be made safely)", function () {
+        const o = load("podman-auto-pass");
+        const pass = hostResult(o, planOf(o));
+        it("reports both containers' maps, the mode and the size in the result", function () {
+            assert.equal(pass.mode, "userns-auto");
+            assert.equal(pass.auto?.size, 65536);
+            assert.deepEqual(pass.auto?.containers.map((c) => c.uidMap.join()), ["0 2147483648 65536", "0 2147549184 65536"]);
+            assert.match(check(pass, "auto-maps-disjoint").observed, /a: 0 2147483648 65536, b: 0 2147549184 65536/);
+            assert.equal(check(pass, "bind-mount-owners-differ").observed, "a: 2147483648:2147483648, b: 2147549184:2147549184");
+            assert.equal(check(pass, "no-userns-host-containers").severity, "error");
+        });
+        it("two containers on the same IDs: not disjoint, file owners the same", function () {
+            const same = clone(o);
+            same.auto!.containers[1] = { ...same.auto!.containers[0]!, name: "b" };
+            assert.deepEqual(failing(hostResult(same, planOf(same))), ["auto-maps-disjoint", "bind-mount-owners-differ"]);
+        });
+        it("userns auto gone (containers in the host's namespace): maps, pool, root, owners all fail; mode rootful", function () {
+            const host = clone(o);
+            for (const c of host.auto!.containers) {
+                Object.assign(c, { uidMap: ["0 0 4294967295"], gidMap: ["0 0 4294967295"], hostUid: 0, hostGid: 0, fileUid: 0, fileGid: 0 });
+            }
+            const r = hostResult(host, planOf(host));
+            assert.equal(r.mode, "rootful");
+            assert.deepEqual(failing(r), ["auto-maps-disjoint", "auto-maps-in-pool", "auto-no-host-root", "bind-mount-owners-differ", "container-root-host-uid", "gid-map", "uid-map"]);
+            assert.match(check(r, "auto-no-host-root").observed, /a: maps host root/);
+        });
+        it("a size other than the plan's (Podman 4.3.1 ignoring a size in containers.conf): the maps fail", function () {
+            const small = clone(o);
+            small.auto!.containers[0]!.uidMap = ["0 2147483648 1024"];
+            small.auto!.containers[0]!.gidMap = ["0 2147483648 1024"];
+            assert.deepEqual(failing(hostResult(small, planOf(small))), ["gid-map", "uid-map"]);
+        });
+        it("a map outside the pool fails auto-maps-in-pool", function () {
+            const out = clone(o);
+            out.auto!.containers[1]!.uidMap = ["0 2147614720 65536"];
+            assert.deepEqual(failing(hostResult(out, planOf(out))), ["auto-maps-in-pool", "bind-mount-owners-differ", "container-root-host-uid", "uid-map"]);
+        });
+        it("the containers did not run: every container check fails, saying why", function () {
+            const none = clone(o);
+            Object.assign(none.auto!, { ran: false, error: "podman run -d (container a) failed: could not find enough available IDs", containers: [] });
+            Object.assign(none.probe, { ran: false, error: none.auto!.error });
+            const r = hostResult(none, planOf(none));
+            assert.match(check(r, "uid-map").observed, /could not find enough available IDs/);
+            assert.equal(r.passed, false);
+        });
+        it("refuses observations made for another size", function () {
+            assert.throws(() => hostResult(o, { ...planOf(o), autoSize: 1024 }), (e: Error) => e instanceof VerifyError && /65536 IDs per container, not 1024/.test(e.message));
         });
     });
 
