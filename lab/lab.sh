@@ -4,7 +4,9 @@
 #
 #   lab/lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P]
 #                                                         start hosts (N = 1..16, default: one
-#                                                         per profile, 4; --minimal 3)
+#                                                         per profile, 4; --minimal 3); a no-op
+#                                                         when that lab already runs, exit 3
+#                                                         when another one does (down first)
 #   lab/lab.sh status                                     what runs, and whether SSH answers
 #   lab/lab.sh down                                       stop and remove everything `up` made
 #   (npm run lab -- up|status|down)
@@ -53,6 +55,8 @@ port_base=${HH_LAB_PORT_BASE:-22200}
 lab_name=${HH_LAB_NAME:-lab}
 net_base=${HH_LAB_NET:-0}
 readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
+# `up` while another lab (other hosts, profiles or suite) runs under the same state dir.
+readonly EXIT_OTHER_LAB=3
 # Machine-wide: which labs run, and the ip_forward value before the first one started.
 readonly RUN_DIR=/run/hardened-hosts-lab
 PROFILES=(busy fresh sudo-user podman-host)
@@ -462,6 +466,16 @@ up_failed() {
   exit "$rc"
 }
 
+# The hosts `up` starts with these settings, and those of the running lab (from its inventory),
+# one "name profile suite" line each: `up` on a running lab compares them.
+wanted_hosts() { # wanted_hosts COUNT SUITE
+  local n
+  for ((n = 1; n <= $1; n++)); do printf '%s-%s %s %s\n' "$lab_name" "$n" "$(profile_of "$n")" "$2"; done
+}
+running_hosts() {
+  grep -o '"name":"[^"]*"\|"profile":"[^"]*"\|"suite":"[^"]*"' "$lab/inventory.json" | cut -d'"' -f4 | paste -d' ' - - -
+}
+
 up() {
   local hosts="" suite=bookworm
   while [ $# -gt 0 ]; do
@@ -481,6 +495,12 @@ up() {
   [ $((net_base + hosts)) -le 254 ] || die "HH_LAB_NET $net_base + $hosts hosts passes 10.99.254.0/24"
   case "$suite" in bookworm | trixie) ;; *) die "--suite must be bookworm or trixie" ;; esac
   if [ -f "$lab/inventory.json" ]; then
+    # Only the same lab counts as up: a lab started by an earlier version of this file (three
+    # hosts, before podman-host) or with other flags is not what the caller asked for.
+    if [ "$(running_hosts)" != "$(wanted_hosts "$hosts" "$suite")" ]; then
+      say "a different lab is up ($lab/inventory.json): $(running_hosts | paste -sd, -); asked for $(wanted_hosts "$hosts" "$suite" | paste -sd, -). 'lab.sh down' first to start again"
+      exit "$EXIT_OTHER_LAB"
+    fi
     say "already up ($lab/inventory.json); 'lab.sh down' first to start again"
     status
     return 0

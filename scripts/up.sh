@@ -12,7 +12,18 @@ stack="${HH_STACK:-dev}"
 fresh_lab=0
 if [ "$stack" = dev ]; then
   [ -f .lab/inventory.json ] || fresh_lab=1
-  bash lab/lab.sh up
+  rc=0
+  bash lab/lab.sh up || rc=$?
+  if [ "$rc" = 3 ]; then
+    # The running lab is not this version's (e.g. started before the lab had a fourth host):
+    # its hosts are disposable, so start the lab this version describes.
+    echo "[up] the running lab is not the one the dev stack expects: starting it again" >&2
+    bash lab/lab.sh down
+    bash lab/lab.sh up
+    fresh_lab=1
+  elif [ "$rc" != 0 ]; then
+    exit "$rc"
+  fi
 fi
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
