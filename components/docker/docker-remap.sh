@@ -293,17 +293,7 @@ json() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Facts about the host. Everything here is read-only.
-distro_id="" distro_version="" distro_like=""
-read_os_release() {
-  local f=/etc/os-release
-  [ -r "$f" ] || f=/usr/lib/os-release
-  [ -r "$f" ] || return 0
-  distro_id=$(sed -n 's/^ID=//p' "$f" | tr -d '"'"'" | head -n 1)
-  distro_version=$(sed -n 's/^VERSION_ID=//p' "$f" | tr -d '"'"'" | head -n 1)
-  distro_like=$(sed -n 's/^ID_LIKE=//p' "$f" | tr -d '"'"'" | head -n 1)
-}
-
+# Facts about the host. Everything here is read-only (read_os_release: the prelude).
 init_system=none
 detect_init() {
   if [ -d /run/systemd/system ]; then init_system=systemd
@@ -530,51 +520,7 @@ restart_docker() { # restart_docker: 0 when the API answers again within HH_DOCK
 }
 
 # ---------------------------------------------------------------------------------------------
-# Files: atomic writes (temp file in the same folder, owner and mode of the file it replaces).
-put_file() { # put_file SRC DEST [REFERENCE]: DEST gets SRC's bytes atomically; a symlink DEST stays a link, its target is written
-  local src=$1 dest=$2 ref=${3:-$2} tmp
-  [ -L "$dest" ] && dest=$(readlink -f -- "$dest")
-  tmp=$(mktemp "${dest%/*}/.${dest##*/}.hh.XXXXXX")
-  cat "$src" > "$tmp"
-  if [ -e "$ref" ]; then
-    chmod --reference="$ref" "$tmp"
-    chown --reference="$ref" "$tmp" 2>/dev/null || true
-  else
-    chmod 0644 "$tmp"
-  fi
-  mv -f "$tmp" "$dest"
-}
-
-lock_config() { # one apply/remove at a time per host
-  command -v flock >/dev/null 2>&1 || return 0
-  local dir=/run/lock
-  [ -d "$dir" ] && [ -w "$dir" ] || dir=/tmp
-  exec 9>> "$dir/hardened-hosts-docker-remap.lock"
-  flock -w 300 9 || fail "$EXIT_PRECONDITION" "another docker-remap.sh run holds $dir/hardened-hosts-docker-remap.lock"
-}
-
-# ---------------------------------------------------------------------------------------------
-install_packages() { # install_packages PKG...: the distribution's package manager
-  say "installing: $*"
-  case " $distro_id $distro_like " in
-    *" debian "*|*" ubuntu "*)
-      # apt waits for the dpkg lock (another apt, or an earlier run of ours whose SSH session was
-      # cut while apt went on, may hold it); a dpkg cut in the middle is finished first.
-      if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@" </dev/null >&2 9>&-; then
-        if [ -n "$(dpkg --audit 2>/dev/null)" ]; then
-          say "dpkg was interrupted earlier: dpkg --configure -a"
-          DEBIAN_FRONTEND=noninteractive dpkg --configure -a </dev/null >&2 9>&- || return 1
-        fi
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q </dev/null >&2 9>&- || true
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@" </dev/null >&2 9>&- || return 1
-      fi ;;
-    *)
-      if command -v dnf >/dev/null 2>&1; then dnf install -y "$@" </dev/null >&2 9>&- || return 1
-      elif command -v yum >/dev/null 2>&1; then yum install -y "$@" </dev/null >&2 9>&- || return 1
-      else say "no apt-get, dnf or yum on this host"; return 1
-      fi ;;
-  esac
-}
+# Installing (install_packages, put_file and lock_config: the prelude).
 install_docker() {
   local pkg=""
   case " $distro_id $distro_like " in

@@ -54,8 +54,7 @@ default_storage="${HH_PODMAN_DEFAULT_STORAGE:-/usr/share/containers/storage.conf
 containers_conf="$conf_dir/containers.conf"
 storage_conf="$conf_dir/storage.conf"
 action="" owner="" pool="" pool_start="" pool_count="" size="" slots="" install=""
-distro_id="" distro_version="" distro_like=""
-podman_version="" installed=()
+podman_version=""
 work=""
 
 usage() {
@@ -107,15 +106,7 @@ parse_args() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Facts about the host. Everything here is read-only.
-read_os_release() {
-  local f=/etc/os-release
-  [ -r "$f" ] || f=/usr/lib/os-release
-  [ -r "$f" ] || return 0
-  distro_id=$(sed -n 's/^ID=//p' "$f" | tr -d '"'"'" | head -n 1)
-  distro_version=$(sed -n 's/^VERSION_ID=//p' "$f" | tr -d '"'"'" | head -n 1)
-  distro_like=$(sed -n 's/^ID_LIKE=//p' "$f" | tr -d '"'"'" | head -n 1)
-}
+# Facts about the host. Everything here is read-only (read_os_release: the prelude).
 detect_podman() {
   podman_version=""
   command -v podman >/dev/null 2>&1 || return 0
@@ -176,50 +167,7 @@ toml_set() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Files: atomic writes (temp file in the same folder, owner and mode of the file it replaces).
-put_file() { # put_file SRC DEST [REFERENCE]: DEST gets SRC's bytes atomically; a symlink DEST stays a link, its target is written
-  local src=$1 dest=$2 ref=${3:-$2} tmp
-  [ -L "$dest" ] && dest=$(readlink -f -- "$dest")
-  tmp=$(mktemp "${dest%/*}/.${dest##*/}.hh.XXXXXX")
-  cat "$src" > "$tmp"
-  if [ -e "$ref" ]; then
-    chmod --reference="$ref" "$tmp"
-    chown --reference="$ref" "$tmp" 2>/dev/null || true
-  else
-    chmod 0644 "$tmp"
-  fi
-  mv -f "$tmp" "$dest"
-}
-
-lock_config() { # one apply/remove at a time per host
-  command -v flock >/dev/null 2>&1 || return 0
-  local dir=/run/lock
-  [ -d "$dir" ] && [ -w "$dir" ] || dir=/tmp
-  exec 9>> "$dir/hardened-hosts-podman-auto.lock"
-  flock -w 300 9 || fail "$EXIT_PRECONDITION" "another podman-auto.sh run holds $dir/hardened-hosts-podman-auto.lock"
-}
-
-install_packages() { # install_packages PKG...: the distribution's package manager
-  say "installing: $*"
-  case " $distro_id $distro_like " in
-    *" debian "*|*" ubuntu "*)
-      if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@" </dev/null >&2 9>&-; then
-        if [ -n "$(dpkg --audit 2>/dev/null)" ]; then
-          say "dpkg was interrupted earlier: dpkg --configure -a"
-          DEBIAN_FRONTEND=noninteractive dpkg --configure -a </dev/null >&2 9>&- || return 1
-        fi
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q </dev/null >&2 9>&- || true
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@" </dev/null >&2 9>&- || return 1
-      fi ;;
-    *)
-      if command -v dnf >/dev/null 2>&1; then dnf install -y "$@" </dev/null >&2 9>&- || return 1
-      elif command -v yum >/dev/null 2>&1; then yum install -y "$@" </dev/null >&2 9>&- || return 1
-      else say "no apt-get, dnf or yum on this host"; return 1
-      fi ;;
-  esac
-  installed+=("$@")
-}
-
+# Installing and writing (install_packages, put_file and lock_config: the prelude).
 # Podman, its ID-mapping helpers, and what verification and networking need: newuidmap (uidmap),
 # netavark's nft (trixie's netavark only recommends nftables, and every networked run fails
 # without it), a static busybox (verification's test image). Only what is missing.
@@ -334,7 +282,7 @@ cmd_apply() {
   say "apply: podman $podman_version, userns auto, $slots slots of $size IDs in $owner's pool $pool"
   printf '{"ok":true,"action":"apply","podman":%s,"owner":%s,"pool":{"start":%s,"count":%s},"size":%s,"slots":%s,"changed":%s,"installed":%s,"containersConf":%s,"storageConf":%s}\n' \
     "$(jstr "$podman_version")" "$(jstr "$owner")" "$pool_start" "$pool_count" "$size" "$slots" \
-    "$(json_list ${c[@]+"${c[@]}"})" "$(json_list ${installed[@]+"${installed[@]}"})" "$(jstr "$containers_conf")" "$(jstr "$storage_conf")"
+    "$(json_list ${c[@]+"${c[@]}"})" "$(json_list ${installed_packages[@]+"${installed_packages[@]}"})" "$(jstr "$containers_conf")" "$(jstr "$storage_conf")"
 }
 
 # remove: each file back to its bytes from before the first apply.
