@@ -254,6 +254,23 @@ function lineRange(line: string): IdRange | undefined {
 // Checks
 
 /**
+ * CIS 5.30, for every runtime: the running containers that share the host's user namespace
+ * (named up to the report's limit, the rest counted), and whether there are none.
+ */
+function hostNamespaceContainers(o: Observations): { passed: boolean; observed: string } {
+    const named = o.containers.running.filter((c) => c.usernsMode === "host");
+    const count = o.containers.hostNamespace ?? named.length;
+    const unnamed = count - named.length;
+    return {
+        passed: o.containers.listed && count === 0,
+        observed: !o.containers.listed ? `not listed: ${o.containers.error ?? "?"}` : count === 0
+            ? `none of ${o.containers.count ?? o.containers.running.length} running`
+            : named.map((c) => `${c.name.replace(/^\//, "")} (${c.id}${c.privileged ? ", privileged" : ""})`).join("; ") +
+                (unnamed > 0 ? `; and ${unnamed} more` : ""),
+    };
+}
+
+/**
  * The checks for one runtime on one host, in a fixed order. Expected values come from `exp` (the
  * plan) and, for the rootless modes, from the user's UID/GID as the host reports it.
  */
@@ -391,17 +408,12 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
     }
 
     // CIS 5.30: containers sharing the host's user namespace.
-    const hostNs = o.containers.running.filter((c) => c.usernsMode === "host");
-    const hostNsCount = o.containers.hostNamespace ?? hostNs.length;
-    const unnamed = hostNsCount - hostNs.length;
+    const hostNs = hostNamespaceContainers(o);
     add(
         "no-userns-host-containers",
-        o.containers.listed && hostNsCount === 0,
+        hostNs.passed,
         "no running container with --userns=host",
-        !o.containers.listed ? `not listed: ${o.containers.error ?? "?"}` : hostNsCount === 0
-            ? `none of ${o.containers.count ?? o.containers.running.length} running`
-            : hostNs.map((c) => `${c.name.replace(/^\//, "")} (${c.id}${c.privileged ? ", privileged" : ""})`).join("; ") +
-                (unnamed > 0 ? `; and ${unnamed} more` : ""),
+        hostNs.observed,
         remap
             ? "CIS 5.30: a --userns=host container runs as real host root, outside userns-remap"
             : "CIS 5.30: --userns=host shares the user's rootless namespace (still unprivileged on the host): warning only",
@@ -561,16 +573,12 @@ export function evaluateAutoChecks(o: Observations, exp: Expectations): Check[] 
         !o.probe.ran ? notRun : rod.writable === true ? "writable: container root wrote into a root-owned 0755 host directory" : (rod.message ?? "unknown"),
         "container root must not have host root's rights on bind-mounted host files",
     );
-    const hostNs = o.containers.running.filter((c) => c.usernsMode === "host");
-    const hostNsCount = o.containers.hostNamespace ?? hostNs.length;
-    const unnamed = hostNsCount - hostNs.length;
+    const hostNs = hostNamespaceContainers(o);
     add(
         "no-userns-host-containers",
-        o.containers.listed && hostNsCount === 0,
+        hostNs.passed,
         "no running container in the host's user namespace (--userns=host)",
-        !o.containers.listed ? `not listed: ${o.containers.error ?? "?"}` : hostNsCount === 0
-            ? `none of ${o.containers.count ?? o.containers.running.length} running`
-            : hostNs.map((c) => `${c.name.replace(/^\//, "")} (${c.id}${c.privileged ? ", privileged" : ""})`).join("; ") + (unnamed > 0 ? `; and ${unnamed} more` : ""),
+        hostNs.observed,
         "CIS 5.30: a rootful --userns=host (or PODMAN_USERNS=host) container runs as real host root, outside the pool",
     );
     subidChecks(o, exp, add);
