@@ -49,6 +49,8 @@ set -euo pipefail
 {
 
 readonly TOOL=podman-auto
+# In the configuration folder when apply created the folder itself.
+readonly DIR_MARKER=.hardened-hosts.created-dir
 conf_dir="${HH_PODMAN_CONF_DIR:-/etc/containers}"
 default_storage="${HH_PODMAN_DEFAULT_STORAGE:-/usr/share/containers/storage.conf}"
 containers_conf="$conf_dir/containers.conf"
@@ -268,7 +270,12 @@ cmd_apply() {
     fail "$EXIT_PRECONDITION" "$owner's first range is subuid ${u_start:-none}:${u_count:-}, subgid ${g_start:-none}:${g_count:-}, not the planned pool $pool: write the planned lines first (subids-host.sh apply $owner:$pool)"
   fi
   install_needed
-  mkdir -p "$conf_dir"
+  if [ ! -d "$conf_dir" ]; then
+    # Podman reads its defaults from /usr/share and needs no /etc/containers: remove takes away
+    # the folder apply made (when nothing else has been put in it since).
+    mkdir -p "$conf_dir"
+    : > "$conf_dir/$DIR_MARKER"
+  fi
   plan_files
   if [ "$changed_containers" = 1 ]; then write_conf "$containers_conf" "$state_containers" "$work/containers.new"; c+=("$containers_conf"); fi
   if [ "$changed_storage" = 1 ]; then write_conf "$storage_conf" "$state_storage" "$work/storage.new"; c+=("$storage_conf"); fi
@@ -299,6 +306,14 @@ cmd_remove() {
       restored+=("$f"); say "remove: removed $f (apply had created it)"
     fi
   done
+  if [ -e "$conf_dir/$DIR_MARKER" ]; then
+    rm -f "$conf_dir/$DIR_MARKER"
+    if rmdir "$conf_dir" 2>/dev/null; then
+      restored+=("$conf_dir"); say "remove: removed $conf_dir (apply had created it)"
+    else
+      say "remove: kept $conf_dir: apply created it, but it holds other files now"
+    fi
+  fi
   [ ${#restored[@]} -gt 0 ] || say "remove: nothing of ours here"
   printf '{"ok":true,"action":"remove","restored":%s}\n' "$(json_list ${restored[@]+"${restored[@]}"})"
 }

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { readHostScript } from "../../components/host/script";
 import { TestLab, labAvailable } from "../support/lab";
 import { ProjectStack } from "../support/project-stack";
 
@@ -136,6 +137,19 @@ for (const { suite, lab: labName, portBase, net } of SUITES) {
             assert.match(L().run(H, `cat ${TARGET}`), /^userns = "auto"$/m);
             assert.equal(L().run(H, `readlink ${CONF}`).trim(), TARGET);
             S().ok(["preview", "--refresh", "--expect-no-changes"]);
+        });
+
+        it("a host whose configuration folder does not exist: apply makes it, remove takes it away again", function () {
+            // The script itself, as the component sends it, pointed at a folder that is not there
+            // (HH_PODMAN_CONF_DIR): Podman needs no /etc/containers, so a host may have none.
+            const dir = "/etc/hh-auto-absent";
+            const p = pool();
+            const script = readHostScript("podman/podman-auto.sh");
+            const run = (args: string) => L().run(H, `HH_PODMAN_CONF_DIR=${dir} bash -s -- ${args} <<'HH_SCRIPT_END'\n${script}\nHH_SCRIPT_END`);
+            assert.match(run(`apply --owner containers --pool ${p.start}:${p.count} --size ${SIZE} --slots ${SLOTS} --install no`), /"ok":true/);
+            assert.match(L().run(H, `cat ${dir}/containers.conf`), /^userns = "auto"$/m);
+            assert.match(run("remove"), new RegExp(`"restored":\\[.*"${dir}"\\]`));
+            assert.equal(L().run(H, `[ -e ${dir} ] && echo present || echo absent`).trim(), "absent");
         });
 
         it("destroy gives every file its starting bytes (the link stays a link)", function () {
