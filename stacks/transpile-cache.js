@@ -61,8 +61,10 @@ function transpile(source, fileName) {
 /** The emitted JavaScript of a .ts file, from the cache or freshly transpiled (and cached). */
 function emitted(fileName) {
     const source = fs.readFileSync(fileName, "utf8");
-    const key = crypto.createHash("sha256").update(settings).update(`${fileName}\0`).update(source).digest("hex");
-    const cached = path.join(cacheDir, `${key}.js`);
+    // <file's key>-<text's digest>.js: one entry per file, the older ones pruned on a miss.
+    const fileKey = crypto.createHash("sha256").update(settings).update(fileName).digest("hex").slice(0, 24);
+    const name = `${fileKey}-${crypto.createHash("sha256").update(source).digest("hex").slice(0, 40)}.js`;
+    const cached = path.join(cacheDir, name);
     try {
         return fs.readFileSync(cached, "utf8");
     } catch {
@@ -75,6 +77,9 @@ function emitted(fileName) {
         const tmp = `${cached}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, js);
         fs.renameSync(tmp, cached);
+        for (const old of fs.readdirSync(cacheDir)) {
+            if (old.startsWith(`${fileKey}-`) && old.endsWith(".js") && old !== name) fs.rmSync(path.join(cacheDir, old), { force: true });
+        }
     } catch {
         // A read-only tree still runs; it just transpiles every time.
     }
