@@ -190,20 +190,15 @@ has_final_newline() {
 # previous version is kept next to it as <file>.hardened-hosts.bak. A symlinked file (config
 # management keeps its copy elsewhere) stays a link: its target is the file written.
 write_atomically() { # write_atomically <file> <new text file>
-  local file=$1 new=$2 tmp target=$1
-  [ -L "$file" ] && target=$(readlink -f -- "$file")
-  tmp=$(mktemp "${target%/*}/.${target##*/}.hh.XXXXXX")
-  cat "$new" > "$tmp"
+  local file=$1 new=$2
+  # Backups and markers stay next to the name in /etc; put_file (the prelude) writes the bytes
+  # to the link's target, with the file's owner and mode.
   if [ -e "$file" ]; then
-    chmod --reference="$file" "$tmp"
-    chown --reference="$file" "$tmp" 2>/dev/null || true
     cp -p "$file" "$file.hardened-hosts.bak"
   else
-    chmod 0644 "$tmp"
     : > "$file.hardened-hosts.created" # destroy deletes a file we created
   fi
-  # Backups and markers stay next to the name in /etc; the bytes go to the link's target.
-  mv -f "$tmp" "$target"
+  put_file "$new" "$file"
 }
 
 # Keeps the owned list equal to the lines inside the new file's block (empty: list removed).
