@@ -51,7 +51,7 @@ ${hosts.map(([h, rt]) => `    - { name: ${h}, runtime: ${rt}, tenants: [tenant-a
  * --logflow`, one JSON object a line with its time): engine start until it launches the
  * language host; node, the SDK and the program's loader until it registers its stack; the program
  * loading its modules until its first resource; the program's registrations; the end of the
- * plan; and each provider plugin's start-up (from the engine looking it up to its first answer).
+ * plan; and each provider plugin's start-up (from its provider's registration to its first answer).
  */
 export function previewBreakdown(log: string): string {
     const events: { t: number; msg: string }[] = [];
@@ -74,13 +74,13 @@ export function previewBreakdown(log: string): string {
     const first = at(/produced a registration: t=(?!pulumi:pulumi:Stack)/);
     const last = at(/produced a registration/, true);
     const done = at(/Update\(preview=true\) complete/);
-    // A plugin's start-up: from the engine looking it up to its first answer (the handshake the
-    // engine tries, which names the plugin's path).
+    // A plugin's start-up: from the registration of its provider (default or explicit: when the
+    // engine loads it) to its first answer (the handshake the engine tries, naming its path).
     const plugins: string[] = [];
-    for (const m of new Set(events.map((e) => /GetPluginPath\(resource, ([^,]+),/.exec(e.msg)?.[1]).filter(Boolean))) {
-        const start = at(new RegExp(`GetPluginPath\\(resource, ${m},`));
+    for (const m of new Set(events.map((e) => /produced a registration: t=pulumi:providers:([^,]+),/.exec(e.msg)?.[1]).filter(Boolean))) {
+        const start = at(new RegExp(`produced a registration: t=pulumi:providers:${m},`));
         const ready = events.find((e) => e.t - t0 >= start && e.msg.startsWith("Handshake") && e.msg.includes(`pulumi-resource-${m}`));
-        if (ready) plugins.push(`${m} ${(ready.t - t0 - start).toFixed(2)} s`);
+        if (ready) plugins.push(`${m} ${(ready.t - t0 - start).toFixed(2)} s (from ${start.toFixed(2)} s)`);
     }
     const s = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${(b - a).toFixed(2)} s` : "?");
     return [

@@ -81,26 +81,45 @@ build_cli() {
 }
 
 build_language_host() {
-  if [ -x "$bin/pulumi-language-nodejs" ]; then
-    log "pulumi-language-nodejs: cached at $bin/pulumi-language-nodejs"
-    return
-  fi
-  need go "the Node.js language host is built from its Go module"
-  step "pulumi-language-nodejs: building"
   if [ "$HH_PULUMI_VERSION" = "3.258.0" ] && module_available "$LANGHOST_MODULE" "$LANGHOST_PSEUDO_3_258_0"; then
-    log "  from $LANGHOST_MODULE@$LANGHOST_PSEUDO_3_258_0"
+    if [ -x "$bin/pulumi-language-nodejs" ] && [ "$(head -c 4 "$bin/pulumi-language-nodejs")" = $'\x7fELF' ]; then
+      log "pulumi-language-nodejs: cached at $bin/pulumi-language-nodejs"
+      return
+    fi
+    need go "the Node.js language host is built from its Go module"
+    step "pulumi-language-nodejs: building from $LANGHOST_MODULE@$LANGHOST_PSEUDO_3_258_0"
     write_go_mod "$src/langhost" hardened-hosts/toolchain/langhost \
       "$LANGHOST_MODULE $LANGHOST_PSEUDO_3_258_0" \
       "github.com/pulumi/pulumi/pkg/v3 v$HH_PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 v$HH_PULUMI_VERSION"
     go_build "$src/langhost" "$bin/pulumi-language-nodejs" "$HH_PULUMI_VERSION" "$LANGHOST_MODULE"
+    done_step
+    return
+  fi
+  # The fallback: the host inside sdk/v3@v3.68.0, under its own name, started through
+  # scripts/language-host.sh (it passes Pulumi.yaml's typescript option, which that host reads only
+  # as a flag).
+  local real="$bin/pulumi-language-nodejs-v$LANGHOST_FALLBACK_SDK"
+  if [ ! -x "$real" ] && [ -x "$bin/pulumi-language-nodejs" ] &&
+     [ "$(head -c 4 "$bin/pulumi-language-nodejs")" = $'\x7fELF' ]; then
+    # A toolchain cached before the wrapper: that binary is the 3.68 host.
+    mv -f "$bin/pulumi-language-nodejs" "$real"
+  fi
+  if [ -x "$real" ]; then
+    log "pulumi-language-nodejs v$LANGHOST_FALLBACK_SDK: cached at $real"
   else
-    log "  the proxy refuses $LANGHOST_MODULE; using the host inside github.com/pulumi/pulumi/sdk/v3@v$LANGHOST_FALLBACK_SDK"
+    need go "the Node.js language host is built from its Go module"
+    step "pulumi-language-nodejs: the proxy refuses $LANGHOST_MODULE; building the host inside github.com/pulumi/pulumi/sdk/v3@v$LANGHOST_FALLBACK_SDK"
     write_go_mod "$src/langhost" hardened-hosts/toolchain/langhost \
       "github.com/pulumi/pulumi/sdk/v3 v$LANGHOST_FALLBACK_SDK"
-    go_build "$src/langhost" "$bin/pulumi-language-nodejs" "$LANGHOST_FALLBACK_SDK" \
+    go_build "$src/langhost" "$real" "$LANGHOST_FALLBACK_SDK" \
       github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+    done_step
   fi
-  done_step
+  if ! cmp -s "$repo/scripts/language-host.sh" "$bin/pulumi-language-nodejs"; then
+    install -m 0755 "$repo/scripts/language-host.sh" "$bin/pulumi-language-nodejs.tmp.$$"
+    mv -f "$bin/pulumi-language-nodejs.tmp.$$" "$bin/pulumi-language-nodejs"
+    log "pulumi-language-nodejs: the v$LANGHOST_FALLBACK_SDK host behind scripts/language-host.sh"
+  fi
 }
 
 install_dynamic_provider_launcher() {

@@ -1,6 +1,9 @@
 // The Pulumi program's entry point (Pulumi.yaml `main`): stacks/index.ts, loaded through the
 // transpile cache of ./transpile-cache.js (it says why) instead of the engine's ts-node.
 "use strict";
+const path = require("node:path");
+// Before anything loads @pulumi/pulumi: the closure serializer loads on first use (it says why).
+require("./lazy-closure").install(path.resolve(__dirname, ".."));
 require("./transpile-cache").register();
 
 // The stack outputs are what the main module exports.

@@ -1,3 +1,4 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { Problems } from "../host/validate";
@@ -114,6 +115,16 @@ export class HardenedFleet extends pulumi.ComponentResource {
         this.allocation = ledger.allocation;
         this.table = ledger.table;
 
+        // The hosts' commands go through one explicit Command provider of the fleet's (unless the
+        // caller gave the fleet one). Why: the engine starts a default provider only when the first
+        // command's inputs are known, after the ledger's allocation, and the preview waits for it
+        // there; an explicit provider has no inputs to wait for, so it starts while the program is
+        // still registering (dev stack: 0.2 s of a 3 s no-change preview). A stack from before
+        // it shows the provider created once; no command changes.
+        const hostProviders = this.getProvider("command:remote:Command")
+            ? {}
+            : { providers: [new command.Provider(`${name}-command`, {}, { parent: this })] };
+
         this.hosts = {};
         for (const host of hostNames) {
             const spec = args.hosts[host]!;
@@ -125,7 +136,7 @@ export class HardenedFleet extends pulumi.ComponentResource {
                 verify: spec.verify,
                 dependsOn: spec.dependsOn,
                 // The fleet's own dependsOn reaches every host's commands (children do not inherit it).
-            }, { parent: this, dependsOn: opts?.dependsOn });
+            }, { parent: this, dependsOn: opts?.dependsOn, ...hostProviders });
         }
         const results = hostNames
             .map((h) => this.hosts[h]!.verification)

@@ -12,6 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Allocation, AllocationRequest, AvoidRange, IdPool, allocate, formatAllocationTable } from "./allocator";
 import { IdRange, formatRange } from "./ranges";
+import { CachedDynamicResource } from "../host/dynamic-resource";
 
 /** What the ledger allocates: plain values (the provider runs in another process). */
 export interface LedgerInputs {
@@ -132,7 +133,7 @@ export interface SubidLedgerArgs {
  * Holds one allocation of subordinate ID ranges in Pulumi state: one per fleet (a tenant gets
  * the same range on every host) or one per host (host-local users).
  */
-export class SubidLedger extends pulumi.dynamic.Resource {
+export class SubidLedger extends CachedDynamicResource {
     /** Owner → `{start, count}`, identical for subuid and subgid. */
     public readonly allocation!: pulumi.Output<Allocation>;
     /** Removed owners' ranges, kept out of circulation. */
@@ -142,6 +143,7 @@ export class SubidLedger extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: SubidLedgerArgs, opts?: pulumi.CustomResourceOptions) {
         super(
+            "subids-ledger",
             ledgerProvider,
             name,
             {

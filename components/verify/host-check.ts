@@ -26,6 +26,7 @@ import type { IdRange } from "../subids/ranges";
 import { Check, HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
 import { describeExit } from "../host/exit-codes";
 import { parseReport } from "../host/report";
+import { CachedDynamicResource } from "../host/dynamic-resource";
 
 /** A host step the check can re-run when its checks drift. */
 export interface HostStep {
@@ -261,7 +262,7 @@ function digest(...parts: string[]): string {
 }
 
 /** The dynamic resource; see the module comment. */
-export class HostCheck extends pulumi.dynamic.Resource {
+export class HostCheck extends CachedDynamicResource {
     /** The checks of the last observation (create, update or refresh). */
     public readonly result!: pulumi.Output<HostResult>;
     /** Failed checks of the last observation, one line each; empty when the host passed. */
@@ -277,6 +278,7 @@ export class HostCheck extends pulumi.dynamic.Resource {
             ...extra,
         ]);
         super(
+            "host-check",
             hostCheckProvider,
             name,
             {

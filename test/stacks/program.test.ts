@@ -102,7 +102,9 @@ describe("stack program (mocks)", function () {
                 assert.equal(ami.inputs.mostRecent, true);
                 assert.equal("region" in ami.inputs, false, "the region is the provider's config, not the stack's");
             }
-            assert.equal(mocks.resources.filter((r) => r.type.startsWith("pulumi:providers:")).length, 0, "default providers only");
+            assert.equal(mocks.resources.filter((r) => r.type === "pulumi:providers:aws").length, 0, "the default AWS provider only (its region is the stack's aws:region)");
+            assert.deepEqual(mocks.resources.filter((r) => r.type.startsWith("pulumi:providers:")).map((r) => `${r.type} ${r.name}`),
+                ["pulumi:providers:command fleet-command"], "one explicit Command provider, the fleet's");
             assert.deepEqual(machines["web-1"], {
                 instanceId: "web-1-instance-id", publicIp: "203.0.113.10", privateIp: "172.31.5.10", amiId: "ami-0123456789abcdef0", loginUser: "admin",
             });

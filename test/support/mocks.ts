@@ -6,6 +6,8 @@ export interface Registered {
     type: string;
     name: string;
     inputs: any;
+    /** The provider reference (`URN::ID`) the resource was registered with, if any. */
+    provider?: string;
 }
 
 /**
@@ -22,7 +24,7 @@ export function installMocks(): { resources: Registered[]; invokes: Map<string, 
     pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
                 // Commands echo a plausible stdout so components can parse it; the subids ledger
                 // runs its real (pure) planning, as its provider's check() would.
                 let state = args.inputs;
