@@ -19,6 +19,7 @@
  * the outputs never say "passed" for a host that did not pass.
  */
 import { createHash } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlainConnection } from "../host/ssh-exec";
 import { withSsh } from "../host/ssh-exec";
@@ -118,10 +119,37 @@ export interface CheckProps {
     /** The steps' command lines; their scripts are in `__scripts`. */
     __steps: { name: HostStep["name"]; command: string }[];
     __connection: PlainConnection;
-    /** verify.sh and each step's script, by name. Internal keys stay out of every diff display. */
-    __scripts: Record<string, string>;
+    /**
+     * verify.sh and each step's script, by name, packed ({@link packScripts}); state written
+     * before the packing holds the plain object, which is read the same. Internal keys stay out of
+     * every diff display.
+     */
+    __scripts: PackedScripts | Record<string, string>;
     result?: HostResult;
     repaired?: string[];
+}
+
+/** `gzip+base64:` and the gzipped JSON of the scripts by name. */
+export type PackedScripts = string;
+
+/**
+ * The scripts as the check keeps them: one gzipped JSON object. Why: the state held every host's
+ * scripts twice (inputs and outputs, 115-167 KB each, the prelude in each script), and the engine
+ * sends them through every Check and Diff of a preview and writes the whole state after each step
+ * of an update; packed they are ~5x smaller (docs/notes/fleet-scale.md). gzip with a fixed
+ * header (no time, no name) is deterministic, so the same scripts give the same inputs.
+ */
+export function packScripts(scripts: Record<string, string>): PackedScripts {
+    const sorted = Object.fromEntries(Object.entries(scripts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return `gzip+base64:${gzipSync(Buffer.from(JSON.stringify(sorted)), { level: 9 }).toString("base64")}`;
+}
+
+/** The scripts by name, packed or (state from before the packing) plain. */
+export function unpackScripts(v: PackedScripts | Record<string, string> | undefined): Record<string, string> {
+    if (v === undefined) return {};
+    if (typeof v !== "string") return v;
+    if (!v.startsWith("gzip+base64:")) throw new Error("__scripts: not a packed script set");
+    return JSON.parse(gunzipSync(Buffer.from(v.slice("gzip+base64:".length), "base64")).toString("utf8"));
 }
 
 /** Runs one script and returns its stdout; a non-zero exit fails with its own report. */
@@ -140,12 +168,13 @@ async function runStep(exec: (c: string, s: string) => Promise<{ stdout: string;
 
 /** Observes (after re-running `repair` steps) and returns the new state. */
 async function observe(p: CheckProps, repair: HostStep["name"][]): Promise<CheckProps> {
+    const scripts = unpackScripts(p.__scripts);
     const stdout = await withSsh(p.__connection, async (exec) => {
         for (const name of repair) {
             const step = p.__steps.find((s) => s.name === name);
-            if (step) await runStep(exec, `${p.host}: repairing ${name}`, step.command, p.__scripts[name] ?? "");
+            if (step) await runStep(exec, `${p.host}: repairing ${name}`, step.command, scripts[name] ?? "");
         }
-        return runStep(exec, `${p.host}: verify.sh`, p.__observe, p.__scripts.verify ?? "");
+        return runStep(exec, `${p.host}: verify.sh`, p.__observe, scripts.verify ?? "");
     });
     return observedProps(p, stdout, repair);
 }
@@ -294,7 +323,7 @@ export class HostCheck extends CachedDynamicResource {
                 __observe: args.observe,
                 __steps: steps.apply((s) => s.map(({ name, command }) => ({ name, command }))),
                 __connection: args.connection,
-                __scripts: steps.apply((s) => Object.fromEntries([["verify", args.verifyScript], ...s.map((x) => [x.name, x.script])])),
+                __scripts: steps.apply((s) => packScripts(Object.fromEntries([["verify", args.verifyScript], ...s.map((x) => [x.name, x.script])]))),
                 result: undefined,
                 repaired: undefined,
             },

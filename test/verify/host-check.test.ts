@@ -50,3 +50,23 @@ describe("HostCheck provider", function () {
         assert.equal(d.changes, true, "the next preview shows it");
     });
 });
+
+describe("HostCheck's packed scripts", function () {
+    it("round-trips, gives the same text for the same scripts (any key order), and is much smaller", async function () {
+        const { packScripts, unpackScripts } = await import("../../components/verify/host-check");
+        const { readHostScript } = await import("../../components/host/script");
+        const scripts = { verify: readHostScript("verify/verify.sh"), subids: readHostScript("subids/subids-host.sh"), runtime: readHostScript("docker/docker-remap.sh") };
+        const packed = packScripts(scripts);
+        assert.deepEqual(unpackScripts(packed), scripts);
+        assert.equal(packScripts({ runtime: scripts.runtime, subids: scripts.subids, verify: scripts.verify }), packed, "deterministic: inputs do not change between runs");
+        const plain = JSON.stringify(scripts).length;
+        assert.ok(packed.length * 2 < plain, `packed ${packed.length} of ${plain}`);
+    });
+
+    it("reads state from before the packing (a plain object) and refuses anything else", async function () {
+        const { unpackScripts } = await import("../../components/verify/host-check");
+        assert.deepEqual(unpackScripts({ verify: "true" }), { verify: "true" });
+        assert.deepEqual(unpackScripts(undefined), {});
+        assert.throws(() => unpackScripts("#!/bin/bash"), /__scripts: not a packed script set/);
+    });
+});

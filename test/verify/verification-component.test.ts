@@ -79,7 +79,8 @@ describe("HostVerification (mocks, real observations)", function () {
         const c = checkOf("v-remap");
         const { start, count } = remapPass.expectedRange;
         assert.equal(c.inputs.__observe, `bash -s -- observe --runtime docker-remap --user ${remapPass.user.name} --expect-range ${start}:${count}`);
-        assert.equal(c.inputs.__scripts.verify, script);
+        assert.equal(check.unpackScripts(c.inputs.__scripts).verify, script);
+        assert.match(c.inputs.__scripts, /^gzip\+base64:/, "packed");
         assert.ok(isSecret(c.inputs.__connection), "the connection (with its key) is secret");
         assert.deepEqual(c.inputs.drift, [], "the program declares no drift");
         assert.deepEqual(c.inputs.repair, [], "and nothing to repair");
@@ -130,7 +131,7 @@ describe("HostVerification (mocks, real observations)", function () {
         assert.equal(ra[1], rb[1], "the same verify.sh and arguments give the same digest");
         assert.deepEqual([ra[2], rb[2]], ["cfg-1", "cfg-2"]);
         assert.deepEqual(checkOf("v-t1").inputs.__steps, [{ name: "runtime", command: "apply --user a" }]);
-        assert.equal(checkOf("v-t1").inputs.__scripts.runtime, "echo runtime");
+        assert.equal(check.unpackScripts(checkOf("v-t1").inputs.__scripts).runtime, "echo runtime");
     });
 
     for (const fixture of ["remap-off", "remap-userns-host"]) {
