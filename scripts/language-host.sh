@@ -6,9 +6,9 @@
 # Why: engines since v3.1xx send a project's runtime options in their RPCs; the 3.68 host reads
 # them only as command-line flags, which this engine no longer passes. Without this, every
 # project runs with ts-node registered (typescript defaults to true), Pulumi.yaml's
-# `typescript: false` included: ts-node and its source-map stack traces cost this project's
-# program 0.5-0.6 s on every preview (measured: docs/notes/fleet-scale.md). A standard install
-# honours the option itself; this makes ours do the same.
+# `typescript: false` included, so ts-node and its source-map stack traces were loaded into
+# every program (docs/notes/fleet-scale.md). A standard install honours the option itself; this
+# makes ours do the same.
 #
 # The engine starts a language host in the program's directory (`main`'s folder, here stacks/):
 # the project is the nearest Pulumi.yaml at or above it, as the CLI itself finds it.

@@ -5,9 +5,9 @@
  * Why: `pulumi.dynamic.Resource` serializes its provider's closure (`__provider`, the code the
  * engine's Node.js dynamic provider runs) on every program run: the SDK walks the closure through
  * the V8 inspector and parses each function with the TypeScript parser. For this project's two
- * providers that was 0.25-0.45 s of every preview, and the first dynamic resource (the ledger)
- * could not be registered, nor the engine start its dynamic provider, until it was done
- * (docs/notes/fleet-scale.md). The text only changes when code changes, so it is kept under
+ * providers that was about 0.25 s of every preview's program, and the first dynamic resource
+ * (the ledger) could not be registered, nor the engine start its dynamic provider, until it was
+ * done (docs/notes/fleet-scale.md). The text only changes when code changes, so it is kept under
  * node_modules/.cache/hardened-hosts-providers/, keyed by everything it is made from:
  *
  * - every file of the library's own tree (components/: a captured function or constant may come

@@ -136,7 +136,8 @@ export type PackedScripts = string;
  * The scripts as the check keeps them: one gzipped JSON object. Why: the state held every host's
  * scripts twice (inputs and outputs, 115-167 KB each, the prelude in each script), and the engine
  * sends them through every Check and Diff of a preview and writes the whole state after each step
- * of an update; packed they are ~5x smaller (docs/notes/fleet-scale.md). gzip with a fixed
+ * of an update; packed they are ~2.7x smaller (a busy host's three: 148 KB -> 55 KB;
+ * docs/notes/fleet-scale.md). gzip with a fixed
  * header (no time, no name) is deterministic, so the same scripts give the same inputs.
  */
 export function packScripts(scripts: Record<string, string>): PackedScripts {
