@@ -2,7 +2,7 @@
 # Makes the Pulumi engine available with no internet:
 #   pulumi                         the CLI/engine, built from its Go module
 #   pulumi-language-nodejs         the Node.js language host, built from its Go module
-#   pulumi-resource-pulumi-nodejs  the dynamic-provider launcher shipped inside the Go SDK module
+#   pulumi-resource-pulumi-nodejs  the dynamic-provider launcher (scripts/dynamic-provider.js)
 #   pulumi-resource-command 1.2.1  the Command provider plugin (see tools/command-provider/)
 #
 # Binaries are cached by version outside the clone (HH_TOOLCHAIN_DIR), so a second run, or a
@@ -80,6 +80,16 @@ build_cli() {
   done_step
 }
 
+# Copies a file of the checkout into the toolchain's bin (atomically) unless the same bytes are
+# there already: a cached toolchain takes the checkout's current copy.
+install_from_checkout() {
+  local from="$repo/$1" to="$bin/$2" mode=$3
+  cmp -s "$from" "$to" && return 0
+  install -m "$mode" "$from" "$to.tmp.$$"
+  mv -f "$to.tmp.$$" "$to"
+  log "$2: installed from $1"
+}
+
 build_language_host() {
   if [ "$HH_PULUMI_VERSION" = "3.258.0" ] && module_available "$LANGHOST_MODULE" "$LANGHOST_PSEUDO_3_258_0"; then
     if [ -x "$bin/pulumi-language-nodejs" ] && [ "$(head -c 4 "$bin/pulumi-language-nodejs")" = $'\x7fELF' ]; then
@@ -115,21 +125,14 @@ build_language_host() {
       github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
     done_step
   fi
-  if ! cmp -s "$repo/scripts/language-host.sh" "$bin/pulumi-language-nodejs"; then
-    install -m 0755 "$repo/scripts/language-host.sh" "$bin/pulumi-language-nodejs.tmp.$$"
-    mv -f "$bin/pulumi-language-nodejs.tmp.$$" "$bin/pulumi-language-nodejs"
-    log "pulumi-language-nodejs: the v$LANGHOST_FALLBACK_SDK host behind scripts/language-host.sh"
-  fi
+  install_from_checkout scripts/language-host.sh pulumi-language-nodejs 0755
 }
 
 install_dynamic_provider_launcher() {
-  local target="$bin/pulumi-resource-pulumi-nodejs"
-  [ -x "$target" ] && { log "pulumi-resource-pulumi-nodejs: cached"; return; }
-  step "pulumi-resource-pulumi-nodejs: copying from the sdk/v3 module"
-  local dir
-  dir=$(cd "$src/cli" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
-  install -m 0755 "$dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$target"
-  done_step
+  # scripts/dynamic-provider.js (it says why) instead of the sh launcher in the Go SDK module, with
+  # the closure deferral it loads beside it.
+  install_from_checkout scripts/dynamic-provider.js pulumi-resource-pulumi-nodejs 0755
+  install_from_checkout stacks/lazy-closure.js lazy-closure.js 0644
 }
 
 install_command_provider() {

@@ -5,6 +5,9 @@ const path = require("node:path");
 // Before anything loads @pulumi/pulumi: the closure serializer loads on first use (it says why).
 require("./lazy-closure").install(path.resolve(__dirname, ".."));
 require("./transpile-cache").register();
+// The SDK's runtime (cmd/run) has installed its stack formatting by now: promises' stacks are
+// formatted only when the SDK will print them (it says why).
+require("./promise-stacks").install();
 
 // The stack outputs are what the main module exports.
 module.exports = require("./index.ts");
