@@ -8,6 +8,9 @@ require("./transpile-cache").register();
 // The SDK's runtime (cmd/run) has installed its stack formatting by now: promises' stacks are
 // formatted only when the SDK will print them (it says why).
 require("./promise-stacks").install();
+// The SDK's per-resource debug trace is sent only when the pulumi command will show or log it
+// (it says why and how it tells).
+require("./sdk-debug-logs").install(path.resolve(__dirname, ".."));
 
 // The stack outputs are what the main module exports.
 module.exports = require("./index.ts");
