@@ -15,7 +15,7 @@
 import { spawnSync } from "node:child_process";
 import { TestLab } from "../test/support/lab";
 import { ProjectStack } from "../test/support/project-stack";
-import { hostNow, labStackConfig, runBench, sshSessions } from "./lab-bench";
+import { cleanupOnce, hostNow, labStackConfig, runBench, sshSessions } from "./lab-bench";
 
 const HOSTS = ["bench-1", "bench-2", "bench-3"];
 const RUNTIMES: Record<string, string> = {
@@ -67,6 +67,12 @@ function measuredUp(lab: TestLab, stack: ProjectStack, hosts: string[], label: s
 async function main(): Promise<void> {
     const lab = new TestLab({ name: "bench", portBase: 22500, net: 30, hosts: 3 });
     let stack: ProjectStack | undefined;
+    const done = cleanupOnce(() => {
+        try { stack?.pulumi(["destroy", "--yes", "--skip-preview"]); } finally {
+            stack?.dispose();
+            lab.down();
+        }
+    });
     try {
         const [, labUp] = timed(() => lab.up());
         console.log(`lab up (3 hosts, cached root filesystems): ${f1(labUp)} s`);
@@ -109,10 +115,7 @@ async function main(): Promise<void> {
         const [, destroy] = timed(() => stack!.ok(["destroy", "--yes", "--skip-preview"]));
         console.log(`destroy, 3 hosts: ${f1(destroy)} s`);
     } finally {
-        try { stack?.pulumi(["destroy", "--yes", "--skip-preview"]); } finally {
-            stack?.dispose();
-            lab.down();
-        }
+        done();
     }
 }
 

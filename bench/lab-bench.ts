@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
 import { TestLab } from "../test/support/lab";
 
 /** The host's clock, as journalctl --since reads it. */
@@ -26,8 +28,68 @@ export function sshSessions(lab: TestLab, host: string, since: string): [number,
     return out;
 }
 
-/** Runs a bench's main: an error is printed and fails the process (each main cleans up in its own finally). */
+/** Pulumi runs a bench awaits (spawned, not spawnSync'd): stopped first when the bench is stopped. */
+const children = new Set<number>();
+/** Tracks a child until the returned function is called (when it has exited). */
+export function trackChild(pid: number): () => void {
+    children.add(pid);
+    return () => children.delete(pid);
+}
+
+let cleanup: (() => void) | undefined;
+let cleaning = false;
+/**
+ * The bench's cleanup (its stack destroyed, its lab down), run once: by main's `finally`, or by
+ * SIGINT/SIGTERM/SIGHUP first (runBench), so a stopped bench leaves no lab hosts running. A
+ * signal during a synchronous step is handled when the step returns.
+ */
+export function cleanupOnce(fn: () => void): () => void {
+    let done = false;
+    cleanup = () => {
+        if (done) return;
+        done = true;
+        cleaning = true;
+        fn();
+    };
+    return cleanup;
+}
+
+/** A child has exited (gone, or a zombie nobody has reaped: the event loop is not running). */
+function exited(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+    } catch {
+        return true;
+    }
+}
+
+/** SIGINT to every tracked pulumi (it cancels cleanly, releasing the stack's lock); waits up to 60 s. */
+function stopChildren(): void {
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    for (const pid of children) {
+        try { process.kill(pid, "SIGINT"); } catch { /* gone */ }
+    }
+    for (let waited = 0; waited < 60_000 && [...children].some((pid) => !exited(pid)); waited += 200) Atomics.wait(sleeper, 0, 0, 200);
+}
+
+/** Runs a bench's main: an error is printed and fails the process; a signal runs its cleanup first. */
 export function runBench(main: () => Promise<void>): void {
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+        process.on(sig, () => {
+            if (cleaning) {
+                console.error(`${sig}: the bench is cleaning up already; that finishes first`);
+                return;
+            }
+            console.error(`${sig}: stopping the bench's pulumi runs, then destroying its stack and taking its lab down`);
+            try {
+                stopChildren();
+                cleanup?.();
+            } finally {
+                process.exit(128 + os.constants.signals[sig]);
+            }
+        });
+    }
     main().catch((e: unknown) => {
         console.error(e);
         process.exitCode = 1;

@@ -59,6 +59,10 @@ describe("HostCheck's packed scripts", function () {
         const packed = packScripts(scripts);
         assert.deepEqual(unpackScripts(packed), scripts);
         assert.equal(packScripts({ runtime: scripts.runtime, subids: scripts.subids, verify: scripts.verify }), packed, "deterministic: inputs do not change between runs");
+        // Packed once per distinct set (hosts of one mode share it); another set is packed anew.
+        const edited = { ...scripts, runtime: `${scripts.runtime}\n# edited\n` };
+        assert.equal(unpackScripts(packScripts(edited)).runtime, edited.runtime);
+        assert.equal(unpackScripts(packScripts(scripts)).runtime, scripts.runtime);
         const plain = JSON.stringify(scripts).length;
         assert.ok(packed.length * 2 < plain, `packed ${packed.length} of ${plain}`);
     });
