@@ -12,5 +12,8 @@ require("./promise-stacks").install();
 // (it says why and how it tells).
 require("./sdk-debug-logs").install(path.resolve(__dirname, ".."));
 
+// Long strings cross the engine's RPCs through Buffer, not google-protobuf's byte loops (it says why).
+require("./protobuf-strings").install(path.resolve(__dirname, ".."));
+
 // The stack outputs are what the main module exports.
 module.exports = require("./index.ts");
