@@ -7,9 +7,11 @@
  *     its sshd journal: the slowest host and the sum), SSH sessions per host, and what the wall
  *     time does not explain by the slowest host (engine, program, and waiting for CPU);
  *   - the engine's peak memory (all processes under `pulumi`, sampled every 200 ms);
- *   - a no-change `pulumi preview` (host-work-free; the median of five runs and their range) and
- *     a no-change `pulumi up --refresh` (one observation per host), and the ratio of each to N = 1;
- *   - the SSH parallelism achieved: the most sessions open at once across hosts.
+ *   - the host-work-free steps, a no-change `pulumi preview` and a no-change `pulumi up` (the
+ *     median of five runs each and their range), and a no-change `pulumi up --refresh` (one
+ *     observation per host), and the ratio of each to N = 1;
+ *   - the SSH parallelism achieved: the most sessions open at once across hosts;
+ *   - the machine's background CPU before the host-work-free steps (the hosts' own processes).
  * The hosts share this machine's cores with the engine: "not explained" grows when host work
  * competes for CPU, which the sum of host work against the wall time shows.
  * Lab "fleet" (ports 22700.., subnets 10.99.101..) and the stack are removed at the end, or
@@ -17,6 +19,7 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import { TestLab } from "../test/support/lab";
 import { ProjectStack } from "../test/support/project-stack";
 import { cleanupOnce, hostNow, labStackConfig, previewBreakdown, runBench, sshSessions, trackChild } from "./lab-bench";
@@ -25,7 +28,7 @@ const arg = process.argv.indexOf("--hosts");
 const COUNTS = (arg > 0 ? process.argv[arg + 1]! : "1,3,6,12").split(",").map(Number);
 if (COUNTS.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) throw new Error("--hosts takes counts 1..16, e.g. 1,3,6,12");
 const MAX = Math.max(...COUNTS);
-const PREVIEW_RUNS = 5;
+const RUNS = 5;
 const names = (n: number) => Array.from({ length: n }, (_, i) => `fleet-${i + 1}`);
 const f1 = (n: number) => n.toFixed(1);
 
@@ -59,6 +62,26 @@ function treeRss(root: number): number {
     return total;
 }
 
+/** Busy and total jiffies of all CPUs (/proc/stat's first line; idle and iowait are not busy). */
+function cpuJiffies(): { busy: number; total: number } {
+    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3]! - f[4]!, total };
+}
+
+/**
+ * The machine's CPU busy (in cores) while nothing of ours runs, over `seconds`: the hosts' own
+ * processes (dockerd, containers, journald) compete with the engine for the same cores, and a
+ * host-work-free step of N hosts is only comparable to one of 1 host under the same load.
+ */
+async function backgroundCores(seconds: number): Promise<number> {
+    const a = cpuJiffies();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const b = cpuJiffies();
+    const cores = os.cpus().length;
+    return ((b.busy - a.busy) / (b.total - a.total)) * cores;
+}
+
 /** Runs `pulumi ARGS` on the stack, sampling its process tree's memory; wall seconds and peak MiB. */
 async function measured(stack: ProjectStack, args: string[]): Promise<{ wall: number; peakMiB: number }> {
     const { cmd, env } = stack.command(args);
@@ -77,6 +100,18 @@ async function measured(stack: ProjectStack, args: string[]): Promise<{ wall: nu
     return { wall: Number(process.hrtime.bigint() - t0) / 1e9, peakMiB: peak / 1024 };
 }
 
+/** RUNS runs of `pulumi ARGS`: the median wall time, the range, and the peak memory of all. */
+async function median(stack: ProjectStack, args: string[]): Promise<{ wall: number; spread: string; peakMiB: number }> {
+    const runs: { wall: number; peakMiB: number }[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await measured(stack, args));
+    const walls = runs.map((r) => r.wall).sort((a, b) => a - b);
+    return {
+        wall: walls[Math.floor(walls.length / 2)]!,
+        spread: `${walls[0]!.toFixed(2)}-${walls[walls.length - 1]!.toFixed(2)}`,
+        peakMiB: Math.max(...runs.map((r) => r.peakMiB)),
+    };
+}
+
 async function main(): Promise<void> {
     const lab = new TestLab({ name: "fleet", portBase: 22700, net: 100, hosts: MAX, profile: "busy" });
     let stack: ProjectStack | undefined;
@@ -87,7 +122,7 @@ async function main(): Promise<void> {
         }
     });
     const rows: string[] = [];
-    let base: { preview: number; refresh: number } | undefined;
+    let base: { preview: number; noop: number; refresh: number } | undefined;
     try {
         const t = process.hrtime.bigint();
         lab.up();
@@ -103,31 +138,32 @@ async function main(): Promise<void> {
             const work = per.map((s) => s.reduce((a, [o, c]) => a + c - o, 0));
             const slowest = Math.max(...work), sum = work.reduce((a, b) => a + b, 0);
             const parallel = peakOverlap(per.flat());
-            // Five runs, the median kept: one run of a 2-4 s step proves little on a shared machine.
-            const previews: { wall: number; peakMiB: number }[] = [];
-            for (let i = 0; i < PREVIEW_RUNS; i++) previews.push(await measured(stack, ["preview", "--expect-no-changes"]));
-            const walls = previews.map((p) => p.wall).sort((a, b) => a - b);
-            const preview = { wall: walls[Math.floor(walls.length / 2)]!, peakMiB: Math.max(...previews.map((p) => p.peakMiB)) };
-            const spread = `${f1(walls[0]!)}-${f1(walls[walls.length - 1]!)}`;
+            // The host-work-free steps, five runs each, the median kept: one run of a 2-4 s step
+            // proves little on a shared machine.
+            const background = await backgroundCores(5);
+            const preview = await median(stack, ["preview", "--expect-no-changes"]);
+            const noop = await median(stack, ["up", "--yes", "--skip-preview", "--expect-no-changes"]);
             // Every N: what grows with the hosts is what the goal is about.
             const verbose = stack.pulumi(["preview", "--expect-no-changes", "-v=7", "--logtostderr", "--logflow"]);
             console.log(`      no-change preview, where the time goes: ${previewBreakdown(verbose.out)}`);
             const sinceRefresh = Object.fromEntries(hosts.map((h) => [h, hostNow(lab, h)]));
             const refresh = await measured(stack, ["up", "--yes", "--skip-preview", "--refresh", "--expect-no-changes"]);
             const refreshSessions = hosts.map((h) => sshSessions(lab, h, sinceRefresh[h]!).length);
-            base ??= { preview: preview.wall, refresh: refresh.wall };
+            base ??= { preview: preview.wall, noop: noop.wall, refresh: refresh.wall };
             console.log(`N=${n}: fresh up ${f1(up.wall)} s (peak ${up.peakMiB.toFixed(0)} MiB); host work: slowest ${f1(slowest)} s, sum ${f1(sum)} s; ` +
                 `not explained by the slowest host ${f1(Math.max(0, up.wall - slowest))} s; SSH sessions per host ${[...new Set(per.map((s) => s.length))].join("/")}, ` +
                 `at most ${parallel} open at once`);
-            console.log(`      no-change preview ${preview.wall.toFixed(2)} s median of ${PREVIEW_RUNS} (${spread}; ${(preview.wall / base.preview).toFixed(2)}x N=1, peak ${preview.peakMiB.toFixed(0)} MiB); ` +
-                `no-change up --refresh ${f1(refresh.wall)} s (${(refresh.wall / base.refresh).toFixed(2)}x N=1, peak ${refresh.peakMiB.toFixed(0)} MiB, ` +
+            console.log(`      background CPU before the host-work-free steps (the hosts' own processes, 5 s): ${background.toFixed(2)} of ${os.cpus().length} cores`);
+            console.log(`      no-change preview ${preview.wall.toFixed(2)} s median of ${RUNS} (${preview.spread}; ${(preview.wall / base.preview).toFixed(2)}x N=1, peak ${preview.peakMiB.toFixed(0)} MiB); ` +
+                `no-change up ${noop.wall.toFixed(2)} s median of ${RUNS} (${noop.spread}; ${(noop.wall / base.noop).toFixed(2)}x N=1)`);
+            console.log(`      no-change up --refresh ${f1(refresh.wall)} s (${(refresh.wall / base.refresh).toFixed(2)}x N=1, peak ${refresh.peakMiB.toFixed(0)} MiB, ` +
                 `sessions per host ${[...new Set(refreshSessions)].join("/")})`);
-            rows.push(`| ${n} | ${f1(up.wall)} | ${f1(slowest)} | ${f1(sum)} | ${parallel} | ${preview.wall.toFixed(2)} (${spread}) | ${f1(refresh.wall)} | ${up.peakMiB.toFixed(0)} |`);
+            rows.push(`| ${n} | ${f1(up.wall)} | ${f1(slowest)} | ${f1(sum)} | ${parallel} | ${preview.wall.toFixed(2)} (${preview.spread}) | ${noop.wall.toFixed(2)} (${noop.spread}) | ${f1(refresh.wall)} | ${up.peakMiB.toFixed(0)} | ${background.toFixed(2)} |`);
             const destroy = await measured(stack, ["destroy", "--yes", "--skip-preview"]);
             console.log(`      destroy ${f1(destroy.wall)} s`);
         }
-        console.log("\n| hosts | fresh up s | slowest host work s | host work sum s | SSH open at once | no-change preview s, median (range) | no-change up --refresh s | up peak MiB |");
-        console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        console.log("\n| hosts | fresh up s | slowest host work s | host work sum s | SSH open at once | no-change preview s, median (range) | no-change up s, median (range) | no-change up --refresh s | up peak MiB | background CPU, cores |");
+        console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for (const r of rows) console.log(r);
     } finally {
         done();
