@@ -76,6 +76,17 @@ lab_cgroups() {
   done
 }
 
+# IDs of the containers a host's dockerd keeps (rootful, and under userns-remap's per-user roots),
+# read from its /var/lib/docker (a directory of the lab, bound in): their cgroups are named by them.
+host_container_ids() {
+  local p
+  for p in "$1"/var-lib-docker/containers/* "$1"/var-lib-docker/*.*/containers/*; do
+    [ -d "$p" ] || continue
+    p=${p##*/}
+    if [[ $p =~ ^[0-9a-f]{64}$ ]]; then echo "$p"; fi
+  done
+}
+
 usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P] | status | down"; }
 
 check_settings() {
@@ -142,6 +153,13 @@ down() {
   local d
   [ -d "$lab" ] || { say "nothing to stop ($lab does not exist)"; return 0; }
   if [ -d "$lab/hosts" ]; then
+    # Containers still running when a host powers off leave their cgroups (named by container
+    # ID, under /sys/fs/cgroup/*/docker of this machine's cgroup v1 hierarchies, which may have
+    # been there before the lab): their IDs are read from the hosts' /var/lib/docker first,
+    # and those cgroups (nothing else) are removed once the hosts are down.
+    if [ -d "$lab/net" ]; then
+      for d in "$lab"/hosts/*/; do host_container_ids "${d%/}"; done > "$lab/net/container-ids"
+    fi
     # Every host is asked to power off first, so their (up to 10 s) shutdowns overlap.
     for d in "$lab"/hosts/*/; do
       if alive "${d%/}/nspawn.pid"; then kill "$(cat "${d%/}/nspawn.pid")" 2>/dev/null || true; fi
@@ -168,11 +186,20 @@ down() {
     fi
     machine_unlock
   fi
+  local c id
+  # The cgroups of the hosts' containers, by ID (empty directories only: rmdir refuses anything
+  # else, and a cgroup with a process in it).
+  if [ -s "$lab/net/container-ids" ]; then
+    while IFS= read -r id; do
+      for c in /sys/fs/cgroup/*/docker/"$id"; do
+        if [ -d "$c" ]; then find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
+      done
+    done < "$lab/net/container-ids"
+  fi
   # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root, rootful Podman
   # machine.slice (systemd manager) or libpod_parent (cgroupfs); remove the ones that did not
-  # exist before `up` (empty directories only: rmdir refuses anything else).
+  # exist before `up` (empty directories only).
   if [ -f "$lab/net/cgroups-before" ]; then
-    local c
     while IFS= read -r c; do
       grep -qxF "$c" "$lab/net/cgroups-before" && continue
       find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true

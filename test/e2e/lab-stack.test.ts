@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import { TestLab, labAvailable } from "../support/lab";
 import { ProjectStack } from "../support/project-stack";
 
@@ -152,6 +153,16 @@ function endToEnd({ suite, lab: labName, portBase, net }: (typeof SUITES)[number
             assert.doesNotMatch(lab!.run(H1, "docker info -f '{{json .SecurityOptions}}'"), /userns/);
             // The busy host's own containers live under the daemon's original root: back and running.
             assert.match(lab!.run(H1, "docker ps --format '{{.Names}}' | sort | tr '\\n' ' '"), /lab-web lab-worker/);
+        });
+
+        it("lab down leaves none of the busy host's container cgroups on this machine (cgroup v1)", function () {
+            // Its containers are running when it powers off; under cgroup v1 their cgroups sit in
+            // this machine's /sys/fs/cgroup/*/docker, named by container ID.
+            const ids = lab!.run(H1, "docker ps -q --no-trunc").split("\n").filter((l) => /^[0-9a-f]{64}$/.test(l));
+            assert.ok(ids.length >= 2, "the busy host runs its containers");
+            lab!.down();
+            const left = ids.flatMap((id) => fs.readdirSync("/sys/fs/cgroup").map((c) => `/sys/fs/cgroup/${c}/docker/${id}`)).filter((d) => fs.existsSync(d));
+            assert.deepEqual(left, []);
         });
     });
 }
