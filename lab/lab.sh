@@ -87,6 +87,12 @@ host_container_ids() {
   done
 }
 
+# Removes the cgroup directory $1 and the ones below it, the empty ones only (rmdir refuses a
+# cgroup with a process in it, and any directory with something left in it).
+rmdir_cgroup() {
+  find "$1" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+}
+
 usage() { die "usage: lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P] | status | down"; }
 
 check_settings() {
@@ -187,22 +193,21 @@ down() {
     machine_unlock
   fi
   local c id
-  # The cgroups of the hosts' containers, by ID (empty directories only: rmdir refuses anything
-  # else, and a cgroup with a process in it).
+  # The cgroups of the hosts' containers, by ID.
   if [ -s "$lab/net/container-ids" ]; then
     while IFS= read -r id; do
       for c in /sys/fs/cgroup/*/docker/"$id"; do
-        if [ -d "$c" ]; then find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
+        if [ -d "$c" ]; then rmdir_cgroup "$c"; fi
       done
     done < "$lab/net/container-ids"
   fi
   # dockerd inside the hosts made cgroup v1 hierarchies named docker at the root, rootful Podman
   # machine.slice (systemd manager) or libpod_parent (cgroupfs); remove the ones that did not
-  # exist before `up` (empty directories only).
+  # exist before `up`.
   if [ -f "$lab/net/cgroups-before" ]; then
     while IFS= read -r c; do
       grep -qxF "$c" "$lab/net/cgroups-before" && continue
-      find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+      rmdir_cgroup "$c"
     done < <(lab_cgroups)
   fi
   rm -rf --one-file-system "$lab"
