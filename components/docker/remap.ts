@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { Problems, nonRootUserProblem } from "../host/validate";
+import { Problems, runtimeUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { ScriptReport, parseReport } from "../host/report";
 
@@ -81,7 +81,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
         super("hardened-hosts:docker:DockerUsernsRemap", name, {}, opts);
         // Every problem of the arguments at once, before anything is registered.
         const problems = new Problems(this);
-        const user = problems.check("remapUser", args.remapUser ?? "dockremap", nonRootUserProblem);
+        const user = problems.check("remapUser", args.remapUser ?? "dockremap", runtimeUserProblem);
         const range = problems.check("range", args.range, containerRangeProblem);
         const checkedOptions = problems.check("daemonOptions", args.daemonOptions ?? {}, (o) => {
             if (o === null || typeof o !== "object" || Array.isArray(o)) return "must be an object of daemon.json keys";

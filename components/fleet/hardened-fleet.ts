@@ -8,6 +8,7 @@ import { SubidLedger } from "../subids/ledger";
 import { isValidOwner } from "../subids/ranges";
 import { FleetSummary, HostResult, fleetSummary } from "../verify/checks";
 import { HardenedHost, RuntimeSpec, runtimeOwner, runtimeRangeSize } from "./hardened-host";
+import { fleetOwnerProblems } from "./owners";
 
 /** One host of a fleet. */
 export interface FleetHostSpec {
@@ -65,6 +66,8 @@ export class HardenedFleet extends pulumi.ComponentResource {
         super("hardened-hosts:index:HardenedFleet", name, {}, opts);
         // Every problem of the arguments at once, before anything is registered.
         const problems = new Problems(this);
+        // No subordinate IDs for system accounts, no tenant named as a remap user (issue 28).
+        fleetOwnerProblems(args, problems);
         const tenants = args.tenants ?? {};
         for (const owner of Object.keys(tenants)) {
             if (!isValidOwner(owner)) problems.add(`tenants.${owner}`, "is not a valid login name or UID");

@@ -2,7 +2,7 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
-import { Problems, componentError } from "../host/validate";
+import { Problems, componentError, systemAccountProblem } from "../host/validate";
 import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_POOL_OWNER, PodmanAuto, autoPoolSize } from "../podman/podman-auto";
 import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
@@ -145,15 +145,30 @@ export class HardenedHost extends pulumi.ComponentResource {
         const owner = runtimeOwner(args.runtime);
         // A plain allocation is checked now; one from a ledger when it resolves (see Problems).
         const problems = new Problems(this);
-        const allocation = problems.check("allocation", args.allocation, (a: Allocation) =>
-            a[owner] ? undefined : `has no range for the runtime's owner ${JSON.stringify(owner)}`);
+        // The remap user and a pool owner are the project's own (system) accounts; every other
+        // owner (tenants, a rootless runtime's user) must not be a system account.
+        const systemOwner = args.runtime.mode === "userns-remap" || args.runtime.mode === "podman-auto" ? owner : undefined;
+        const allocation = problems.check("allocation", args.allocation, (a: Allocation) => {
+            if (!a[owner]) return `has no range for the runtime's owner ${JSON.stringify(owner)}`;
+            const system = Object.keys(a).filter((o) => o !== systemOwner && systemAccountProblem(o) !== undefined);
+            return system.length === 0 ? undefined
+                : `${system.map((o) => JSON.stringify(o)).join(", ")}: system accounts get no subordinate IDs`;
+        });
         problems.throwIfAny();
         this.runtimeRange = allocation.apply((a) => a[owner]!);
 
         // Each step's component passes its dependsOn on to its commands (the SDK does not), so
         // ordering the components orders the host work, for `pulumi destroy` too. The first step
         // waits for args.dependsOn and for this component's own dependsOn.
-        const subids = new HostSubids(`${name}-subids`, { connection: args.connection, allocation: args.allocation },
+        // The remap user and a pool owner may be system accounts (the remap user is one by
+        // design); every other owner that is a system account on the host is refused there. On a
+        // userns-remap host daemon.json is checked before the subids step writes anything.
+        const subids = new HostSubids(`${name}-subids`, {
+            connection: args.connection,
+            allocation: args.allocation,
+            systemOwners: args.runtime.mode === "userns-remap" || args.runtime.mode === "podman-auto" ? [owner] : [],
+            dockerConfig: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json" : undefined,
+        },
             pulumi.mergeOptions({ parent: this, dependsOn: args.dependsOn }, { dependsOn: opts?.dependsOn }));
         const runtime = args.runtime;
         // A host's mode can change (userns-remap → podman, ...): the new mode's command takes

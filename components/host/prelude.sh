@@ -175,18 +175,54 @@ read_os_release() {
 }
 
 # Files: atomic writes (temp file in the same folder, owner and mode of the file it replaces).
+# A write that fails (no space left, say) leaves DEST as it was and no temp file: put_file returns
+# non-zero with PUT_FILE_ERROR saying why ("no space left on /etc/docker"), for the caller to undo
+# its earlier steps and fail naming it.
+PUT_FILE_ERROR=""
 put_file() { # put_file SRC DEST [REFERENCE]: DEST gets SRC's bytes atomically; a symlink DEST stays a link, its target is written
-  local src=$1 dest=$2 ref=${3:-$2} tmp
+  local src=$1 dest=$2 ref=${3:-$2} tmp err
+  PUT_FILE_ERROR=""
   [ -L "$dest" ] && dest=$(readlink -f -- "$dest")
-  tmp=$(mktemp "${dest%/*}/.${dest##*/}.hh.XXXXXX")
-  cat "$src" > "$tmp"
+  if ! tmp=$(mktemp "${dest%/*}/.${dest##*/}.hh.XXXXXX" 2>&1); then
+    PUT_FILE_ERROR="cannot create a temp file in ${dest%/*}: ${tmp##*: }"; return 1
+  fi
+  if ! err=$( { cat -- "$src" > "$tmp"; } 2>&1 ); then
+    rm -f -- "$tmp"
+    case "$err" in
+      *"No space left"*) PUT_FILE_ERROR="no space left on ${dest%/*}" ;;
+      *) PUT_FILE_ERROR="writing ${dest} failed: ${err##*: }" ;;
+    esac
+    return 1
+  fi
   if [ -e "$ref" ]; then
-    chmod --reference="$ref" "$tmp"
+    chmod --reference="$ref" "$tmp" || { rm -f -- "$tmp"; PUT_FILE_ERROR="chmod of a temp file in ${dest%/*} failed"; return 1; }
     chown --reference="$ref" "$tmp" 2>/dev/null || true
   else
     chmod 0644 "$tmp"
   fi
-  mv -f "$tmp" "$dest"
+  mv -f -- "$tmp" "$dest" || { rm -f -- "$tmp"; PUT_FILE_ERROR="renaming a temp file onto $dest failed"; return 1; }
+}
+
+# Why FILE is not one JSON object (dockerd's daemon.json), or nothing: a UTF-8 byte order mark is
+# a problem (dockerd 20.10 does not start with one); python3's json module, else jq, reads the
+# rest. Nothing either when neither tool is here (the runtime step installs or refuses then).
+json_object_problem() { # json_object_problem FILE
+  local f=$1 out
+  if [ "$(head -c 3 -- "$f" | od -An -tx1 | tr -d ' \n')" = efbbbf ]; then
+    echo "it starts with a UTF-8 byte order mark (dockerd 20.10 does not start with one): remove its first 3 bytes (EF BB BF)"; return 0
+  fi
+  if python3 -c 'import json' </dev/null >/dev/null 2>&1; then
+    python3 -c '
+import json, sys
+try:
+    v = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+except (ValueError, UnicodeDecodeError) as e:
+    print(e); sys.exit(0)
+if not isinstance(v, dict): print("the top-level value is not an object")' "$f" </dev/null 2>&1 | head -n 1
+  elif jq --version </dev/null >/dev/null 2>&1; then
+    out=$(jq -s 'if length != 1 then error("expected exactly one JSON value, found \(length)") elif (.[0] | type) != "object" then error("the top-level value is \(.[0] | type), not an object") else empty end' "$f" </dev/null 2>&1) || printf '%s\n' "${out#jq: error (at *): }" | head -n 1
+  fi
+  return 0
 }
 
 lock_config() { # one apply/remove at a time per host

@@ -88,3 +88,36 @@ export function nonRootUserProblem(user: string): string | undefined {
     }
     return undefined;
 }
+
+/** Why `user` cannot own a runtime or a pool: not a non-root login name, or a system account's. */
+export function runtimeUserProblem(user: string): string | undefined {
+    return nonRootUserProblem(user) ?? systemAccountProblem(user);
+}
+
+/**
+ * Names of system accounts Linux distributions ship (Debian's base-passwd and the packages every
+ * host has, systemd's, RHEL's): never a tenant, a rootless runtime's user or a remap user. An
+ * account on a host with a UID below its login.defs' UID_MIN is refused there too (subids-host.sh).
+ */
+export const SYSTEM_ACCOUNT_NAMES: ReadonlySet<string> = new Set([
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm", "operator", "halt", "shutdown", "ftp", "tss",
+    "_apt", "messagebus", "dbus", "sshd", "polkitd", "systemd-network", "systemd-resolve", "systemd-timesync",
+    "systemd-journal", "systemd-coredump", "systemd-oom", "syslog", "uuidd", "tcpdump", "dnsmasq", "avahi",
+    "ntp", "chrony", "postfix", "statd", "rpc", "nfsnobody", "sssd", "docker", "default",
+]);
+
+/**
+ * Why `name` cannot own subordinate IDs as a tenant or a runtime's user: a well-known system
+ * account's name, or a numeric UID below 1000 (useradd's UID_MIN) or 65534 (nobody). Undefined
+ * when it can. (The remap user is a system account by design: it is never checked with this.)
+ */
+export function systemAccountProblem(name: string): string | undefined {
+    if (/^[0-9]+$/.test(name)) {
+        const uid = Number(name);
+        if (uid < 1000 || uid === 65534) return `UID ${name} is a system account's: system accounts get no subordinate IDs`;
+        return undefined;
+    }
+    if (SYSTEM_ACCOUNT_NAMES.has(name)) return `${JSON.stringify(name)} is a system account: system accounts get no subordinate IDs; pick another name`;
+    return undefined;
+}

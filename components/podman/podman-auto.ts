@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { ScriptReport, parseReport } from "../host/report";
 import { runHostScript } from "../host/script";
-import { Problems, nonRootUserProblem } from "../host/validate";
+import { Problems, runtimeUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 
 /** Default IDs per container: the full 16-bit space images assume (and a Kubernetes pod gets). */
@@ -114,7 +114,7 @@ export class PodmanAuto extends pulumi.ComponentResource {
         // Every problem of the arguments at once; plain values (stack config) before any resource
         // is registered, Outputs when they resolve.
         const problems = new Problems(this);
-        const owner = problems.check("poolOwner", args.poolOwner ?? DEFAULT_POOL_OWNER, nonRootUserProblem);
+        const owner = problems.check("poolOwner", args.poolOwner ?? DEFAULT_POOL_OWNER, runtimeUserProblem);
         const size = problems.check("size", args.size ?? DEFAULT_AUTO_SIZE, autoSizeProblem);
         const slots = problems.check("slots", args.slots ?? DEFAULT_AUTO_SLOTS, autoSlotsProblem);
         const poolInputs: [pulumi.Input<IdRange>, pulumi.Input<number>, pulumi.Input<number>] =

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
-import { Problems, nonRootUserProblem } from "../host/validate";
+import { Problems, runtimeUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { ScriptReport, parseReport } from "../host/report";
 import { ROOTLESS_MODES, RootlessMode, rootlessDecisionArgs } from "./plan";
@@ -85,7 +85,7 @@ export class RootlessRuntime extends pulumi.ComponentResource {
         const problems = new Problems(this);
         const mode = problems.check("mode", args.mode, (m) =>
             (ROOTLESS_MODES as readonly string[]).includes(m) ? undefined : `${JSON.stringify(m)} is not one of ${ROOTLESS_MODES.map((x) => JSON.stringify(x)).join(", ")}`);
-        const user = problems.check("user", args.user, nonRootUserProblem);
+        const user = problems.check("user", args.user, runtimeUserProblem);
         const checkedRange = problems.check("range", args.range, containerRangeProblem);
         problems.throwIfAny();
         const range = checkedRange.apply((r) => `${r.start}:${r.count}`);

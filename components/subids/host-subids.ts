@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { ScriptReport, parseReport } from "../host/report";
 import { runHostScript } from "../host/script";
-import { Problems } from "../host/validate";
+import { Problems, USER_NAME } from "../host/validate";
 import { Allocation, allocationEntries } from "./allocator";
 
 /** Arguments of {@link HostSubids}. */
@@ -15,6 +15,20 @@ export interface HostSubidsArgs {
      * `allocation`, fleet-wide and host-local owners together: a host has one managed block).
      */
     allocation: pulumi.Input<Allocation>;
+    /**
+     * Owners that may be system accounts on the host (a UID below login.defs' UID_MIN): the
+     * userns-remap user (`dockremap`, created as a system account) or a Podman pool's owner. Any
+     * other owner that is an existing system account there is refused before anything is written.
+     * Default none.
+     */
+    systemOwners?: pulumi.Input<string[]>;
+    /**
+     * The daemon.json the runtime step merges into next (userns-remap hosts, e.g.
+     * `/etc/docker/daemon.json`): checked before this step writes anything (a regular file holding
+     * one JSON object, no UTF-8 byte order mark, room in its folder), so a host the runtime step
+     * would refuse keeps its /etc/subuid and /etc/subgid as found. Default none.
+     */
+    dockerConfig?: pulumi.Input<string>;
 }
 
 /** What `subids-host.sh` reported on stdout. */
@@ -57,6 +71,10 @@ export class HostSubids extends pulumi.ComponentResource {
         const problems = new Problems(this);
         const allocation = problems.check("allocation", args.allocation, (a) =>
             allocationEntries(a).length === 0 ? "at least one owner is needed" : undefined);
+        const systemOwners = problems.check("systemOwners", args.systemOwners ?? [], (owners) =>
+            owners.filter((o) => !USER_NAME.test(o) || o === "root").map((o) => `${JSON.stringify(o)} is not a non-root login name`)[0]);
+        const dockerConfig = problems.check("dockerConfig", args.dockerConfig ?? "", (c) =>
+            c === "" || c.startsWith("/") ? undefined : `${JSON.stringify(c)} is not an absolute path`);
         problems.throwIfAny();
         this.lines = allocation.apply((a) => allocationEntries(a).map((e) => `${e.owner}:${e.start}:${e.count}`));
         this.command = runHostScript(
@@ -64,7 +82,12 @@ export class HostSubids extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 script: "subids/subids-host.sh",
-                create: this.lines.apply((l) => ["apply", ...l]),
+                create: pulumi.all([this.lines, systemOwners, dockerConfig]).apply(([l, sys, cfg]) => [
+                    "apply",
+                    ...[...sys].sort().flatMap((o) => ["--system", o]),
+                    ...(cfg ? ["--docker-config", cfg] : []),
+                    ...l,
+                ]),
                 delete: ["remove"],
             },
             // The command itself waits for what the component waits for (see runHostScript).

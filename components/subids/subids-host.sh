@@ -3,12 +3,25 @@
 # /etc/subgid, or removes it. Mirrors components/subids/format.ts (the tests run both on the
 # same inputs and compare bytes).
 #
-#   subids-host.sh check  OWNER:START:COUNT...   read-only: conflicts as JSON, exit 3 if any
-#   subids-host.sh apply  OWNER:START:COUNT...   check, then write both files (nothing if conflicts)
+#   subids-host.sh check  [OPTIONS] OWNER:START:COUNT...   read-only: conflicts as JSON, exit 3 if any
+#   subids-host.sh apply  [OPTIONS] OWNER:START:COUNT...   check, then write both files (nothing if conflicts)
 #   subids-host.sh remove                        remove our block (pulumi destroy)
 #   subids-host.sh show                          read-only: the files as this script reads them,
 #                                                as JSON (entries, accounts; for diagnosis and the
 #                                                differential tests against the host's own tools)
+#
+# OPTIONS (check and apply, before the entries):
+#   --system NAME         NAME may be a system account (the userns-remap user or a pool owner the
+#                         project makes): any other owner that is an existing account with a UID
+#                         below login.defs' UID_MIN (default 1000), UID 65534 (nobody), or a numeric
+#                         owner below UID_MIN is refused. Repeatable.
+#   --docker-config PATH  the daemon.json the runtime step merges into next (userns-remap hosts):
+#                         checked here, before this script writes anything, so a host whose
+#                         daemon.json the next step would refuse is left as found: when it exists,
+#                         it must be a regular file holding one JSON object, with no UTF-8 byte order
+#                         mark (dockerd refuses one), and its folder must have room for it twice.
+# Before writing, the folders of both files must have room for the new text (with its backup);
+# a write that fails anyway leaves no temp file and the files as they were.
 #
 # The same entries go into subuid and subgid: an owner gets identical UID and GID ranges.
 # A conflict is a planned range that overlaps a line outside our block (unless it is the very
@@ -42,10 +55,10 @@ fi
 
 # Globals: action, entries and planned are set by parse_args; work by main; conflicts, present
 # and repaired by plan_files; changed by write_files. The reports read them.
-action="" planned="" work=""
-entries=() conflicts=() present=() changed=() repaired=()
+action="" planned="" work="" docker_config="" write_error=""
+entries=() conflicts=() present=() changed=() repaired=() system_owners=()
 
-usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply OWNER:START:COUNT... | remove | show"; }
+usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply [--system NAME]... [--docker-config PATH] OWNER:START:COUNT... | remove | show"; }
 
 # Every argument is checked before anything is read or written. Owner: a login name (as useradd
 # accepts by default) or a numeric UID; numbers: plain decimal, no leading zeros.
@@ -53,6 +66,21 @@ parse_args() {
   local arg start count
   [ $# -ge 1 ] || usage
   action=$1; shift
+  if [ "$action" = check ] || [ "$action" = apply ]; then
+    while [ $# -ge 1 ] && [[ "$1" == --* ]]; do
+      case "$1" in
+        --system)
+          [ $# -ge 2 ] || fail "$EXIT_USAGE" "--system needs a NAME"
+          [[ "$2" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--system '$2': expected a login name"
+          system_owners+=("$2"); shift 2 ;;
+        --docker-config)
+          [ $# -ge 2 ] || fail "$EXIT_USAGE" "--docker-config needs a PATH"
+          [[ "$2" == /* ]] || fail "$EXIT_USAGE" "--docker-config '$2': expected an absolute path"
+          docker_config=$2; shift 2 ;;
+        *) fail "$EXIT_USAGE" "$action does not take '$1' (it takes --system NAME, --docker-config PATH)" ;;
+      esac
+    done
+  fi
   case "$action" in
     check|apply) [ $# -ge 1 ] || fail "$EXIT_USAGE" "$action needs at least one OWNER:START:COUNT" ;;
     remove|show) [ $# -eq 0 ] || fail "$EXIT_USAGE" "$action takes no entries" ;;
@@ -189,35 +217,61 @@ has_final_newline() {
 # Atomic replace: temp file in the same directory, same owner and mode, then rename; the
 # previous version is kept next to it as <file>.hardened-hosts.bak. A symlinked file (config
 # management keeps its copy elsewhere) stays a link: its target is the file written.
-write_atomically() { # write_atomically <file> <new text file>
-  local file=$1 new=$2
+write_atomically() { # write_atomically <file> <new text file>; non-zero (write_error says why) when a step fails
+  local file=$1 new=$2 err
   # Backups and markers stay next to the name in /etc; put_file (the prelude) writes the bytes
   # to the link's target, with the file's owner and mode.
   if [ -e "$file" ]; then
-    cp -p "$file" "$file.hardened-hosts.bak"
+    err=$(cp -p -- "$file" "$file.hardened-hosts.bak" 2>&1) || { write_error="backing up $file failed: ${err##*: }"; return 1; }
   else
-    : > "$file.hardened-hosts.created" # destroy deletes a file we created
+    err=$( { : > "$file.hardened-hosts.created"; } 2>&1) || { write_error="marking $file as created failed: ${err##*: }"; return 1; } # destroy deletes a file we created
   fi
-  put_file "$new" "$file"
+  put_file "$new" "$file" || { write_error=$PUT_FILE_ERROR; return 1; }
 }
 
 # Keeps the owned list equal to the lines inside the new file's block (empty: list removed).
-record_owned() { # record_owned <name> <new file text>
+record_owned() { # record_owned <name> <new file text>; non-zero (write_error) when the list cannot be written
   local list="$state/$1.owned" tmp
-  tmp=$(mktemp)
+  tmp="$work/$1.owned"
   awk -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" \
     '$0 == B { inb = 1; next } $0 == E || $0 == ENL { inb = 0; next } inb { print }' "$2" > "$tmp"
   if [ -s "$tmp" ]; then
     if ! cmp -s "$tmp" "$list" 2>/dev/null; then
-      mkdir -p "$state"
-      cat "$tmp" > "$list.tmp" && mv -f "$list.tmp" "$list"
+      mkdir -p "$state" 2>/dev/null || { write_error="cannot create $state"; return 1; }
+      put_file "$tmp" "$list" || { write_error=$PUT_FILE_ERROR; return 1; }
     fi
   elif [ -e "$list" ]; then
     rm -f "$list"
     rmdir "$state" 2>/dev/null || true
     [ -n "${HH_STATE_DIR:-}${HH_ETC:-}" ] || rmdir /var/lib/hardened-hosts 2>/dev/null || true
   fi
-  rm -f "$tmp"
+  return 0
+}
+
+# Before the first write: a copy of every path write_files may change (absent ones noted), so a
+# write that fails midway can put them all back (rollback).
+snapshot_paths() {
+  local name p n=0
+  mkdir -p "$work/undo"
+  : > "$work/undo/list"
+  for name in subuid subgid; do
+    for p in "$etc/$name" "$etc/$name.hardened-hosts.bak" "$etc/$name.hardened-hosts.created" "$state/$name.owned"; do
+      [ -L "$p" ] && p=$(readlink -f -- "$p")
+      n=$(( n + 1 ))
+      if [ -e "$p" ]; then cp -p -- "$p" "$work/undo/$n"; printf '%s\t%s\n' "$n" "$p"; else printf '%s\t%s\n' - "$p"; fi >> "$work/undo/list"
+    done
+  done
+}
+rollback() {
+  local n p
+  while IFS=$'\t' read -r n p; do
+    if [ "$n" = - ]; then rm -f -- "$p"
+    elif ! cmp -s "$work/undo/$n" "$p"; then put_file "$work/undo/$n" "$p" "$work/undo/$n" || say "rollback: could not put $p back: $PUT_FILE_ERROR"
+    fi
+  done < "$work/undo/list"
+  # Temp files of a write that failed (put_file removes its own; these are of a killed run).
+  rm -f -- "$etc"/.subuid.hh.* "$etc"/.subgid.hh.* 2>/dev/null || true
+  rmdir "$state" 2>/dev/null || true
 }
 
 # The accounts: the files as nss_files reads them, then (on the host itself, not under HH_ETC)
@@ -286,6 +340,75 @@ plan_files() {
   done
 }
 
+# No subordinate IDs for system accounts: a planned owner that is an existing account with a UID
+# below login.defs' UID_MIN (or 65534, nobody), or a numeric owner below UID_MIN, is a conflict,
+# unless --system names it (the remap user is a system account by design). Root never.
+check_system_owners() {
+  local uid_min e owner
+  uid_min=$(awk '$1 == "UID_MIN" && $2 ~ /^[0-9]+$/ { v = $2 } END { print v + 0 }' "$etc/login.defs" 2>/dev/null || true)
+  [[ "${uid_min:-0}" =~ ^[1-9][0-9]*$ ]] || uid_min=1000
+  for e in "${entries[@]}"; do
+    owner=${e%%:*}
+    LC_ALL=C awk -v o="$owner" -v min="$uid_min" -v sys=" ${system_owners[*]+"${system_owners[*]}"} " "$SHADOW_AWK"'
+      BEGIN {
+        if (o ~ /^[0-9]+$/) {
+          if (o + 0 == 0) print "owner " o " is UID 0 (root): root never gets subordinate IDs"
+          else if (o + 0 < min || o + 0 == 65534) print "owner " o " is a system UID (below UID_MIN " min " in login.defs, or 65534): system accounts get no subordinate IDs"
+          exit
+        }
+        while ((getline l < ARGV[1]) > 0) if (account(l, "user") && A_NAME == o) { uid = A_ID; found = 1; break }
+        if (!found) exit
+        if (uid == 0) print "owner " o " is a root account (UID 0): it never gets subordinate IDs"
+        else if ((uid < min || uid == 65534) && index(sys, " " o " ") == 0)
+          print "owner " o " is a system account (UID " sprintf("%.0f", uid) ", below UID_MIN " min " in login.defs" (uid == 65534 ? ", or the overflow UID nobody" : "") "): system accounts get no subordinate IDs; pick another name"
+      }' "$work/passwd"
+  done
+}
+
+# Room to write: the folder of each file must hold the new text and the backup of the old one
+# (plus 64 KiB of slack); else nothing is written and the error names the folder.
+free_kib() { df -Pk -- "$1" 2>/dev/null | awk 'NR == 2 && $4 ~ /^[0-9]+$/ { print $4 }'; }
+need_room() { # need_room DIR BYTES WHAT
+  local dir=$1 bytes=$2 what=$3 free
+  free=$(free_kib "$dir")
+  [ -n "$free" ] || return 0 # df cannot tell (no df): the write itself is checked
+  if (( free * 1024 < bytes + 65536 )); then
+    conflicts+=("no space left on $dir: $free KiB free, $(( (bytes + 65536 + 1023) / 1024 )) KiB needed to write $what")
+  fi
+}
+check_room() {
+  local name file bytes dir
+  for name in subuid subgid; do
+    file="$etc/$name"
+    [ -e "$work/$name.new" ] || continue
+    cmp -s "$work/$name.new" "$( [ -e "$file" ] && echo "$file" || echo /dev/null)" && continue
+    bytes=$(( $(stat -c %s "$work/$name.new") + $( [ -e "$file" ] && stat -L -c %s "$file" || echo 0) ))
+    dir=$(dirname -- "$(readlink -f -- "$file" 2>/dev/null || echo "$file")")
+    need_room "$dir" "$bytes" "$file"
+  done
+}
+
+# --docker-config: the daemon.json the next step (docker-remap.sh) merges into, checked before
+# anything is written here, so that a host the next step refuses is left as found.
+check_docker_config() {
+  local c=$docker_config dir msg
+  [ -n "$c" ] || return 0
+  if [ -L "$c" ] && [ ! -e "$c" ]; then conflicts+=("$c is a symlink to $(readlink -- "$c"), which does not exist: fix the link or remove it"); return 0; fi
+  dir=$(dirname -- "$(readlink -f -- "$c" 2>/dev/null || echo "$c")")
+  if [ -e "$c" ]; then
+    if [ ! -f "$c" ]; then conflicts+=("$c is not a regular file"); return 0; fi
+    if [ "$(head -c 3 -- "$c" | od -An -tx1 | tr -d ' \n')" = efbbbf ]; then
+      conflicts+=("$c starts with a UTF-8 byte order mark (dockerd 20.10 does not start with one): remove its first 3 bytes (EF BB BF)")
+      return 0
+    fi
+    msg=$(json_object_problem "$c") || true
+    [ -z "$msg" ] || conflicts+=("$c is malformed: $msg")
+    need_room "$dir" "$(( 2 * $(stat -L -c %s "$c") ))" "$c and its backup"
+  elif [ -d "$dir" ]; then
+    need_room "$dir" 4096 "$c"
+  fi
+}
+
 # A plan that conflicts with the host is refused, nothing written. The first LIST_MAX conflicts
 # are named, then how many more: thousands of overlapping lines must not make a report (or an
 # error message) of megabytes.
@@ -297,7 +420,8 @@ refuse_conflicts() {
     conflicts=("${conflicts[@]:0:LIST_MAX}" "(and $more more conflicts)")
   fi
   for c in "${conflicts[@]}"; do say "conflict: $c"; done
-  fail "$EXIT_PRECONDITION" "${#conflicts[@]} conflict(s) with the host's files, nothing written: ${conflicts[0]}"
+  if [ ${#conflicts[@]} -eq 1 ]; then fail "$EXIT_PRECONDITION" "${conflicts[0]}: nothing changed"; fi
+  fail "$EXIT_PRECONDITION" "${#conflicts[@]} conflicts with the host, nothing changed; the first: ${conflicts[0]}"
 }
 # The failure report names the conflicts and the entries already present.
 fail_fields() { printf ',"conflicts":%s,"present":%s,"changed":[]' "$(json_list "${conflicts[@]}")" "$(json_list "${present[@]}")"; }
@@ -305,10 +429,12 @@ fail_fields() { printf ',"conflicts":%s,"present":%s,"changed":[]' "$(json_list 
 # Writes the new texts (apply, remove); a file whose text did not change is left alone.
 write_files() {
   local name file current
+  write_error=""
+  snapshot_paths
   for name in subuid subgid; do
     file="$etc/$name"
     current=/dev/null; [ -e "$file" ] && current="$file"
-    record_owned "$name" "$work/$name.new"
+    record_owned "$name" "$work/$name.new" || write_failed
     if cmp -s "$current" "$work/$name.new"; then
       say "$action: $file unchanged"
       continue
@@ -317,12 +443,19 @@ write_files() {
       rm -f "$file" "$file.hardened-hosts.created" "$file.hardened-hosts.bak"
       say "remove: deleted $file (hardened-hosts had created it)"
     else
-      write_atomically "$file" "$work/$name.new"
+      write_atomically "$file" "$work/$name.new" || write_failed
       say "$action: wrote $file"
       if [ "$action" = remove ]; then rm -f "$file.hardened-hosts.bak" "$file.hardened-hosts.created"; fi
     fi
     changed+=("$file")
   done
+}
+# A write failed midway: every file back as it was, then the failure names the cause.
+write_failed() {
+  say "error: $write_error: putting the files back"
+  rollback
+  changed=()
+  fail "$EXIT_FAILED" "$write_error: nothing changed (the files were put back as they were)"
 }
 
 report() {
@@ -331,14 +464,21 @@ report() {
 }
 
 main() {
+  local msg
   parse_args "$@"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   load_accounts
   case "$action" in
     show) cmd_show ;;
-    check) plan_files; refuse_conflicts; report ;;
-    apply) plan_files; refuse_conflicts; write_files; report ;;
+    check|apply)
+      plan_files
+      while IFS= read -r msg; do [ -z "$msg" ] || conflicts+=("$msg"); done < <(check_system_owners)
+      check_docker_config
+      check_room
+      refuse_conflicts
+      [ "$action" = check ] || write_files
+      report ;;
     remove) plan_files; write_files; report ;; # our own lines go, whatever else conflicts
   esac
 }

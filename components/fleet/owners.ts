@@ -1,0 +1,44 @@
+import { Problems, systemAccountProblem } from "../host/validate";
+import { RuntimeSpec, runtimeOwner } from "./hardened-host";
+
+/**
+ * Records, in `problems`, every owner of a fleet that must not get subordinate IDs (issue 28),
+ * before anything is registered or a host contacted:
+ * - a tenant, a rootless runtime's user, a remap user or a pool owner named as a well-known system
+ *   account (`root`, `daemon`, `nobody`, ...: `SYSTEM_ACCOUNT_NAMES`) or a numeric system UID;
+ * - a tenant named as a userns-remap host's remap user (`dockremap` by default): the remap user is
+ *   a system account of the project's own, and a tenant of that name would silently share
+ *   Docker's remap range.
+ * On the host, `subids-host.sh` also refuses an owner that is an existing account with a UID below
+ * login.defs' UID_MIN (the remap user and a pool owner excepted).
+ */
+export function fleetOwnerProblems(args: { tenants?: Record<string, unknown>; hosts: Record<string, { runtime: RuntimeSpec }> }, problems: Problems): void {
+    const hostNames = Object.keys(args.hosts).sort();
+    const remapUsers = new Map<string, string[]>();
+    for (const host of hostNames) {
+        const runtime = args.hosts[host]!.runtime;
+        switch (runtime.mode) {
+            case "docker-rootless":
+            case "podman":
+                problems.add(`hosts.${host}.runtime.user`, typeof runtime.user === "string" ? systemAccountProblem(runtime.user) : undefined);
+                break;
+            case "userns-remap": {
+                if (runtime.remapUser !== undefined) problems.add(`hosts.${host}.runtime.remapUser`, systemAccountProblem(runtime.remapUser));
+                const u = runtimeOwner(runtime);
+                remapUsers.set(u, [...(remapUsers.get(u) ?? []), host]);
+                break;
+            }
+            case "podman-auto":
+                if (runtime.poolOwner !== undefined) problems.add(`hosts.${host}.runtime.poolOwner`, systemAccountProblem(runtime.poolOwner));
+                break;
+        }
+    }
+    for (const owner of Object.keys(args.tenants ?? {}).sort()) {
+        const hosts = remapUsers.get(owner);
+        if (hosts) {
+            problems.add(`tenants.${owner}`, `is the userns-remap user of host${hosts.length === 1 ? "" : "s"} ${hosts.join(", ")}: a tenant of that name would share Docker's remap range; pick another name`);
+        } else {
+            problems.add(`tenants.${owner}`, systemAccountProblem(owner));
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import * as assert from "node:assert/strict";
+import { installMocks, promiseOf } from "../support/mocks";
+
+// Issue 28: no subordinate IDs for system accounts. Names alone decide at preview: one error
+// naming every wrong field, before anything is registered; what only the host knows (an account
+// with a UID below UID_MIN) is left to subids-host.sh, told which owner is the project's own
+// system account (--system) and which daemon.json to check first (--docker-config).
+describe("system accounts get no subordinate IDs (mocks)", function () {
+    const mocks = installMocks();
+    let fleetMod: typeof import("../../components/fleet/hardened-fleet");
+    let rootlessMod: typeof import("../../components/rootless/runtime");
+    const conn = (host: string) => ({ host, privateKey: "k" });
+
+    before(async function () {
+        fleetMod = await import("../../components/fleet/hardened-fleet");
+        rootlessMod = await import("../../components/rootless/runtime");
+    });
+    beforeEach(function () {
+        mocks.resources.length = 0;
+    });
+
+    it("refuses tenants, rootless users, remap users and pool owners named as system accounts, and a tenant named as the remap user, in one error", function () {
+        assert.throws(
+            () => new fleetMod.HardenedFleet("sa1", {
+                tenants: { root: {}, daemon: {}, nobody: {}, dockremap: {}, "0": {}, "999": {}, "tenant-a": {}, "1000": {} },
+                hosts: {
+                    "host-a": { connection: conn("10.0.0.1"), runtime: { mode: "userns-remap" }, tenants: ["tenant-a"] },
+                    "host-b": { connection: conn("10.0.0.2"), runtime: { mode: "podman", user: "daemon" } },
+                    "host-c": { connection: conn("10.0.0.3"), runtime: { mode: "userns-remap", remapUser: "nobody" } },
+                    "host-d": { connection: conn("10.0.0.4"), runtime: { mode: "podman-auto", poolOwner: "bin" } },
+                },
+            }),
+            (e: Error) => {
+                assert.match(e.message, /^9 problems:\n/);
+                for (const line of [
+                    /\n {2}tenants\.root: "root" is a system account: system accounts get no subordinate IDs; pick another name/,
+                    /\n {2}tenants\.daemon: "daemon" is a system account/,
+                    /\n {2}tenants\.nobody: is the userns-remap user of host host-c: a tenant of that name would share Docker's remap range/,
+                    /\n {2}tenants\.dockremap: is the userns-remap user of host host-a: /,
+                    /\n {2}tenants\.0: UID 0 is a system account's/,
+                    /\n {2}tenants\.999: UID 999 is a system account's/,
+                    /\n {2}hosts\.host-b\.runtime\.user: "daemon" is a system account/,
+                    /\n {2}hosts\.host-c\.runtime\.remapUser: "nobody" is a system account/,
+                    /\n {2}hosts\.host-d\.runtime\.poolOwner: "bin" is a system account/,
+                ]) assert.match(e.message, line);
+                assert.doesNotMatch(e.message, /tenant-a|tenants\.1000/);
+                return true;
+            },
+        );
+        assert.equal(mocks.resources.length, 0, "nothing registered");
+    });
+
+    it("a rootless runtime for a system account is refused by the component itself", function () {
+        assert.throws(
+            () => new rootlessMod.RootlessRuntime("sa2", { connection: conn("10.0.0.1"), mode: "podman", user: "nobody", range: { start: 2147483648, count: 65536 } }),
+            /user: "nobody" is a system account/,
+        );
+    });
+
+    it("the subids step names the remap user as the only system owner and checks daemon.json first; a rootless host names none", async function () {
+        const fleet = new fleetMod.HardenedFleet("sa3", {
+            tenants: { "tenant-a": {} },
+            hosts: {
+                "host-a": { connection: conn("10.0.0.1"), runtime: { mode: "userns-remap" }, tenants: ["tenant-a"], verify: false },
+                "host-b": { connection: conn("10.0.0.2"), runtime: { mode: "podman", user: "alice" }, verify: false },
+                "host-c": { connection: conn("10.0.0.3"), runtime: { mode: "podman-auto" }, verify: false },
+            },
+        });
+        const allocation = await promiseOf(fleet.allocation);
+        const line = (o: string) => `${o}:${allocation[o]!.start}:${allocation[o]!.count}`;
+        const create = (name: string) => {
+            const r = mocks.resources.find((x) => x.name === name);
+            assert.ok(r, `${name} registered`);
+            return r.inputs.create as string;
+        };
+        await promiseOf(fleet.hosts["host-c"]!.subidLines);
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(create("host-a-subids-write"),
+            `bash -s -- apply --system dockremap --docker-config /etc/docker/daemon.json ${[line("dockremap"), line("tenant-a")].sort((a, b) => Number(a.split(":")[1]) - Number(b.split(":")[1])).join(" ")}`);
+        assert.equal(create("host-b-subids-write"), `bash -s -- apply ${line("alice")}`);
+        assert.equal(create("host-c-subids-write"), `bash -s -- apply --system containers ${line("containers")}`);
+    });
+});

@@ -1,0 +1,185 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { repoRoot } from "../support/pulumi-cli";
+
+// subids-host.sh on hosts shared with others (issue 28): no subordinate IDs for system accounts,
+// the next step's daemon.json checked before the first write, no space refused up front, and a
+// write failing midway rolled back. The real script (bash + this machine's awk) on a temp /etc;
+// the tmpfs and read-only mounts are this test's own (root), removed in after().
+const script = path.join(repoRoot, "components", "subids", "subids-host.sh");
+
+interface HostRun {
+    status: number;
+    json: { ok: boolean; error?: string; conflicts?: string[]; changed?: string[] };
+    stderr: string;
+}
+
+function run(etc: string, args: string[]): HostRun {
+    const r = spawnSync("bash", [script, ...args], { env: { ...process.env, HH_ETC: etc }, encoding: "utf8" });
+    const last = r.stdout.trim().split("\n").pop() ?? "";
+    return { status: r.status ?? -1, json: JSON.parse(last), stderr: r.stderr };
+}
+
+/** Every file under dir (relative path → bytes), links as "-> target". */
+function tree(dir: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (d: string) => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+            const p = path.join(d, e.name);
+            const rel = path.relative(dir, p);
+            if (e.isSymbolicLink()) out[rel] = `-> ${fs.readlinkSync(p)}`;
+            else if (e.isDirectory()) walk(p);
+            else out[rel] = fs.readFileSync(p, "latin1");
+        }
+    };
+    walk(dir);
+    return out;
+}
+
+const mounts: string[] = [];
+function mountTmpfs(dir: string, kib: number): void {
+    const r = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${kib}k`, "tmpfs", dir], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`mount tmpfs: ${r.stderr}`);
+    mounts.push(dir);
+}
+
+describe("subids-host.sh on a shared host (system accounts, preflight, rollback)", function () {
+    this.timeout(60_000);
+    let etc: string;
+    const file = (name: string) => path.join(etc, name);
+    const PASSWD = [
+        "root:x:0:0:root:/root:/bin/bash",
+        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin",
+        "dockremap:x:998:998::/nonexistent:/usr/sbin/nologin",
+        "svc:x:600:600::/nonexistent:/usr/sbin/nologin",
+        "alice:x:1000:1000::/home/alice:/bin/bash",
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+        "",
+    ].join("\n");
+    const SUBUID = "# local\nalice:100000:65536\n";
+
+    beforeEach(function () {
+        etc = fs.mkdtempSync(path.join(os.tmpdir(), "hh-shared-"));
+        fs.writeFileSync(file("passwd"), PASSWD);
+        fs.writeFileSync(file("group"), "root:x:0:\nalice:x:1000:\n");
+        fs.writeFileSync(file("subuid"), SUBUID);
+    });
+    afterEach(function () {
+        while (mounts.length > 0) spawnSync("umount", ["-l", mounts.pop()!]);
+        fs.rmSync(etc, { recursive: true, force: true });
+    });
+
+    it("refuses system accounts (UID below UID_MIN, nobody, UID 0, numeric system UIDs), naming each, and writes nothing", function () {
+        const before = tree(etc);
+        const r = run(etc, ["apply", "daemon:2147483648:65536", "nobody:2147549184:65536", "0:2147614720:65536", "999:2147680256:65536", "root:2147745792:65536", "tenant-b:2147811328:65536"]);
+        assert.equal(r.status, 3, r.stderr);
+        const c = r.json.conflicts!.join("\n");
+        assert.match(c, /owner daemon is a system account \(UID 1, below UID_MIN 1000/);
+        assert.match(c, /owner nobody is a system account \(UID 65534/);
+        assert.match(c, /owner 0 is UID 0 \(root\)/);
+        assert.match(c, /owner 999 is a system UID/);
+        assert.match(c, /owner root is a root account/);
+        assert.doesNotMatch(c, /owner tenant-b/);
+        assert.deepEqual(tree(etc), before, "nothing written");
+        assert.equal(run(etc, ["check", "daemon:2147483648:65536"]).status, 3, "check says the same");
+    });
+
+    it("--system names the owner that may be a system account (the remap user); root never", function () {
+        const refused = run(etc, ["apply", "dockremap:2147483648:65536"]);
+        assert.equal(refused.status, 3);
+        assert.match(refused.json.error!, /owner dockremap is a system account \(UID 998.*: nothing changed$/);
+        const ok = run(etc, ["apply", "--system", "dockremap", "dockremap:2147483648:65536", "tenant-b:2147549184:65536"]);
+        assert.equal(ok.status, 0, ok.stderr);
+        assert.match(fs.readFileSync(file("subuid"), "utf8"), /^dockremap:2147483648:65536$/m);
+        assert.equal(run(etc, ["apply", "--system", "root", "root:2147483648:65536"]).status, 3);
+        assert.equal(run(etc, ["remove"]).status, 0);
+        assert.equal(fs.readFileSync(file("subuid"), "utf8"), SUBUID);
+    });
+
+    it("reads UID_MIN from login.defs", function () {
+        fs.writeFileSync(file("login.defs"), "# x\nUID_MIN\t\t\t  500\nUID_MAX 60000\n");
+        assert.equal(run(etc, ["check", "svc:2147483648:65536"]).status, 0, "600 >= UID_MIN 500: a login account here");
+        fs.writeFileSync(file("login.defs"), "UID_MIN 700\n");
+        assert.equal(run(etc, ["check", "svc:2147483648:65536"]).status, 3);
+    });
+
+    it("--docker-config: a daemon.json with a UTF-8 BOM, malformed, not an object or a dangling link is refused before anything is written", function () {
+        const docker = path.join(etc, "docker");
+        fs.mkdirSync(docker);
+        const cfg = path.join(docker, "daemon.json");
+        const cases: [string, Buffer | string | null, RegExp][] = [
+            ["BOM", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"debug": true}\n')]), /starts with a UTF-8 byte order mark/],
+            ["malformed", '{"debug": true,}\n', /daemon\.json is malformed: /],
+            ["array", "[]\n", /top-level value is not an object/],
+            ["dangling", null, /is a symlink to .*which does not exist/],
+        ];
+        for (const [what, bytes, message] of cases) {
+            fs.rmSync(cfg, { force: true });
+            if (bytes === null) fs.symlinkSync(path.join(docker, "gone.json"), cfg);
+            else fs.writeFileSync(cfg, bytes);
+            const before = tree(etc);
+            const r = run(etc, ["apply", "--docker-config", cfg, "tenant-a:2147483648:65536"]);
+            assert.equal(r.status, 3, `${what}: ${r.stderr}`);
+            assert.match(r.json.error!, message, what);
+            assert.match(r.json.error!, /nothing changed$/, what);
+            assert.deepEqual(tree(etc), before, `${what}: nothing written`);
+        }
+        fs.rmSync(cfg);
+        fs.writeFileSync(cfg, '{"debug": true}\n');
+        assert.equal(run(etc, ["apply", "--docker-config", cfg, "tenant-a:2147483648:65536"]).status, 0, "a good daemon.json passes");
+        fs.rmSync(cfg);
+        assert.equal(run(etc, ["apply", "--docker-config", cfg, "tenant-a:2147483648:65536"]).status, 0, "an absent one too");
+    });
+
+    it("no space in a file's folder: refused before writing, naming the folder; no temp file", function () {
+        mountTmpfs(etc, 96);
+        fs.writeFileSync(file("passwd"), PASSWD);
+        fs.writeFileSync(file("group"), "root:x:0:\n");
+        fs.writeFileSync(file("subuid"), SUBUID);
+        fs.writeFileSync(file("fill"), Buffer.alloc(60 * 1024));
+        const before = tree(etc);
+        const r = run(etc, ["apply", "tenant-a:2147483648:65536"]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.error!, new RegExp(`^2 conflicts with the host, nothing changed; the first: no space left on ${etc}: \\d+ KiB free`));
+        assert.deepEqual(tree(etc), before);
+    });
+
+    it("no space for the daemon.json the next step writes: refused before this step writes", function () {
+        const docker = path.join(etc, "docker");
+        fs.mkdirSync(docker);
+        mountTmpfs(docker, 64);
+        const cfg = path.join(docker, "daemon.json");
+        fs.writeFileSync(cfg, '{"debug": true}\n');
+        fs.writeFileSync(path.join(docker, "fill"), Buffer.alloc(40 * 1024));
+        const before = tree(etc);
+        const r = run(etc, ["apply", "--docker-config", cfg, "tenant-a:2147483648:65536"]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.error!, new RegExp(`^no space left on ${docker}: \\d+ KiB free, \\d+ KiB needed to write ${cfg} and its backup: nothing changed$`));
+        assert.deepEqual(tree(etc), before);
+    });
+
+    it("a write failing midway (subgid on a read-only file system) puts subuid, backups, markers and the owned list back", function () {
+        const ro = fs.mkdtempSync(path.join(os.tmpdir(), "hh-ro-"));
+        try {
+            fs.writeFileSync(path.join(ro, "subgid"), "alice:100000:65536\n");
+            fs.symlinkSync(path.join(ro, "subgid"), file("subgid"));
+            const m = spawnSync("mount", ["--bind", "-o", "ro", ro, ro], { encoding: "utf8" });
+            if (m.status !== 0) throw new Error(m.stderr);
+            spawnSync("mount", ["-o", "remount,bind,ro", ro]);
+            mounts.push(ro);
+            const before = tree(etc);
+            const r = run(etc, ["apply", "tenant-a:2147483648:65536"]);
+            assert.equal(r.status, 1, r.stderr);
+            assert.match(r.json.error!, new RegExp(`cannot create a temp file in ${ro}: .*nothing changed \\(the files were put back`));
+            assert.deepEqual(tree(etc), before, "subuid, its backup and the owned list as they were; no temp file");
+            assert.equal(fs.readFileSync(path.join(ro, "subgid"), "utf8"), "alice:100000:65536\n");
+        } finally {
+            spawnSync("umount", ["-l", ro]);
+            mounts.splice(mounts.indexOf(ro), 1);
+            fs.rmSync(ro, { recursive: true, force: true });
+        }
+    });
+});
