@@ -4,6 +4,9 @@
 #   pulumi-language-nodejs         the Node.js language host, built from its Go module
 #   pulumi-resource-pulumi-nodejs  the dynamic-provider launcher (scripts/dynamic-provider.js)
 #   pulumi-resource-command 1.2.1  the Command provider plugin (see tools/command-provider/)
+#   pulumi-language-yaml           the Pulumi YAML language host (YAML programs), built from its Go module
+#   pulumi-resource-hardened-hosts the library's component provider (components/provider/), so
+#                                  programs in other languages (YAML here) can declare a HardenedFleet
 #
 # Binaries are cached by version outside the clone (HH_TOOLCHAIN_DIR), so a second run, or a
 # fresh clone on the same machine, takes seconds. Each step says what it does and how long it took.
@@ -28,6 +31,9 @@ source "$repo/scripts/pulumi-env.sh"
 readonly LANGHOST_MODULE="github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3"
 readonly LANGHOST_PSEUDO_3_258_0="v3.0.0-20260817123626-dd623623bc63"
 readonly LANGHOST_FALLBACK_SDK="3.68.0"
+# The YAML language host: github.com/pulumi/pulumi-yaml is served by the proxy (v1.25.0 checked 2026-12-07).
+readonly YAML_MODULE="github.com/pulumi/pulumi-yaml"
+readonly YAML_VERSION="${HH_YAML_VERSION:-1.25.0}"
 readonly CLIPBOARD_REPLACE="github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e"
 
 bin="$HH_TOOLCHAIN_DIR/bin"
@@ -43,13 +49,13 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { log "error: '$1' is required ($2)"; exit 1; }
 }
 
-go_build() { # go_build <module dir> <output> <version ldflag value> <package>
+go_build() { # go_build <module dir> <output> <version ldflag value> <package> [more ldflags]
   # A temp name of this process's own: two bootstraps at once (two clones) must not move each
   # other's half-written binary.
-  local dir=$1 out=$2 ver=$3 pkg=$4 tmp="$2.tmp.$$"
+  local dir=$1 out=$2 ver=$3 pkg=$4 extra=${5:-} tmp="$2.tmp.$$"
   (cd "$dir" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath \
       -tags osusergo,grpcnotrace \
-      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$ver" \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$ver $extra" \
       -o "$tmp" "$pkg" 2> >(grep -v '^go: downloading ' >&2))
   mv -f "$tmp" "$out"
 }
@@ -145,6 +151,34 @@ install_command_provider() {
   done_step
 }
 
+build_yaml_language_host() {
+  # Cached under its version (pulumi-language-yaml-v<version>); the name the engine looks for,
+  # pulumi-language-yaml, is a link to it, next to pulumi.
+  local real="$bin/pulumi-language-yaml-v$YAML_VERSION"
+  if [ -x "$real" ]; then
+    log "pulumi-language-yaml v$YAML_VERSION: cached at $real"
+  else
+    need go "the YAML language host is built from its Go module"
+    step "pulumi-language-yaml v$YAML_VERSION: building from $YAML_MODULE (cold: several minutes)"
+    # With the pkg/sdk versions its own go.mod names (v3.206.0 for 1.25.0): it does not compile
+    # against the engine's v3.274.1 (plugin.NewContext changed); the engine speaks to it over gRPC.
+    write_go_mod "$src/yaml" hardened-hosts/toolchain/yaml "$YAML_MODULE v$YAML_VERSION"
+    go_build "$src/yaml" "$real" "$HH_PULUMI_VERSION" "$YAML_MODULE/cmd/pulumi-language-yaml" \
+      "-X $YAML_MODULE/pkg/version.Version=v$YAML_VERSION"
+    done_step
+  fi
+  if [ "$(readlink "$bin/pulumi-language-yaml" 2>/dev/null)" != "${real##*/}" ]; then
+    ln -sfn "${real##*/}" "$bin/pulumi-language-yaml"
+  fi
+}
+
+install_fleet_provider() {
+  # A link in the plugin home to components/provider/pulumi-resource-hardened-hosts (install.sh says why).
+  step "pulumi-resource-hardened-hosts: installing into $PULUMI_HOME/plugins"
+  bash "$repo/components/provider/install.sh"
+  done_step
+}
+
 total_start=$(date +%s)
 need node "the stacks are TypeScript programs"
 [ -d "$repo/node_modules/@pulumi/pulumi" ] || { log "error: run 'npm ci' first"; exit 1; }
@@ -152,4 +186,6 @@ build_cli
 build_language_host
 install_dynamic_provider_launcher
 install_command_provider
+build_yaml_language_host
+install_fleet_provider
 log "$(pulumi version) ready in $(( $(date +%s) - total_start ))s (bin: $bin, PULUMI_HOME: $PULUMI_HOME)"

@@ -39,6 +39,58 @@ export interface HardenedFleetArgs {
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
+ * Records every problem of a fleet's arguments in `problems` (nothing is registered, no host is
+ * contacted) and returns the ledger's requests, owner -> size (undefined: the ledger's default).
+ * {@link HardenedFleet} runs it first; the component provider runs it on the arguments it maps
+ * from other languages, to report them in one error with its own.
+ */
+export function fleetArgsProblems(args: HardenedFleetArgs, problems: Problems): Map<string, number | undefined> {
+    // No subordinate IDs for system accounts, no tenant named as a remap user (issue 28).
+    fleetOwnerProblems(args, problems);
+    const tenants = args.tenants ?? {};
+    for (const owner of Object.keys(tenants)) {
+        if (!isValidOwner(owner)) problems.add(`tenants.${owner}`, "is not a valid login name or UID");
+    }
+    const hostNames = Object.keys(args.hosts).sort();
+    if (hostNames.length === 0) problems.add("hosts", "at least one host is needed");
+    for (const host of hostNames) {
+        if (!HOST_NAME.test(host)) problems.add(`hosts.${host}`, `host names must match ${HOST_NAME.source}`);
+        for (const t of args.hosts[host]!.tenants ?? []) {
+            if (!(t in tenants)) problems.add(`hosts.${host}.tenants`, `${JSON.stringify(t)} is not one of the fleet's tenants`);
+        }
+    }
+    // Runtime owners join the fleet allocation at the size their mode needs (the default,
+    // or a podman-auto pool's slots x size) unless they are tenants. One owner, one range:
+    // every host of a pool owner must ask for the same pool, and a tenant of that name for
+    // the same size.
+    const sizes = new Map<string, number | undefined>(Object.entries(tenants).map(([o, t]) => [o, t.size]));
+    const needs = new Map<string, { size: number; host: string }>();
+    for (const host of hostNames) {
+        const runtime = args.hosts[host]!.runtime;
+        const owner = runtimeOwner(runtime);
+        if (runtime.mode === "podman-auto") {
+            const slots = runtime.slots ?? DEFAULT_AUTO_SLOTS, each = runtime.size ?? DEFAULT_AUTO_SIZE;
+            const why = autoSlotsProblem(slots) ?? autoSizeProblem(each);
+            problems.add(`hosts.${host}.runtime.${autoSlotsProblem(slots) ? "slots" : "size"}`, why);
+            if (why === undefined) problems.add(`hosts.${host}.runtime`, autoPoolProblem(slots, each));
+        }
+        const size = runtimeRangeSize(runtime);
+        if (size !== undefined) {
+            const seen = needs.get(owner);
+            if (seen && seen.size !== size) {
+                problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but host ${seen.host} needs ${seen.size}: every host of one pool owner gets the same pool (same slots and size)`);
+            } else if (owner in tenants && (tenants[owner]!.size ?? 65536) !== size) {
+                problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but the tenant of that name has ${tenants[owner]!.size ?? 65536}`);
+            } else if (!seen) {
+                needs.set(owner, { size, host });
+            }
+        }
+        if (!sizes.has(owner)) sizes.set(owner, size);
+    }
+    return sizes;
+}
+
+/**
  * Many hosts, one subordinate-ID allocation: every tenant and runtime owner has the same range on
  * every host, so shared volumes keep meaning the same owner everywhere. Hosts are configured in
  * parallel (they share nothing but the ledger); run `pulumi up --continue-on-error` so that one
@@ -66,49 +118,9 @@ export class HardenedFleet extends pulumi.ComponentResource {
         super("hardened-hosts:index:HardenedFleet", name, {}, opts);
         // Every problem of the arguments at once, before anything is registered.
         const problems = new Problems(this);
-        // No subordinate IDs for system accounts, no tenant named as a remap user (issue 28).
-        fleetOwnerProblems(args, problems);
-        const tenants = args.tenants ?? {};
-        for (const owner of Object.keys(tenants)) {
-            if (!isValidOwner(owner)) problems.add(`tenants.${owner}`, "is not a valid login name or UID");
-        }
-        const hostNames = Object.keys(args.hosts).sort();
-        if (hostNames.length === 0) problems.add("hosts", "at least one host is needed");
-        for (const host of hostNames) {
-            if (!HOST_NAME.test(host)) problems.add(`hosts.${host}`, `host names must match ${HOST_NAME.source}`);
-            for (const t of args.hosts[host]!.tenants ?? []) {
-                if (!(t in tenants)) problems.add(`hosts.${host}.tenants`, `${JSON.stringify(t)} is not one of the fleet's tenants`);
-            }
-        }
-        // Runtime owners join the fleet allocation at the size their mode needs (the default,
-        // or a podman-auto pool's slots x size) unless they are tenants. One owner, one range:
-        // every host of a pool owner must ask for the same pool, and a tenant of that name for
-        // the same size.
-        const sizes = new Map<string, number | undefined>(Object.entries(tenants).map(([o, t]) => [o, t.size]));
-        const needs = new Map<string, { size: number; host: string }>();
-        for (const host of hostNames) {
-            const runtime = args.hosts[host]!.runtime;
-            const owner = runtimeOwner(runtime);
-            if (runtime.mode === "podman-auto") {
-                const slots = runtime.slots ?? DEFAULT_AUTO_SLOTS, each = runtime.size ?? DEFAULT_AUTO_SIZE;
-                const why = autoSlotsProblem(slots) ?? autoSizeProblem(each);
-                problems.add(`hosts.${host}.runtime.${autoSlotsProblem(slots) ? "slots" : "size"}`, why);
-                if (why === undefined) problems.add(`hosts.${host}.runtime`, autoPoolProblem(slots, each));
-            }
-            const size = runtimeRangeSize(runtime);
-            if (size !== undefined) {
-                const seen = needs.get(owner);
-                if (seen && seen.size !== size) {
-                    problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but host ${seen.host} needs ${seen.size}: every host of one pool owner gets the same pool (same slots and size)`);
-                } else if (owner in tenants && (tenants[owner]!.size ?? 65536) !== size) {
-                    problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but the tenant of that name has ${tenants[owner]!.size ?? 65536}`);
-                } else if (!seen) {
-                    needs.set(owner, { size, host });
-                }
-            }
-            if (!sizes.has(owner)) sizes.set(owner, size);
-        }
+        const sizes = fleetArgsProblems(args, problems);
         problems.throwIfAny();
+        const hostNames = Object.keys(args.hosts).sort();
         const ledger = new SubidLedger(`${name}-subids`, {
             scope: name,
             requests: [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([owner, size]) => (size === undefined ? { owner } : { owner, size })),

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the hardened-hosts component provider where the Pulumi engine looks for the plugin a
+# program's `hardened-hosts:index:HardenedFleet` asks for:
+#
+#   ${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-hardened-hosts-v<version>/
+#     pulumi-resource-hardened-hosts -> <this directory>/pulumi-resource-hardened-hosts
+#
+# <version> is the package's (package.json next to this directory's parent, or its parent's).
+# The link ties the plugin to this checkout or installed package (node resolves @pulumi/pulumi and
+# the library from there): run this again after moving it. This is how the provider runs where
+# the Node.js language host cannot run plugins itself (v3.68 here, no RunPlugin); on a standard
+# install `pulumi package add` with PulumiPlugin.yaml does it (README: "Use it in your own program").
+#
+# As tools/command-provider/install.sh: a sibling "<dir>.partial" marker while the directory is
+# written, so an engine running meanwhile never takes a half-written plugin.
+#
+# Usage: install.sh        (PULUMI_HOME selects the plugin home)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+pkg=""
+for d in "$here/.." "$here/../.."; do
+  if [ -f "$d/package.json" ]; then pkg="$(cd "$d" && pwd)/package.json"; break; fi
+done
+[ -n "$pkg" ] || { echo "install.sh: no package.json above $here" >&2; exit 1; }
+version="$(node -p 'require(process.argv[1]).version' "$pkg")"
+plugins="${PULUMI_HOME:-$HOME/.pulumi}/plugins"
+dest="$plugins/resource-hardened-hosts-v$version"
+
+mkdir -p "$plugins"
+touch "$dest.partial"
+rm -rf "$dest"
+mkdir -p "$dest"
+ln -s "$here/pulumi-resource-hardened-hosts" "$dest/pulumi-resource-hardened-hosts"
+rm -f "$dest.partial"
+echo "installed pulumi-resource-hardened-hosts v$version (component provider) in $dest" >&2
