@@ -9,7 +9,8 @@
  * - `verify/`: post-deploy verification and its checks.
  * - `fleet/`: HardenedHost (one machine) and HardenedFleet (many, one allocation).
  * - `host/`: the SSH connection, quoting, and how host scripts are run.
- * - `machines/`: EC2 instances and bring-your-own hosts, each ending in one HostConnection.
+ * - `machines/`: bring-your-own hosts (here) and EC2 instances (`hardened-hosts/ec2`, ./ec2.ts),
+ *   each ending in one HostConnection.
  */
 export * from "./subids";
 export * from "./verify";
@@ -27,3 +28,18 @@ export type { HardenedHostArgs, PodmanAutoRuntime, RuntimeSpec, RootlessRuntimeS
 export { HardenedFleet } from "./fleet/hardened-fleet";
 export type { FleetHostSpec, HardenedFleetArgs } from "./fleet/hardened-fleet";
 export * from "./machines";
+// EC2 is the `hardened-hosts/ec2` entry (./ec2.ts): @pulumi/aws is loaded only by programs that use it.
+
+// Input checks, for programs that validate their own configuration with the components' rules
+// and words before any resource exists (this repository's stacks/config.ts does). Each returns
+// the problem as text, or undefined.
+export {
+    addressProblem, distroProblem, ec2PublicKeyProblem, hostKeyProblem, instanceTypeProblem, loginUserProblem, passwordProblem,
+    portProblem, privateKeyProblem, rootVolumeProblem, subnetIdProblem, tagProblem, vpcIdProblem,
+} from "./machines/checks";
+export { autoPoolProblem, autoSizeProblem, autoSlotsProblem } from "./podman/podman-auto";
+export { Problems, componentError, nonRootUserProblem } from "./host/validate";
+export type { ComponentError, Problem } from "./host/validate";
+// The EC2 images as plain data (no AWS SDK): a program can check a distro name without hardened-hosts/ec2.
+export { DISTRO_IMAGES, MANAGED_TAG } from "./machines/distros";
+export type { DistroImage, Ec2Distro } from "./machines/distros";

@@ -7,6 +7,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/bootstrap.sh
+# The stack program loads the library from dist/, as a user's program loads the package.
+node scripts/build.js
 stack="${HH_STACK:-dev}"
 # The dev stack hardens the local disposable test hosts (a no-op when they already run).
 fresh_lab=0

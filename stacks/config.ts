@@ -5,15 +5,11 @@
  */
 
 import * as path from "node:path";
-import { RUNTIME_MODES, RuntimeSpec } from "../components/fleet/hardened-host";
-import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, autoPoolProblem, autoSizeProblem, autoSlotsProblem } from "../components/podman/podman-auto";
 import {
-    distroProblem, ec2PublicKeyProblem, instanceTypeProblem, parseSshCidr, rootVolumeProblem, sshCidrsProblem, subnetIdProblem,
-    tagProblem, vpcIdProblem,
-} from "../components/machines/checks";
-import { Ec2Distro, MANAGED_TAG } from "../components/machines/distros";
-import { isValidOwner } from "../components/subids/ranges";
-import { nonRootUserProblem } from "../components/host/validate";
+    DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, Ec2Distro, MANAGED_TAG, RUNTIME_MODES, RuntimeSpec, autoPoolProblem, autoSizeProblem,
+    autoSlotsProblem, distroProblem, ec2PublicKeyProblem, instanceTypeProblem, isValidOwner, nonRootUserProblem, parseSshCidr,
+    rootVolumeProblem, sshCidrsProblem, subnetIdProblem, tagProblem, vpcIdProblem,
+} from "hardened-hosts";
 import { ConfigError } from "./config-error";
 import { LAB_INVENTORY_DEFAULT, LabHost, LabInventory, LabProfile, readLabInventory } from "./lab-inventory";
 

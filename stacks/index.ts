@@ -1,10 +1,10 @@
 import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { FleetHostSpec, HardenedFleet } from "../components/fleet/hardened-fleet";
-import type { Ec2Machine } from "../components/machines/ec2";
-import { existingMachineConnection } from "../components/machines/existing";
-import { hostSummary } from "../components/verify/checks";
+// The library only through its public entries, as a user's program has it (package.json
+// "exports"; here Node resolves the package's own name to this checkout's dist/).
+import { FleetHostSpec, HardenedFleet, existingMachineConnection, hostSummary } from "hardened-hosts";
+import type { Ec2Machine } from "hardened-hosts/ec2";
 import { FleetHostConfig, StackPlan, parseStackConfig } from "./config";
 import { readLabPrivateKey } from "./lab-inventory";
 
@@ -64,7 +64,7 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             // One EC2 instance per host, named after it; the region is the AWS provider's config.
             // Loaded here, not at the top: @pulumi/aws takes ~1 s to load, which every other
             // kind's preview would pay for nothing (#16).
-            const { Ec2Machine } = require("../components/machines/ec2") as typeof import("../components/machines/ec2");
+            const { Ec2Machine } = require("hardened-hosts/ec2") as typeof import("hardened-hosts/ec2");
             const privateKey = cfg.requireSecret(p.aws.privateKeyKey);
             const machines: Record<string, Ec2Machine> = {};
             const { privateKeyKey: _key, ...machineArgs } = p.aws;

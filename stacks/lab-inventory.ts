@@ -15,7 +15,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { addressProblem, hostKeyProblem, loginUserProblem, portProblem, privateKeyProblem } from "../components/machines/checks";
+import { addressProblem, hostKeyProblem, loginUserProblem, portProblem, privateKeyProblem } from "hardened-hosts";
 import { ConfigError } from "./config-error";
 
 /** Where the inventory is when `hardened-hosts:labInventory` is unset (relative to the project root). */

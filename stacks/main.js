@@ -2,18 +2,16 @@
 // transpile cache of ./transpile-cache.js (it says why) instead of the engine's ts-node.
 "use strict";
 const path = require("node:path");
+const root = path.resolve(__dirname, "..");
+// The library comes from this checkout's dist/ (the package's public entry): built from these sources.
+require("../scripts/source-digest").checkFresh(root);
+const on = (name) => !process.env.HH_PATCHES_OFF || !process.env.HH_PATCHES_OFF.split(",").includes(name);
 // Before anything loads @pulumi/pulumi: the closure serializer loads on first use (it says why).
-require("./lazy-closure").install(path.resolve(__dirname, ".."));
+if (on("lazy-closure")) require("./lazy-closure").install(root);
 require("./transpile-cache").register();
-// The SDK's runtime (cmd/run) has installed its stack formatting by now: promises' stacks are
-// formatted only when the SDK will print them (it says why).
-require("./promise-stacks").install();
-// The SDK's per-resource debug trace is sent only when the pulumi command will show or log it
-// (it says why and how it tells).
-require("./sdk-debug-logs").install(path.resolve(__dirname, ".."));
-
-// Long strings cross the engine's RPCs through Buffer, not google-protobuf's byte loops (it says why).
-require("./protobuf-strings").install(path.resolve(__dirname, ".."));
+if (on("promise-stacks")) require("./promise-stacks").install();
+if (on("sdk-debug-logs")) require("./sdk-debug-logs").install(root);
+if (on("protobuf-strings")) require("./protobuf-strings").install(root);
 
 // The stack outputs are what the main module exports.
 module.exports = require("./index.ts");

@@ -41,12 +41,32 @@ export interface ExecResult {
 export type Exec = (commandLine: string, stdin: string, timeoutSeconds?: number) => Promise<ExecResult>;
 
 /**
+ * ssh2, required when a connection opens. This runs inside the engine's dynamic provider, whose
+ * `require` resolves from the user's project: npm hoists ssh2 there, except when the project has
+ * another version of its own; then the copy installed under hardened-hosts is the one to use.
+ */
+function loadSsh2(): typeof import("ssh2") {
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require("ssh2");
+    } catch (e) {
+        let own: string;
+        try {
+            own = require.resolve("ssh2", { paths: [require.resolve("hardened-hosts/package.json")] });
+        } catch {
+            throw e;
+        }
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require(own);
+    }
+}
+
+/**
  * Opens one SSH connection (through the proxy when there is one), hands `body` a function that
  * runs commands on it, and closes everything afterwards, also when `body` fails.
  */
 export async function withSsh<T>(conn: PlainConnection, body: (exec: Exec) => Promise<T>): Promise<T> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const ssh2 = require("ssh2") as typeof import("ssh2");
+    const ssh2 = loadSsh2();
 
     const where = (e: PlainEndpoint) => `${e.user ?? "root"}@${e.host}:${e.port ?? 22}`;
     const clients: import("ssh2").Client[] = [];

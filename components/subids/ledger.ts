@@ -12,7 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Allocation, AllocationRequest, AvoidRange, IdPool, allocate, formatAllocationTable } from "./allocator";
 import { IdRange, formatRange } from "./ranges";
-import { CachedDynamicResource } from "../host/dynamic-resource";
+import { PackagedDynamicResource } from "../host/dynamic-resource";
 
 /** What the ledger allocates: plain values (the provider runs in another process). */
 export interface LedgerInputs {
@@ -92,7 +92,7 @@ export function planLedger(memory: LedgerMemory | undefined, inputs: LedgerInput
 
 // The dynamic provider is serialized into the state and run by the engine in its own Node.js
 // process; it may only capture plain functions and values.
-const ledgerProvider: pulumi.dynamic.ResourceProvider = {
+export const ledgerProvider: pulumi.dynamic.ResourceProvider = {
     async check(olds: any, news: any) {
         try {
             const state = planLedger(olds, news as LedgerInputs);
@@ -133,7 +133,7 @@ export interface SubidLedgerArgs {
  * Holds one allocation of subordinate ID ranges in Pulumi state: one per fleet (a tenant gets
  * the same range on every host) or one per host (host-local users).
  */
-export class SubidLedger extends CachedDynamicResource {
+export class SubidLedger extends PackagedDynamicResource {
     /** Owner → `{start, count}`, identical for subuid and subgid. */
     public readonly allocation!: pulumi.Output<Allocation>;
     /** Removed owners' ranges, kept out of circulation. */

@@ -27,7 +27,7 @@ import type { IdRange } from "../subids/ranges";
 import { Check, HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
 import { describeExit } from "../host/exit-codes";
 import { parseReport } from "../host/report";
-import { CachedDynamicResource } from "../host/dynamic-resource";
+import { PackagedDynamicResource } from "../host/dynamic-resource";
 
 /** A host step the check can re-run when its checks drift. */
 export interface HostStep {
@@ -303,7 +303,7 @@ function digest(...parts: string[]): string {
 }
 
 /** The dynamic resource; see the module comment. */
-export class HostCheck extends CachedDynamicResource {
+export class HostCheck extends PackagedDynamicResource {
     /** The checks of the last observation (create, update or refresh). */
     public readonly result!: pulumi.Output<HostResult>;
     /** Failed checks of the last observation, one line each; empty when the host passed. */

@@ -9,7 +9,8 @@ import { repoRoot } from "./pulumi-cli";
  * tree now (so an uncommitted README edit is what gets tested), in a temp directory. Nothing
  * untracked comes along (no .lab/, .pulumi-state/, stacks of your own): a command that only
  * works because of a local leftover fails here. node_modules is linked, not copied (npm ci would
- * produce the same tree from package-lock.json). `dispose()` removes the directory.
+ * produce the same tree from package-lock.json); dist/ is built in the copy. `dispose()` removes
+ * the directory.
  */
 export class FreshClone {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "hh-clone-"));
@@ -28,6 +29,9 @@ export class FreshClone {
                 else fs.copyFileSync(src, dst); // keeps the mode bits (scripts stay executable)
             }
             fs.symlinkSync(path.join(from, "node_modules"), path.join(this.dir, "node_modules"));
+            // dist/ is built, not tracked: built here from the copy, as `bash scripts/up.sh` does.
+            const b = spawnSync(process.execPath, [path.join(this.dir, "scripts", "build.js")], { cwd: this.dir, encoding: "utf8" });
+            if (b.status !== 0) throw new Error(`npm run build in ${this.dir}: ${b.stderr}`);
         } catch (e) {
             this.dispose();
             throw e;
