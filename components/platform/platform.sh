@@ -75,7 +75,12 @@ parse_args() {
 }
 
 value_of() { if [ -r "$ROOT$1" ]; then tr -d ' \n' < "$ROOT$1" 2>/dev/null || true; fi; }
-find_cmd() { PATH=$SYS_PATH command -v "$1" 2>/dev/null || true; }
+find_cmd() { # the command's path on the host (under the stand-in root: the first executable in SYS_PATH's folders)
+  local d
+  if [ -z "$ROOT" ]; then PATH=$SYS_PATH command -v "$1" 2>/dev/null || true; return; fi
+  for d in ${SYS_PATH//:/ }; do [ -x "$ROOT$d/$1" ] && { echo "$d/$1"; return; }; done
+  return 0
+}
 os_release_file() { if [ -r "$ROOT/etc/os-release" ]; then echo "$ROOT/etc/os-release"; elif [ -r "$ROOT/usr/lib/os-release" ]; then echo "$ROOT/usr/lib/os-release"; fi; }
 os_field() { # os_field NAME: the value, unquoted
   local f; f=$(os_release_file)
@@ -89,8 +94,7 @@ login_defs() { # login_defs KEY: the last value set in login.defs
 package_manager() {
   local p
   for p in apt-get dnf yum; do
-    if [ -n "$ROOT" ]; then [ -x "$ROOT/usr/bin/$p" ] && { echo "${p%-get}"; return; }
-    elif [ -n "$(find_cmd "$p")" ]; then echo "${p%-get}"; return; fi
+    [ -z "$(find_cmd "$p")" ] || { echo "${p%-get}"; return; }
   done
 }
 package_version() { # package_version NAME...: the first installed package's version (dpkg or rpm)
@@ -109,13 +113,16 @@ tool_version() { # tool_version CMD: the first version-looking word of CMD --ver
   [[ "$1" != *.sh ]] || return 0
   "$p" --version 2>/dev/null | head -n 3 | grep -oE '[0-9]+\.[0-9]+(\.[0-9]+)?([-+~][0-9A-Za-z.+~-]*)?' | head -n 1 || true
 }
+real_path() { # the path with every link resolved (under the stand-in root: as given)
+  if [ -n "$ROOT" ]; then echo "$1"; else readlink -f -- "$1" 2>/dev/null || echo "$1"; fi
+}
 binary_json() { # binary_json NAME: {"path","realPath","version"} or null
   local p real
-  if [ -n "$ROOT" ]; then p=""; [ -x "$ROOT/usr/bin/$1" ] && p=/usr/bin/$1; else p=$(find_cmd "$1"); fi
+  p=$(find_cmd "$1")
   # Debian and Ubuntu ship the rootless scripts off PATH.
   if [ -z "$p" ] && [ -x "$ROOT/usr/share/docker.io/contrib/$1" ]; then p=/usr/share/docker.io/contrib/$1; fi
   [ -n "$p" ] || { printf 'null'; return; }
-  real=$p; [ -n "$ROOT" ] || real=$(readlink -f -- "$p" 2>/dev/null || echo "$p")
+  real=$(real_path "$p")
   printf '{"path":%s,"realPath":%s,"version":%s}' "$(jstr "$p")" "$(jstr "$real")" "$(jstr_or_null "$(tool_version "$1")")"
 }
 
@@ -234,7 +241,7 @@ do_observe() {
   local -A paths=([/usr/bin/rootlesskit]=1 [/usr/bin/podman]=1)
   for rl in rootlesskit podman; do
     pd=$(find_cmd "$rl")
-    [ -z "$pd" ] || [ -n "$ROOT" ] || paths[$(readlink -f -- "$pd" 2>/dev/null || echo "$pd")]=1
+    [ -z "$pd" ] || paths[$(real_path "$pd")]=1
   done
   local first=1 p
   while read -r p; do
@@ -283,12 +290,13 @@ set_max_userns() { # set_max_userns N
 }
 
 fix_apparmor() { # fix_apparmor PATH
-  local path=$1 file tmp
+  local path=$1 file tmp name
   file=$(profile_file "$path")
-  if [ -z "$ROOT" ]; then
-    [ -n "$(find_cmd apparmor_parser)" ] || fail "$EXIT_UNSUPPORTED" "an AppArmor profile for $path is needed, and apparmor_parser is missing (install apparmor)"
-  fi
-  mkdir -p "$STATE/apparmor" "$ROOT/etc/apparmor.d"
+  name=${file##*/}
+  [ -n "$(find_cmd apparmor_parser)" ] || fail "$EXIT_UNSUPPORTED" "an AppArmor profile for $path is needed, and apparmor_parser is missing (install apparmor)"
+  ensure_state
+  mkdir -p "$STATE/apparmor"
+  ensure_dir "$ROOT/etc/apparmor.d"
   tmp=$(mktemp)
   cat > "$tmp" <<EOF
 # Written by hardened-hosts (components/platform/platform.sh): lets $path create user
@@ -296,10 +304,10 @@ fix_apparmor() { # fix_apparmor PATH
 abi <abi/4.0>,
 include <tunables/global>
 
-profile $PROFILE_PREFIX${path#/} $path flags=(unconfined) {
+profile $name $path flags=(unconfined) {
   userns,
 
-  include if exists <local/$PROFILE_PREFIX${path#/}>
+  include if exists <local/$name>
 }
 EOF
   if [ -f "$file" ] && cmp -s "$tmp" "$file" && [ -f "$STATE/apparmor/${file##*/}" ]; then rm -f "$tmp"; return 0; fi
@@ -329,7 +337,8 @@ fix_sysctl() { # fix_sysctl N
     [ "$(value_of /proc/sys/user/max_user_namespaces)" = "$n" ] || set_max_userns "$n"
     return 0
   fi
-  mkdir -p "$STATE" "$ROOT/etc/sysctl.d"
+  ensure_state
+  ensure_dir "$ROOT/etc/sysctl.d"
   [ -f "$STATE/sysctl-before" ] || value_of /proc/sys/user/max_user_namespaces > "$STATE/sysctl-before"
   tmp=$(mktemp)
   printf '# Written by hardened-hosts (components/platform/platform.sh): user namespaces for the\n# container runtime. Removed on destroy.\nuser.max_user_namespaces = %s\n' "$n" > "$tmp"
@@ -396,10 +405,30 @@ do_unfix() {
   [ ${#changes[@]} -gt 0 ] || say "unfix: nothing to take back"
   printf '{"ok":true,"action":"unfix","changed":%s,"changes":%s}\n' "$(jbool "$([ ${#changes[@]} -gt 0 ] && echo yes || echo no)")" "$(json_list "${changes[@]}")"
 }
-cleanup_state() { # empty state folders go (a host needing no fix keeps nothing of ours)
+ensure_state() { # the state folder; /var/lib/hardened-hosts is remembered when we made it
+  [ ! -d "$STATE" ] || return 0
+  local made=0
+  [ -d "$ROOT/var/lib/hardened-hosts" ] || made=1
+  mkdir -p "$STATE"
+  [ $made = 0 ] || : > "$STATE/.created-parent"
+}
+ensure_dir() { # ensure_dir DIR: made when missing, and remembered so that unfix removes it again
+  [ ! -d "$1" ] || return 0
+  mkdir -p "$1"
+  printf '%s\n' "$1" >> "$STATE/.created-dirs"
+}
+cleanup_state() { # once no fix is left, everything of ours goes (a host needing no fix keeps nothing)
+  local d parent=0
+  [ -d "$STATE" ] || return 0
   rmdir "$STATE/apparmor" 2>/dev/null || true
-  rmdir "$STATE" 2>/dev/null || true
-  rmdir "$ROOT/var/lib/hardened-hosts" 2>/dev/null || true
+  [ ! -d "$STATE/apparmor" ] && [ ! -f "$STATE/sysctl-before" ] || return 0
+  if [ -f "$STATE/.created-dirs" ]; then
+    while read -r d; do rmdir "$d" 2>/dev/null || true; done < <(tac "$STATE/.created-dirs")
+  fi
+  [ ! -f "$STATE/.created-parent" ] || parent=1
+  rm -f "$STATE/.created-dirs" "$STATE/.created-parent"
+  rmdir "$STATE"
+  [ $parent = 0 ] || rmdir "$ROOT/var/lib/hardened-hosts" 2>/dev/null || true
 }
 
 main() {
