@@ -437,6 +437,9 @@ read_config() {
   [ -f "$config" ] || { config_state=invalid; config_error="$config is not a regular file"; return 0; }
   [ -n "$json_tool" ] || { config_state=unknown; return 0; }
   local msg
+  if [ "$(head -c 3 -- "$config" | od -An -tx1 | tr -d ' \n')" = efbbbf ]; then
+    config_state=invalid; config_error="$config starts with a UTF-8 byte order mark (dockerd 20.10 does not start with one): remove its first 3 bytes (EF BB BF)"; return 0
+  fi
   if ! msg=$(json check "$config" "$config"); then config_state=invalid; config_error=$msg; return 0; fi
   config_state=valid
   mapfile -t config_keys < <(json keys "$config" "$config")
@@ -677,12 +680,12 @@ cmd_remove() {
   grep -qx "group $user" "$user_marker" 2>/dev/null && created_group=1
   if [ "$delete_user" = yes ]; then
     if [ "$created_user" = 1 ] && getent passwd "$user" >/dev/null; then
-      # userdel also drops NAME's lines from /etc/subuid and /etc/subgid.
-      userdel "$user" >&2 || fail "$EXIT_FAILED" "userdel $user failed"
+      # The subids lines stay (userdel would drop them): the subids step's remove takes them.
+      delete_account user "$user" || fail "$EXIT_FAILED" "userdel $user failed"
       user_deleted=1; say "remove: deleted user $user"
     elif getent passwd "$user" >/dev/null; then user_kept_reason="user $user existed before apply"
     fi
-    if [ "$created_group" = 1 ] && getent group "$user" >/dev/null; then groupdel "$user" >&2 || say "note: groupdel $user failed"; fi
+    if [ "$created_group" = 1 ] && getent group "$user" >/dev/null; then delete_account group "$user" || say "note: groupdel $user failed"; fi
   elif getent passwd "$user" >/dev/null; then
     user_kept_reason="--delete-user is not yes"
   fi
@@ -702,6 +705,33 @@ cmd_remove() {
     "$(json_str "$config")" "$(json_str "$plan")" "$(json_bool "$changed")" "$(json_bool "$restarted")" "$(json_bool "$user_deleted")" \
     "$( [ -n "$user_kept_reason" ] && json_str "$user_kept_reason" || echo null)" "$( [ "$restarted" = 1 ] && echo "$security_options" || echo null)" \
     "$userns_json" "$( [ "$restarted" = 1 ] && [ -n "$root_dir" ] && json_str "$root_dir" || echo null)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Room to write, checked before the first write: the config's folder must hold the new config,
+# the backup of the old one and the records (64 KiB of slack); /etc must hold the accounts' files
+# again when the remap user or group is to be created (useradd writes each file anew).
+free_kib() { df -Pk -- "$1" 2>/dev/null | awk 'NR == 2 && $4 ~ /^[0-9]+$/ { print $4 }'; }
+check_room() {
+  local dir need free f target
+  target=$config; [ -L "$config" ] && target=$(readlink -f -- "$config")
+  dir=${target%/*}
+  while [ ! -d "$dir" ] && [ "$dir" != / ] && [ -n "$dir" ]; do dir=${dir%/*}; done
+  need=$(( $(stat -c %s "$work/new") + 65536 ))
+  [ ! -e "$config" ] || [ -e "$backup" ] || need=$(( need + $(stat -L -c %s "$config") ))
+  free=$(free_kib "${dir:-/}")
+  if [ -n "$free" ] && (( free * 1024 < need )); then
+    fail "$EXIT_PRECONDITION" "no space left on ${dir:-/}: $free KiB free, $(( (need + 1023) / 1024 )) KiB needed to write $config and its backup: nothing changed"
+  fi
+  if ! getent passwd "$user" >/dev/null || ! getent group "$user" >/dev/null; then
+    need=65536
+    for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do [ ! -e "$f" ] || need=$(( need + 2 * $(stat -L -c %s "$f") )); done
+    free=$(free_kib /etc)
+    if [ -n "$free" ] && (( free * 1024 < need )); then
+      fail "$EXIT_PRECONDITION" "no space left on /etc: $free KiB free, $(( (need + 1023) / 1024 )) KiB needed to create the account $user: nothing changed"
+    fi
+  fi
+  return 0
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -744,6 +774,7 @@ plan_change() {
   [ "$config_state" != absent ] || changed=1
   say "$action: $config $([ "$changed" = 1 ] && echo "needs changes" || echo "already as wanted")"
   mapfile -t new_keys < <(json keys "$work/new" "$work/new")
+  [ "$action" != apply ] || check_room
 
   installed=0
   if [ "$docker_installed" != 1 ] && [ "$action" = apply ]; then
@@ -801,8 +832,34 @@ report_plan() {
 # their own: the ranges come from subids-host.sh).
 apply_change() {
   user_created=0
+  made_dir=0 made_backup=0 made_marker=0 wrote_config=0 config_dir=${config%/*}
+  : > "$work/accounts"
+  # A step that fails midway: everything this run did is undone (the config, its backup and
+  # marker, the accounts it created, a folder it made, temp files), then the failure names why.
+  undo_apply() { # undo_apply REASON
+    local reason=$1 kind name
+    say "error: $reason: undoing this run"
+    if [ "$wrote_config" = 1 ]; then
+      if [ "$config_state" = absent ]; then rm -f "$config"; else put_file "$work/previous" "$config" || say "undo: could not put $config back: $PUT_FILE_ERROR"; fi
+    fi
+    [ "$made_backup" = 0 ] || rm -f "$backup"
+    [ "$made_marker" = 0 ] || rm -f "$created_marker"
+    if [ -s "$work/accounts" ]; then
+      while read -r kind name; do
+        case "$kind" in
+          user|group) delete_account "$kind" "$name" || say "undo: deleting $kind $name failed" ;;
+        esac
+      done < <(tac "$work/accounts")
+      # Our record of them: back to what it was before this run.
+      if [ -e "$work/user_marker.before" ]; then cat "$work/user_marker.before" > "$user_marker" 2>/dev/null || true; else rm -f "$user_marker"; fi
+    fi
+    rm -f -- "$config_dir/.${config##*/}.hh."* 2>/dev/null || true
+    [ "$made_dir" = 0 ] || rmdir "$config_dir" 2>/dev/null || true
+    fail "$EXIT_FAILED" "$reason: nothing changed (this run's writes and accounts were undone)"
+  }
+  [ ! -e "$user_marker" ] || cp -p "$user_marker" "$work/user_marker.before"
   if ! getent group "$user" >/dev/null; then
-    groupadd --system "$user" >&2 || fail "$EXIT_FAILED" "groupadd --system $user failed"
+    groupadd --system "$user" >&2 || undo_apply "groupadd --system $user failed"
     echo "group $user" >> "$work/accounts"
     say "apply: created group $user"
   fi
@@ -810,7 +867,7 @@ apply_change() {
     subuid_before=$(cksum < /etc/subuid 2>/dev/null || true)
     nologin=/usr/sbin/nologin; [ -x "$nologin" ] || nologin=/sbin/nologin
     useradd --system --no-create-home --shell "$nologin" --gid "$user" \
-      -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || fail "$EXIT_FAILED" "useradd --system $user failed"
+      -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user" >&2 || undo_apply "useradd --system $user failed"
     [ "$(cksum < /etc/subuid 2>/dev/null || true)" = "$subuid_before" ] || say "warning: useradd changed /etc/subuid"
     echo "user $user" >> "$work/accounts"
     user_created=1
@@ -827,29 +884,37 @@ apply_change() {
     validated_by="dockerd --validate"
   fi
 
-  config_dir=${config%/*}
-  made_dir=0 made_backup=0 made_marker=0
   if [ "$changed" = 1 ]; then
-    if [ ! -d "$config_dir" ]; then mkdir -p "$config_dir"; chmod 0755 "$config_dir"; made_dir=1; fi
+    if [ ! -d "$config_dir" ]; then
+      mkdir -p "$config_dir" 2>/dev/null || undo_apply "cannot create $config_dir"
+      chmod 0755 "$config_dir"; made_dir=1
+    fi
     if [ "$config_state" = absent ]; then
       if [ ! -e "$created_marker" ]; then
-        if [ "$made_dir" = 1 ]; then echo dir > "$created_marker"; else : > "$created_marker"; fi
         made_marker=1
+        { if [ "$made_dir" = 1 ]; then echo dir > "$created_marker"; else : > "$created_marker"; fi; } 2>/dev/null ||
+          undo_apply "no space left on $config_dir (writing $created_marker failed)"
       fi
     elif [ ! -e "$backup" ] && [ ! -e "$created_marker" ]; then
       # The first change only: destroy must find the true original.
-      put_file "$config" "$backup" "$config"
       made_backup=1
+      put_file "$config" "$backup" "$config" || undo_apply "$PUT_FILE_ERROR"
       say "apply: kept the original as $backup"
     fi
     [ "$config_state" = absent ] || cp -p "$config" "$work/previous"
-    put_file "$work/new" "$config"
+    put_file "$work/new" "$config" || undo_apply "$PUT_FILE_ERROR"
+    wrote_config=1
     say "apply: wrote $config"
   fi
-  if [ -e "$work/accounts" ]; then
-    # The accounts this run created, for remove --delete-user yes (kept even if the restart fails).
-    [ -d "$config_dir" ] || { mkdir -p "$config_dir"; chmod 0755 "$config_dir"; made_dir=1; }
-    cat "$work/accounts" >> "$user_marker"
+  if [ -s "$work/accounts" ]; then
+    # The accounts this run created, for remove --delete-user yes and the subids step's remove
+    # (kept even if the restart fails: they are recorded as ours).
+    if [ ! -d "$config_dir" ]; then
+      mkdir -p "$config_dir" 2>/dev/null || undo_apply "cannot create $config_dir"
+      chmod 0755 "$config_dir"; made_dir=1
+    fi
+    { cat "$user_marker" 2>/dev/null || true; cat "$work/accounts"; } > "$work/user_marker.new"
+    put_file "$work/user_marker.new" "$user_marker" || undo_apply "$PUT_FILE_ERROR (recording the accounts created)"
   fi
 
   rollback() { # put the config as it was before this run

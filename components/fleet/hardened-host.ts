@@ -168,6 +168,8 @@ export class HardenedHost extends pulumi.ComponentResource {
             allocation: args.allocation,
             systemOwners: args.runtime.mode === "userns-remap" || args.runtime.mode === "podman-auto" ? [owner] : [],
             dockerConfig: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json" : undefined,
+            // The remap user and group docker-remap.sh created go on destroy, after our lines.
+            deleteAccountsRecordedIn: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json.hardened-hosts.user" : undefined,
         },
             pulumi.mergeOptions({ parent: this, dependsOn: args.dependsOn }, { dependsOn: opts?.dependsOn }));
         const runtime = args.runtime;

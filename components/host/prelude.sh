@@ -225,6 +225,28 @@ if not isinstance(v, dict): print("the top-level value is not an object")' "$f" 
   return 0
 }
 
+# Deleting an account (userdel, groupdel) without touching /etc/subuid and /etc/subgid: shadow's
+# userdel also drops the user's subordinate ranges (and leaves /etc/subuid- behind), but those lines
+# belong to the subids step, which removes them itself. The two files (and their "-" backups) are
+# given their bytes back when userdel changed them. Returns userdel's status.
+delete_account() { # delete_account user|group NAME
+  local kind=$1 name=$2 f rc=0 snap
+  snap=$(mktemp -d)
+  for f in /etc/subuid /etc/subgid /etc/subuid- /etc/subgid-; do
+    if [ -e "$f" ]; then cp -p -- "$f" "$snap/${f##*/}"; fi
+  done
+  if [ "$kind" = user ]; then userdel "$name" >&2 || rc=$?; else groupdel "$name" >&2 || rc=$?; fi
+  for f in /etc/subuid /etc/subgid /etc/subuid- /etc/subgid-; do
+    if [ -e "$snap/${f##*/}" ]; then
+      cmp -s "$snap/${f##*/}" "$f" || put_file "$snap/${f##*/}" "$f" "$snap/${f##*/}" || say "could not give $f its bytes back: $PUT_FILE_ERROR"
+    else
+      rm -f -- "$f"
+    fi
+  done
+  rm -rf -- "$snap"
+  return "$rc"
+}
+
 lock_config() { # one apply/remove at a time per host
   command -v flock >/dev/null 2>&1 || return 0
   local dir=/run/lock

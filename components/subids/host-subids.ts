@@ -29,6 +29,13 @@ export interface HostSubidsArgs {
      * would refuse keeps its /etc/subuid and /etc/subgid as found. Default none.
      */
     dockerConfig?: pulumi.Input<string>;
+    /**
+     * A record of accounts the runtime step created (`docker-remap.sh`'s
+     * `/etc/docker/daemon.json.hardened-hosts.user`): `pulumi destroy` deletes them after our lines
+     * are gone, when nothing else uses them (no process runs as the user, it has no other range,
+     * daemon.json no longer remaps to it). Default none (accounts are left alone).
+     */
+    deleteAccountsRecordedIn?: pulumi.Input<string>;
 }
 
 /** What `subids-host.sh` reported on stdout. */
@@ -41,6 +48,9 @@ export interface HostSubidsReport extends ScriptReport {
     conflicts?: string[];
     /** Lines recognised again after useradd had moved the markers. */
     repaired?: string[];
+    /** remove: accounts deleted (`user NAME`, `group NAME`) and kept (with the reason). */
+    deletedAccounts?: string[];
+    keptAccounts?: string[];
 }
 
 /**
@@ -88,7 +98,7 @@ export class HostSubids extends pulumi.ComponentResource {
                     ...(cfg ? ["--docker-config", cfg] : []),
                     ...l,
                 ]),
-                delete: ["remove"],
+                delete: pulumi.output(args.deleteAccountsRecordedIn ?? "").apply((r) => (r ? ["remove", "--delete-accounts", r] : ["remove"])),
             },
             // The command itself waits for what the component waits for (see runHostScript).
             { parent: this, dependsOn: opts?.dependsOn },

@@ -5,7 +5,11 @@
 #
 #   subids-host.sh check  [OPTIONS] OWNER:START:COUNT...   read-only: conflicts as JSON, exit 3 if any
 #   subids-host.sh apply  [OPTIONS] OWNER:START:COUNT...   check, then write both files (nothing if conflicts)
-#   subids-host.sh remove                        remove our block (pulumi destroy)
+#   subids-host.sh remove [--delete-accounts RECORD]
+#                                                remove our block (pulumi destroy); then delete the
+#                                                accounts RECORD lists ("user NAME" / "group NAME"
+#                                                lines, docker-remap.sh's record of the accounts it
+#                                                created) that nothing else uses
 #   subids-host.sh show                          read-only: the files as this script reads them,
 #                                                as JSON (entries, accounts; for diagnosis and the
 #                                                differential tests against the host's own tools)
@@ -55,10 +59,11 @@ fi
 
 # Globals: action, entries and planned are set by parse_args; work by main; conflicts, present
 # and repaired by plan_files; changed by write_files. The reports read them.
-action="" planned="" work="" docker_config="" write_error=""
+action="" planned="" work="" docker_config="" write_error="" accounts_record=""
+deleted_accounts=() kept_accounts=()
 entries=() conflicts=() present=() changed=() repaired=() system_owners=()
 
-usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply [--system NAME]... [--docker-config PATH] OWNER:START:COUNT... | remove | show"; }
+usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply [--system NAME]... [--docker-config PATH] OWNER:START:COUNT... | remove [--delete-accounts RECORD] | show"; }
 
 # Every argument is checked before anything is read or written. Owner: a login name (as useradd
 # accepts by default) or a numeric UID; numbers: plain decimal, no leading zeros.
@@ -66,6 +71,10 @@ parse_args() {
   local arg start count
   [ $# -ge 1 ] || usage
   action=$1; shift
+  if [ "$action" = remove ] && [ "${1:-}" = --delete-accounts ]; then
+    if [ $# -lt 2 ] || [[ "$2" != /* ]]; then fail "$EXIT_USAGE" "--delete-accounts needs an absolute PATH"; fi
+    accounts_record=$2; shift 2
+  fi
   if [ "$action" = check ] || [ "$action" = apply ]; then
     while [ $# -ge 1 ] && [[ "$1" == --* ]]; do
       case "$1" in
@@ -458,9 +467,51 @@ write_failed() {
   fail "$EXIT_FAILED" "$write_error: nothing changed (the files were put back as they were)"
 }
 
+# remove --delete-accounts RECORD: the accounts the runtime step created (and recorded), deleted
+# once our lines are gone, when nothing else uses them: a user is kept while a process runs as it,
+# while it still has a subordinate range (someone else's line), or while the daemon.json the
+# record sits beside still names it (userns-remap); a group while it is a user's primary group.
+# Deleted ones leave the record (gone when empty); /etc/subuid and /etc/subgid keep their bytes.
+delete_recorded_accounts() {
+  local kind name config_of why uid tmp
+  [ -n "$accounts_record" ] && [ -f "$accounts_record" ] || return 0
+  config_of=${accounts_record%.hardened-hosts.user}
+  tmp="$work/record.new"; : > "$tmp"
+  while read -r kind name; do
+    [ -n "$name" ] || continue
+    why=""
+    case "$kind" in
+      user)
+        if ! getent passwd "$name" >/dev/null; then continue; fi
+        uid=$(id -u "$name")
+        # /proc, not ps: a minimal host has no procps (zombies do not count).
+        if { cat /proc/[0-9]*/status 2>/dev/null || true; } | awk -v u="$uid" '/^Name:/ { z = 0 } /^State:/ { z = ($2 == "Z") } /^Uid:/ && !z && ($2 == u || $3 == u) { f = 1 } END { exit !f }'; then why="processes run as $name"
+        elif awk -F: -v n="$name" '$1 == n { f = 1 } END { exit !f }' "$etc/subuid" "$etc/subgid" 2>/dev/null; then why="$name still has a subordinate range outside our block"
+        elif [ -f "$config_of" ] && grep -Eq "\"userns-remap\"[[:space:]]*:[[:space:]]*\"$name\"" "$config_of"; then why="$config_of still remaps to $name"
+        fi ;;
+      group)
+        if ! getent group "$name" >/dev/null; then continue; fi
+        local gid; gid=$(getent group "$name" | cut -d: -f3)
+        if getent passwd | awk -F: -v g="$gid" '$4 == g { f = 1 } END { exit !f }'; then why="group $name is a user's primary group"; fi ;;
+      *) printf '%s %s\n' "$kind" "$name" >> "$tmp"; continue ;;
+    esac
+    if [ -z "$why" ] && delete_account "$kind" "$name"; then
+      deleted_accounts+=("$kind $name"); say "remove: deleted $kind $name (hardened-hosts had created it)"
+    else
+      [ -n "$why" ] || why="deleting it failed"
+      kept_accounts+=("$kind $name: $why"); say "remove: kept $kind $name: $why"
+      printf '%s %s\n' "$kind" "$name" >> "$tmp"
+    fi
+  done < <(grep -E '^user ' "$accounts_record"; grep -Ev '^user ' "$accounts_record")
+  if [ -s "$tmp" ]; then cmp -s "$tmp" "$accounts_record" || put_file "$tmp" "$accounts_record" || say "could not rewrite $accounts_record: $PUT_FILE_ERROR"
+  else rm -f -- "$accounts_record"
+  fi
+}
+
 report() {
-  printf '{"ok":true,"action":"%s","conflicts":[],"present":%s,"changed":%s,"repaired":%s}\n' \
-    "$action" "$(json_list "${present[@]}")" "$(json_list "${changed[@]}")" "$(json_list "${repaired[@]}")"
+  printf '{"ok":true,"action":"%s","conflicts":[],"present":%s,"changed":%s,"repaired":%s,"deletedAccounts":%s,"keptAccounts":%s}\n' \
+    "$action" "$(json_list "${present[@]}")" "$(json_list "${changed[@]}")" "$(json_list "${repaired[@]}")" \
+    "$(json_list "${deleted_accounts[@]+"${deleted_accounts[@]}"}")" "$(json_list "${kept_accounts[@]+"${kept_accounts[@]}"}")"
 }
 
 main() {
@@ -479,7 +530,7 @@ main() {
       refuse_conflicts
       [ "$action" = check ] || write_files
       report ;;
-    remove) plan_files; write_files; report ;; # our own lines go, whatever else conflicts
+    remove) plan_files; write_files; delete_recorded_accounts; report ;; # our own lines go, whatever else conflicts
   esac
 }
 

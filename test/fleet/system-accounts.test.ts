@@ -57,7 +57,7 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
         );
     });
 
-    it("the subids step names the remap user as the only system owner and checks daemon.json first; a rootless host names none", async function () {
+    it("the subids step names the remap user as the only system owner, checks daemon.json first and deletes the recorded accounts on destroy; a rootless host names none", async function () {
         const fleet = new fleetMod.HardenedFleet("sa3", {
             tenants: { "tenant-a": {} },
             hosts: {
@@ -79,5 +79,10 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
             `bash -s -- apply --system dockremap --docker-config /etc/docker/daemon.json ${[line("dockremap"), line("tenant-a")].sort((a, b) => Number(a.split(":")[1]) - Number(b.split(":")[1])).join(" ")}`);
         assert.equal(create("host-b-subids-write"), `bash -s -- apply ${line("alice")}`);
         assert.equal(create("host-c-subids-write"), `bash -s -- apply --system containers ${line("containers")}`);
+        // destroy: the accounts docker-remap.sh created and recorded go after our lines (userns-remap only).
+        const del = (name: string) => mocks.resources.find((x) => x.name === name)!.inputs.delete as string;
+        assert.equal(del("host-a-subids-write"), "bash -s -- remove --delete-accounts /etc/docker/daemon.json.hardened-hosts.user");
+        assert.equal(del("host-b-subids-write"), "bash -s -- remove");
+        assert.equal(del("host-c-subids-write"), "bash -s -- remove");
     });
 });

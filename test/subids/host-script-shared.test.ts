@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -159,6 +159,60 @@ describe("subids-host.sh on a shared host (system accounts, preflight, rollback)
         assert.equal(r.status, 3, r.stderr);
         assert.match(r.json.error!, new RegExp(`^no space left on ${docker}: \\d+ KiB free, \\d+ KiB needed to write ${cfg} and its backup: nothing changed$`));
         assert.deepEqual(tree(etc), before);
+    });
+
+    it("remove --delete-accounts: the recorded accounts go once our lines are gone, unless something still uses them; /etc/subuid keeps its bytes", function () {
+        const name = `hhd-${process.pid % 100000}`;
+        const real = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, "latin1") : undefined);
+        const add = spawnSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name], { encoding: "utf8" });
+        if (add.status !== 0) throw new Error(add.stderr);
+        let sleeper: ReturnType<typeof spawn> | undefined;
+        try {
+            const uid = spawnSync("id", ["-u", name], { encoding: "utf8" }).stdout.trim();
+            fs.appendFileSync(file("passwd"), `${name}:x:${uid}:${uid}::/nonexistent:/usr/sbin/nologin\n`);
+            const docker = path.join(etc, "docker");
+            fs.mkdirSync(docker);
+            const record = path.join(docker, "daemon.json.hardened-hosts.user");
+            const realEtc = { subuid: real("/etc/subuid"), subgid: real("/etc/subgid"), dash: real("/etc/subuid-") };
+            const apply = () => assert.equal(run(etc, ["apply", "--system", name, `${name}:2147483648:65536`]).status, 0);
+
+            // Still remapped to by daemon.json beside the record: kept, and the record stays.
+            apply();
+            fs.writeFileSync(record, `group ${name}\nuser ${name}\n`);
+            fs.writeFileSync(path.join(docker, "daemon.json"), `{"userns-remap": "${name}"}\n`);
+            let r = run(etc, ["remove", "--delete-accounts", record]) as HostRun & { json: { keptAccounts?: string[]; deletedAccounts?: string[] } };
+            assert.equal(r.status, 0, r.stderr);
+            assert.deepEqual(r.json.deletedAccounts, []);
+            assert.match(r.json.keptAccounts!.join("\n"), new RegExp(`user ${name}: .*daemon.json still remaps to ${name}`));
+            assert.match(r.json.keptAccounts!.join("\n"), new RegExp(`group ${name}: group ${name} is a user's primary group`));
+            assert.equal(fs.readFileSync(record, "utf8"), `user ${name}\ngroup ${name}\n`);
+
+            // A process runs as the user: kept.
+            fs.rmSync(path.join(docker, "daemon.json"));
+            sleeper = spawn("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "sleep", "30"], { stdio: "ignore" });
+            spawnSync("sleep", ["0.3"]);
+            apply();
+            r = run(etc, ["remove", "--delete-accounts", record]) as typeof r;
+            assert.match(r.json.keptAccounts!.join("\n"), new RegExp(`user ${name}: processes run as ${name}`));
+            sleeper.kill("SIGKILL");
+            spawnSync("sleep", ["0.3"]);
+
+            // Nothing uses them: both deleted, the record gone, the machine's /etc/subuid as it was.
+            apply();
+            r = run(etc, ["remove", "--delete-accounts", record]) as typeof r;
+            assert.equal(r.status, 0, r.stderr);
+            // userdel takes the user's own group too (USERGROUPS_ENAB); groupdel would otherwise.
+            assert.deepEqual(r.json.deletedAccounts!.filter((x) => x !== `group ${name}`), [`user ${name}`], r.stderr);
+            assert.equal(spawnSync("getent", ["passwd", name]).status, 2);
+            assert.equal(spawnSync("getent", ["group", name]).status, 2);
+            assert.equal(fs.existsSync(record), false);
+            assert.equal(fs.readFileSync(file("subuid"), "utf8"), SUBUID);
+            assert.deepEqual({ subuid: real("/etc/subuid"), subgid: real("/etc/subgid"), dash: real("/etc/subuid-") }, realEtc);
+        } finally {
+            sleeper?.kill("SIGKILL");
+            if (spawnSync("getent", ["passwd", name]).status === 0) spawnSync("userdel", [name]);
+            if (spawnSync("getent", ["group", name]).status === 0) spawnSync("groupdel", [name]);
+        }
     });
 
     it("a write failing midway (subgid on a read-only file system) puts subuid, backups, markers and the owned list back", function () {

@@ -277,6 +277,11 @@ export function makeBusyboxTar(dir: string): string {
 // whole block: these helpers re-apply the entries already there (another suite's) plus or minus
 // ours, instead of replacing them.
 const subidsScript = path.join(repoRoot, "components", "subids", "subids-host.sh");
+
+// The block holds other suites' entries too, some of them remap users (system accounts by
+// design): subids-host.sh refuses a system account unless --system names it (issue 28).
+const systemFlags = (entries: readonly string[]): string[] =>
+    entries.map((e) => e.split(":")[0]!).filter((o) => /^[a-z_][a-z0-9_-]{0,31}$/.test(o)).flatMap((o) => ["--system", o]);
 const BEGIN = "# BEGIN hardened-hosts managed block (do not edit)";
 
 function managedEntries(): string[] {
@@ -313,7 +318,7 @@ export class TestSubids {
 
     add(): void {
         const entries = managedEntries().filter((e) => !e.startsWith(`${this.owner}:`));
-        const r = run("bash", [subidsScript, "apply", ...entries, this.line]);
+        const r = run("bash", [subidsScript, "apply", ...systemFlags([...entries, this.line]), ...entries, this.line]);
         if (r.status === 0) {
             this.mode = "block";
             return;
@@ -350,7 +355,7 @@ export class TestSubids {
             const all = managedEntries();
             const rest = all.filter((e) => !e.startsWith(`${this.owner}:`));
             if (rest.length === all.length && all.length > 0) return; // already gone (userdel)
-            const r = rest.length > 0 ? run("bash", [subidsScript, "apply", ...rest]) : run("bash", [subidsScript, "remove"]);
+            const r = rest.length > 0 ? run("bash", [subidsScript, "apply", ...systemFlags(rest), ...rest]) : run("bash", [subidsScript, "remove"]);
             if (r.status === 0) return;
             if (r.status !== 4) throw new Error(`subids-host.sh failed (${r.status}): ${r.stdout}${r.stderr}`);
             // Markers damaged meanwhile: take out our own line only.

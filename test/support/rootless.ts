@@ -11,6 +11,11 @@ import { repoRoot } from "./pulumi-cli";
 
 export const rootlessScript = path.join(repoRoot, "components", "rootless", "rootless.sh");
 const subidsScript = path.join(repoRoot, "components", "subids", "subids-host.sh");
+
+// The block holds other suites' entries too, some of them remap users (system accounts by
+// design): subids-host.sh refuses a system account unless --system names it (issue 28).
+const systemFlags = (entries: readonly string[]): string[] =>
+    entries.map((e) => e.split(":")[0]!).filter((o) => /^[a-z_][a-z0-9_-]{0,31}$/.test(o)).flatMap((o) => ["--system", o]);
 const BEGIN = "# BEGIN hardened-hosts managed block (do not edit)";
 const END = "# END hardened-hosts managed block";
 export const SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -188,7 +193,7 @@ export class TestSubids {
     add(): void {
         const mine = new Set(this.owners());
         const others = managedEntries().filter((e) => !mine.has(e.split(":")[0]));
-        const r = spawnSync("bash", [subidsScript, "apply", ...others, ...this.entries], { encoding: "utf8" });
+        const r = spawnSync("bash", [subidsScript, "apply", ...systemFlags([...others, ...this.entries]), ...others, ...this.entries], { encoding: "utf8" });
         if (r.status === 0) {
             this.mode = "block";
             return;
@@ -208,7 +213,7 @@ export class TestSubids {
             const rest = all.filter((e) => !mine.has(e.split(":")[0]));
             if (rest.length === all.length && all.length > 0) return; // ours are gone already (userdel)
             const r = rest.length > 0
-                ? spawnSync("bash", [subidsScript, "apply", ...rest], { encoding: "utf8" })
+                ? spawnSync("bash", [subidsScript, "apply", ...systemFlags(rest), ...rest], { encoding: "utf8" })
                 : spawnSync("bash", [subidsScript, "remove"], { encoding: "utf8" });
             if (r.status === 0) return;
             if (r.status !== 4) throw new Error(`subids-host.sh failed (${r.status}): ${r.stdout}${r.stderr}`);
