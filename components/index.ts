@@ -28,6 +28,7 @@ export type { HardenedHostArgs, PodmanAutoRuntime, RuntimeSpec, RootlessRuntimeS
 export { HardenedFleet } from "./fleet/hardened-fleet";
 export type { FleetHostSpec, HardenedFleetArgs } from "./fleet/hardened-fleet";
 export * from "./machines";
+export * from "./platform";
 // EC2 is the `hardened-hosts/ec2` entry (./ec2.ts): @pulumi/aws is loaded only by programs that use it.
 
 // Input checks, for programs that validate their own configuration with the components' rules

@@ -15,6 +15,7 @@ process.chdir(root);
 const PROVIDERS = {
     "subids-ledger": ["components/subids/ledger.js", "ledgerProvider"],
     "host-check": ["components/verify/host-check.js", "hostCheckProvider"],
+    "host-support": ["components/platform/host-support.js", "hostSupportProvider"],
 };
 
 (async () => {

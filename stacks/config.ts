@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import {
     DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, Ec2Distro, MANAGED_TAG, RUNTIME_MODES, RuntimeSpec, autoPoolProblem, autoSizeProblem,
-    autoSlotsProblem, distroProblem, ec2PublicKeyProblem, instanceTypeProblem, isValidOwner, nonRootUserProblem, parseSshCidr,
+    autoSlotsProblem, distroProblem, ec2PublicKeyProblem, imageSupportProblem, instanceTypeProblem, isValidOwner, nonRootUserProblem, parseSshCidr,
     rootVolumeProblem, sshCidrsProblem, subnetIdProblem, tagProblem, vpcIdProblem,
 } from "hardened-hosts";
 import { ConfigError } from "./config-error";
@@ -367,6 +367,12 @@ export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-h
             const where = `it comes from the EC2 instance (its address, the login user of ${ns}:aws.distro, the key of ${ns}:aws.publicKey)`;
             const hosts = hostList(get, ns).map((h, i) => parseFleetHost(h, `${ns}:hosts[${i}]`, ns, tenants, where));
             uniqueNames(hosts, ns);
+            // The image is known: a mode its distribution cannot run is refused now, before any
+            // instance exists (the decision over the image's recorded facts, components/platform/).
+            hosts.forEach((h, i) => {
+                const refused = imageSupportProblem(aws.distro, h.runtime.mode);
+                if (refused !== undefined) throw new ConfigError(`${ns}:hosts[${i}].runtime.mode`, `${refused} (${ns}:aws.distro is ${JSON.stringify(aws.distro)})`);
+            });
             return { kind: "aws", aws, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
         }
         case "lab": {

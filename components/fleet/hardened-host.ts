@@ -4,6 +4,8 @@ import { DockerUsernsRemap } from "../docker/remap";
 import { HostConnection } from "../host/connection";
 import { Problems, componentError, systemAccountProblem } from "../host/validate";
 import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_POOL_OWNER, PodmanAuto, autoPoolSize } from "../podman/podman-auto";
+import { HostSupport } from "../platform/host-support";
+import type { SupportDecision } from "../platform/support";
 import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
 import { HostSubids } from "../subids/host-subids";
@@ -125,7 +127,8 @@ export interface HardenedHostArgs {
 
 /**
  * One hardened machine: its subordinate ranges, its runtime, and the proof. Children read well
- * in a preview: `<name>-subids`, `<name>-docker` or `<name>-<mode>`, `<name>-verify`. Each step's
+ * in a preview: `<name>-support` (the distribution decided for the mode: components/platform/),
+ * `<name>-subids`, `<name>-docker` or `<name>-<mode>`, `<name>-verify`. Each step's
  * commands wait for the previous step's (and the first for `dependsOn`, the argument or the option).
  *
  * Renames: the type token (`hardened-hosts:index:HardenedHost`) and the child names above are in
@@ -139,6 +142,8 @@ export class HardenedHost extends pulumi.ComponentResource {
     public readonly runtimeRange: pulumi.Output<IdRange>;
     /** Verification result, when verified. */
     public readonly verification?: pulumi.Output<HostResult>;
+    /** Whether this host's distribution supports the mode, and how (or why not): the first step's decision. */
+    public readonly support: pulumi.Output<SupportDecision>;
 
     constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:index:HardenedHost", name, {}, opts);
@@ -160,6 +165,12 @@ export class HardenedHost extends pulumi.ComponentResource {
         // Each step's component passes its dependsOn on to its commands (the SDK does not), so
         // ordering the components orders the host work, for `pulumi destroy` too. The first step
         // waits for args.dependsOn and for this component's own dependsOn.
+        // First of all, the host is observed and its distribution decided for this mode
+        // (components/platform/): a refused host fails here, before anything is written, and no
+        // later step runs; a supported one gets the narrow fixes the decision names.
+        const support = new HostSupport(`${name}-support`, { connection: args.connection, mode: args.runtime.mode, hostName: name },
+            pulumi.mergeOptions({ parent: this, dependsOn: args.dependsOn }, { dependsOn: opts?.dependsOn }));
+        this.support = support.decision;
         // The remap user and a pool owner may be system accounts (the remap user is one by
         // design); every other owner that is a system account on the host is refused there. On a
         // userns-remap host daemon.json is checked before the subids step writes anything.
@@ -170,8 +181,7 @@ export class HardenedHost extends pulumi.ComponentResource {
             dockerConfig: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json" : undefined,
             // The remap user and group docker-remap.sh created go on destroy, after our lines.
             deleteAccountsRecordedIn: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json.hardened-hosts.user" : undefined,
-        },
-            pulumi.mergeOptions({ parent: this, dependsOn: args.dependsOn }, { dependsOn: opts?.dependsOn }));
+        }, { parent: this, dependsOn: [support] });
         const runtime = args.runtime;
         // A host's mode can change (userns-remap → podman, ...): the new mode's command takes
         // over the old one's state, so the engine runs the old remove before the new apply and
@@ -242,6 +252,8 @@ export class HardenedHost extends pulumi.ComponentResource {
                 user: owner,
                 expectedRange: this.runtimeRange,
                 autoSize,
+                // Every line of the managed block, tenants included: a removed or changed one is drift.
+                expectedLines: subids.lines,
                 dockerHost,
                 image: args.verify?.image,
                 reportOnly: args.verify?.reportOnly ?? false,
@@ -258,6 +270,6 @@ export class HardenedHost extends pulumi.ComponentResource {
             this.verification = verify.result;
         }
         this.subidLines = subids.lines;
-        this.registerOutputs({ subidLines: this.subidLines, runtimeRange: this.runtimeRange, verification: this.verification });
+        this.registerOutputs({ subidLines: this.subidLines, runtimeRange: this.runtimeRange, verification: this.verification, support: this.support });
     }
 }

@@ -214,9 +214,14 @@ userns_probe_json() {
   local out rc=0 who=nobody
   if [ -n "$ROOT" ]; then printf '{"ran":false,"works":null,"error":"not run (test root)"}'; return; fi
   command -v unshare >/dev/null 2>&1 || { printf '{"ran":false,"works":null,"error":"unshare is missing"}'; return; }
-  id "$who" >/dev/null 2>&1 || { printf '{"ran":false,"works":null,"error":"no nobody account"}'; return; }
-  out=$(cd / && timeout 10 setpriv --reuid="$who" --regid="$(id -g "$who")" --clear-groups -- \
-    unshare --user --map-root-user sh -c 'cat /proc/self/uid_map' 2>&1) || rc=$?
+  if [ "$(id -u)" != 0 ]; then
+    # Not root: this very user is an unprivileged one.
+    out=$(cd / && timeout 10 unshare --user --map-root-user sh -c 'cat /proc/self/uid_map' 2>&1) || rc=$?
+  else
+    id "$who" >/dev/null 2>&1 || { printf '{"ran":false,"works":null,"error":"no nobody account"}'; return; }
+    out=$(cd / && timeout 10 setpriv --reuid="$who" --regid="$(id -g "$who")" --clear-groups -- \
+      unshare --user --map-root-user sh -c 'cat /proc/self/uid_map' 2>&1) || rc=$?
+  fi
   if [ $rc = 0 ] && [[ "$out" =~ ^[[:space:]]*0[[:space:]]+[0-9]+[[:space:]]+1[[:space:]]*$ ]]; then
     printf '{"ran":true,"works":true,"error":null}'
   else

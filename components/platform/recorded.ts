@@ -12,6 +12,7 @@
  */
 import type { BinaryFact, HostFacts, ProfileFact } from "./facts";
 import type { Ec2Distro } from "../machines/distros";
+import { SupportDecision, SupportMode, decideSupport } from "./support";
 
 /** A recorded fact set, with its sources. */
 export interface RecordedFacts {
@@ -199,3 +200,14 @@ export const IMAGE_FACTS: Readonly<Record<Ec2Distro, string>> = {
     "ubuntu-24.04": "ubuntu-24.04",
     "amazon-linux-2023": "amazon-linux-2023",
 };
+
+/** The decision for an EC2 image and a mode, from the image's recorded facts (at preview). */
+export function imageSupport(distro: Ec2Distro, mode: SupportMode): SupportDecision {
+    return decideSupport(RECORDED[IMAGE_FACTS[distro]]!.facts, mode);
+}
+
+/** Why an EC2 image cannot run a mode (the refusal in words), or undefined when it can. */
+export function imageSupportProblem(distro: Ec2Distro, mode: SupportMode): string | undefined {
+    const d = imageSupport(distro, mode);
+    return d.status === "refused" ? `${JSON.stringify(mode)} is refused on ${distro}: ${d.reason}. What you can do: ${d.remedy}` : undefined;
+}

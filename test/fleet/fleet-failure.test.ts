@@ -33,9 +33,10 @@ describe("HardenedFleet ordering and failures (mocks)", function () {
         });
         await promiseOf(fleet.table);
         await settleRegistrations(300);
-        // o-a's first command waits for its ready resource (not only the o-a-subids component), the
-        // next ones for the command before them.
-        assert.ok(depNames("o-a-subids-write").includes("o-a-ready"), depNames("o-a-subids-write").join(", "));
+        // o-a's first step (the support decision) waits for its ready resource (not only the
+        // component), the next ones for the step before them.
+        assert.ok(depNames("o-a-support").includes("o-a-ready"), depNames("o-a-support").join(", "));
+        assert.ok(depNames("o-a-subids-write").includes("o-a-support"), depNames("o-a-subids-write").join(", "));
         assert.ok(depNames("o-a-docker-daemon").includes("o-a-subids-write"), "the runtime waits for the subids lines");
         assert.ok(depNames("o-b-podman-runtime").includes("o-b-subids-write"));
         assert.ok(depNames("o-a-verify-check").includes("o-a-docker-daemon"), "verification waits for the runtime");

@@ -14,7 +14,7 @@ describe("HardenedHost dependsOn (mocks)", function () {
         hostMod = await import("../../components/fleet/hardened-host");
     });
 
-    it("runs subids-host.sh after the dependsOn argument and the dependsOn option, the rest after it", async function () {
+    it("decides support after the dependsOn argument and the dependsOn option, then subids-host.sh, the rest after it", async function () {
         const fromArgs = new command.local.Command("hd-args", { create: "true" });
         const fromOpts = new command.local.Command("hd-opts", { create: "true" });
         const host = new hostMod.HardenedHost("hd", {
@@ -30,13 +30,15 @@ describe("HardenedHost dependsOn (mocks)", function () {
         const urn = (name: string) => mocks.urns.get(name);
         const deps = (name: string) => mocks.dependencies.get(name) ?? [];
 
-        assert.ok(deps("hd-subids-write").includes(urn("hd-args")!), deps("hd-subids-write").join(", "));
-        assert.ok(deps("hd-subids-write").includes(urn("hd-opts")!), deps("hd-subids-write").join(", "));
+        // The first step is the support decision (components/platform/); subids-host.sh comes after it.
+        assert.ok(deps("hd-support").includes(urn("hd-args")!), deps("hd-support").join(", "));
+        assert.ok(deps("hd-support").includes(urn("hd-opts")!), deps("hd-support").join(", "));
+        assert.ok(deps("hd-subids-write").includes(urn("hd-support")!), deps("hd-subids-write").join(", "));
         assert.ok(deps("hd-docker-daemon").includes(urn("hd-subids-write")!));
         assert.ok(deps("hd-verify-check").includes(urn("hd-docker-daemon")!));
     });
 
-    it("HardenedFleet's dependsOn option reaches every host's first command", async function () {
+    it("HardenedFleet's dependsOn option reaches every host's first step (the support decision)", async function () {
         const fleetMod = await import("../../components/fleet/hardened-fleet");
         const before = new command.local.Command("fd-before", { create: "true" });
         const fleet = new fleetMod.HardenedFleet("fd", {
@@ -48,7 +50,7 @@ describe("HardenedHost dependsOn (mocks)", function () {
         }, { dependsOn: [before] });
         await settle(fleet.summary);
         for (const h of ["fd-a", "fd-b"]) {
-            const deps = mocks.dependencies.get(`${h}-subids-write`) ?? [];
+            const deps = mocks.dependencies.get(`${h}-support`) ?? [];
             assert.ok(deps.includes(mocks.urns.get("fd-before")!), `${h}: ${deps.join(", ")}`);
         }
     });

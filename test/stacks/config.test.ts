@@ -57,6 +57,13 @@ describe("stack config", function () {
             ...over,
         });
 
+        it("every mode the images' recorded facts support passes at preview: Ubuntu 24.04 every mode, Amazon Linux 2023 userns-remap", function () {
+            const modes = [{ mode: "userns-remap" }, { mode: "docker-rootless", user: "builder" }, { mode: "podman", user: "builder" }, { mode: "podman-auto" }];
+            const hosts = modes.map((runtime, i) => ({ name: `web-${i}`, runtime }));
+            assert.equal(parseStackConfig(awsStack({ hosts }, { distro: "ubuntu-24.04" })).kind, "aws");
+            assert.equal(parseStackConfig(awsStack({ hosts: [{ name: "web-1", runtime: { mode: "userns-remap" } }] }, { distro: "amazon-linux-2023" })).kind, "aws");
+        });
+
         it("reads the EC2 settings with defaults (debian-12, key in sshPrivateKey, no tags) and per-host runtime and tenants", function () {
             const plan = parseStackConfig(awsStack());
             assert.deepEqual(plan, {
@@ -116,6 +123,9 @@ describe("stack config", function () {
             ["a host name used twice", { hosts: [{ name: "web-1" }, { name: "web-1" }] }, {}, /^hardened-hosts:hosts\[1\]\.name: "web-1" is used twice/],
             ["an undeclared tenant", { hosts: [{ name: "web-1", tenants: ["ghost"] }] }, {}, /^hardened-hosts:hosts\[0\]\.tenants\[0\]: "ghost" is not one of hardened-hosts:tenants/],
             ["a rootless runtime for root", { hosts: [{ name: "web-1", runtime: { mode: "podman", user: "root" } }] }, {}, /^hardened-hosts:hosts\[0\]\.runtime\.user: "root" is not a valid non-root user name/],
+            // #30: the image's distribution decides at preview (recorded facts, components/platform/).
+            ["rootless Podman on Amazon Linux 2023", {}, { distro: "amazon-linux-2023" }, /^hardened-hosts:hosts\[1\]\.runtime\.mode: "podman" is refused on amazon-linux-2023: Podman is not in Amazon Linux 2023's repositories .*What you can do: .* \(hardened-hosts:aws\.distro is "amazon-linux-2023"\)$/],
+            ["rootless Docker on Amazon Linux 2023", { hosts: [{ name: "web-1", runtime: { mode: "docker-rootless", user: "builder" } }] }, { distro: "amazon-linux-2023" }, /^hardened-hosts:hosts\[0\]\.runtime\.mode: "docker-rootless" is refused on amazon-linux-2023: .*no rootless extras/],
         ];
         for (const [what, over, awsOver, message] of bad) {
             it(`names the key for ${what}`, function () {

@@ -130,8 +130,10 @@ describe("stack program (mocks)", function () {
                 const c = write.inputs.connection.value;
                 assert.deepEqual([c.host, c.port, c.user, c.privateKey], ["203.0.113.10", 22, "admin", privateKey]);
                 assert.match(write.inputs.create, /^sudo -n bash -s -- apply /);
-                assert.ok(mocks.dependencies.get(`${host}-subids-write`)!.includes(mocks.urns.get(`${host}-ssh-ready`)!),
+                // The first step (the support decision, #30) waits for the instance; the subids lines for it.
+                assert.ok(mocks.dependencies.get(`${host}-support`)!.includes(mocks.urns.get(`${host}-ssh-ready`)!),
                     `${host}'s host work waits for its instance's ready command`);
+                assert.ok(mocks.dependencies.get(`${host}-subids-write`)!.includes(mocks.urns.get(`${host}-support`)!));
                 assert.match(command(runtime).inputs.create, /^sudo -n bash -s -- apply /);
                 of("pulumi-nodejs:dynamic:Resource", `${host}-verify-check`);
             }
