@@ -29,6 +29,17 @@ function generate() {
     const { components, typeDefinitions, dependencies } = analyzer.analyze();
     const schema = generateSchema("hardened-hosts", "0.0.0", DESCRIPTION, components, typeDefinitions, dependencies, undefined);
     delete schema.version; // the provider's own (package.json) at runtime
+    // The analyzer's own "optional" marks (the required lists say it) are no schema field: the
+    // engine drops them, so the served schema and `pulumi package get-schema` agree.
+    const strip = (v) => {
+        if (Array.isArray(v)) v.forEach(strip);
+        else if (v && typeof v === "object") {
+            delete v.optional;
+            Object.values(v).forEach(strip);
+        }
+    };
+    strip(schema.resources);
+    strip(schema.types);
     const host = schema.types["hardened-hosts:index:FleetHost"];
     if (!host || !host.properties.privateKey) throw new Error("FleetHost.privateKey is missing from the inferred schema");
     host.properties.privateKey.secret = true;

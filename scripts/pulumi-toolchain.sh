@@ -7,6 +7,8 @@
 #   pulumi-language-yaml           the Pulumi YAML language host (YAML programs), built from its Go module
 #   pulumi-resource-hardened-hosts the library's component provider (components/provider/), so
 #                                  programs in other languages (YAML here) can declare a HardenedFleet
+#   hh-sdk-gen                     Python and Go SDKs from a schema (tools/sdk-gen/: the Python and
+#                                  Go language hosts that `pulumi package gen-sdk` needs are refused)
 #
 # Binaries are cached by version outside the clone (HH_TOOLCHAIN_DIR), so a second run, or a
 # fresh clone on the same machine, takes seconds. Each step says what it does and how long it took.
@@ -172,6 +174,25 @@ build_yaml_language_host() {
   fi
 }
 
+build_sdk_generator() {
+  # tools/sdk-gen/main.go (it says why): built against the engine's pkg/v3, whose modules the CLI
+  # build put in the module cache; rebuilt when the source changes.
+  local out="$bin/hh-sdk-gen" copy="$src/sdkgen/main.go"
+  if [ -x "$out" ] && cmp -s "$repo/tools/sdk-gen/main.go" "$copy"; then
+    log "hh-sdk-gen: cached at $out"
+    return
+  fi
+  need go "the SDK generator is built from github.com/pulumi/pulumi/pkg/v3"
+  step "hh-sdk-gen: building tools/sdk-gen against github.com/pulumi/pulumi/pkg/v3@v$HH_PULUMI_VERSION"
+  rm -f "$out" # a failed build must not leave an older binary that the source copy would vouch for
+  write_go_mod "$src/sdkgen" hardened-hosts/toolchain/sdkgen \
+    "github.com/pulumi/pulumi/pkg/v3 v$HH_PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 v$HH_PULUMI_VERSION"
+  cp "$repo/tools/sdk-gen/main.go" "$copy.tmp.$$"
+  mv -f "$copy.tmp.$$" "$copy"
+  go_build "$src/sdkgen" "$out" "$HH_PULUMI_VERSION" .
+  done_step
+}
+
 install_fleet_provider() {
   # A link in the plugin home to components/provider/pulumi-resource-hardened-hosts (install.sh says why).
   step "pulumi-resource-hardened-hosts: installing into $PULUMI_HOME/plugins"
@@ -187,5 +208,6 @@ build_language_host
 install_dynamic_provider_launcher
 install_command_provider
 build_yaml_language_host
+build_sdk_generator
 install_fleet_provider
 log "$(pulumi version) ready in $(( $(date +%s) - total_start ))s (bin: $bin, PULUMI_HOME: $PULUMI_HOME)"

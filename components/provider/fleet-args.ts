@@ -20,10 +20,13 @@ import { HostResult } from "../verify/checks";
 
 /** The fleet: hosts reached over SSH, one subordinate-ID allocation for all of them. */
 export interface FleetArgs {
-    /** Hosts by name (lowercase letters, digits and `-`); the name prefixes each host's child resources. */
-    hosts: Record<string, FleetHost>;
-    /** Fleet-wide subordinate-ID owners by name (login names): the same range on every host that lists them. Default none. */
-    tenants?: Record<string, FleetTenant>;
+    // The two maps are Inputs in the schema only because Go's SDK generator (pkg v3.274.1) emits no
+    // FleetHostArgs/FleetTenantArgs for a plain map of objects and the Go SDK would not compile;
+    // the provider still refuses either as an Output (the fleet's shape must be known).
+    /** Hosts by name (lowercase letters, digits and `-`); the name prefixes each host's child resources. Must be known when the program runs. */
+    hosts: pulumi.Input<Record<string, FleetHost>>;
+    /** Fleet-wide subordinate-ID owners by name (login names): the same range on every host that lists them. Default none. Must be known when the program runs. */
+    tenants?: pulumi.Input<Record<string, FleetTenant>>;
     /** Report failed verification checks in the outputs instead of failing the update. Default false. */
     reportOnly?: boolean;
     /** Hand removed owners' ranges out again. Default false (they stay retired: their files may still exist on volumes). */

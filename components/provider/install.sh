@@ -5,7 +5,7 @@
 #   ${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-hardened-hosts-v<version>/
 #     pulumi-resource-hardened-hosts -> <this directory>/pulumi-resource-hardened-hosts
 #
-# <version> is the package's (package.json next to this directory's parent, or its parent's).
+# <version> is the hardened-hosts package's (its package.json, two or three levels up).
 # The link ties the plugin to this checkout or installed package (node resolves @pulumi/pulumi and
 # the library from there): run this again after moving it. This is how the provider runs where
 # the Node.js language host cannot run plugins itself (v3.68 here, no RunPlugin); on a standard
@@ -18,19 +18,29 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The package this directory belongs to: components/provider/ in a checkout, or
+# dist/components/provider/ in the installed npm package.
 pkg=""
-for d in "$here/.." "$here/../.."; do
-  if [ -f "$d/package.json" ]; then pkg="$(cd "$d" && pwd)/package.json"; break; fi
+for d in "$here/.." "$here/../.." "$here/../../.."; do
+  if [ -f "$d/package.json" ] && [ "$(node -p 'require(process.argv[1]).name' "$d/package.json")" = hardened-hosts ]; then
+    pkg="$(cd "$d" && pwd)/package.json"
+    break
+  fi
 done
-[ -n "$pkg" ] || { echo "install.sh: no package.json above $here" >&2; exit 1; }
+[ -n "$pkg" ] || { echo "install.sh: no hardened-hosts package.json above $here" >&2; exit 1; }
 version="$(node -p 'require(process.argv[1]).version' "$pkg")"
 plugins="${PULUMI_HOME:-$HOME/.pulumi}/plugins"
 dest="$plugins/resource-hardened-hosts-v$version"
 
+launcher="$here/pulumi-resource-hardened-hosts"
+if [ "$(readlink "$dest/pulumi-resource-hardened-hosts" 2>/dev/null)" = "$launcher" ] && [ ! -e "$dest.partial" ]; then
+  echo "pulumi-resource-hardened-hosts v$version: installed in $dest" >&2
+  exit 0
+fi
 mkdir -p "$plugins"
 touch "$dest.partial"
 rm -rf "$dest"
 mkdir -p "$dest"
-ln -s "$here/pulumi-resource-hardened-hosts" "$dest/pulumi-resource-hardened-hosts"
+ln -s "$launcher" "$dest/pulumi-resource-hardened-hosts"
 rm -f "$dest.partial"
 echo "installed pulumi-resource-hardened-hosts v$version (component provider) in $dest" >&2

@@ -12,31 +12,24 @@ export const SCHEMA = {
                 "hosts": {
                     "type": "object",
                     "additionalProperties": {
-                        "$ref": "#/types/hardened-hosts:index:FleetHost",
-                        "plain": true
+                        "$ref": "#/types/hardened-hosts:index:FleetHost"
                     },
-                    "plain": true,
-                    "description": "Hosts by name (lowercase letters, digits and `-`); the name prefixes each host's child resources."
+                    "description": "Hosts by name (lowercase letters, digits and `-`); the name prefixes each host's child resources. Must be known when the program runs."
                 },
                 "tenants": {
                     "type": "object",
                     "additionalProperties": {
-                        "$ref": "#/types/hardened-hosts:index:FleetTenant",
-                        "plain": true
+                        "$ref": "#/types/hardened-hosts:index:FleetTenant"
                     },
-                    "optional": true,
-                    "plain": true,
-                    "description": "Fleet-wide subordinate-ID owners by name (login names): the same range on every host that lists them. Default none."
+                    "description": "Fleet-wide subordinate-ID owners by name (login names): the same range on every host that lists them. Default none. Must be known when the program runs."
                 },
                 "reportOnly": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "Report failed verification checks in the outputs instead of failing the update. Default false."
                 },
                 "reuseRetiredRanges": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "Hand removed owners' ranges out again. Default false (they stay retired: their files may still exist on volumes)."
                 }
@@ -87,12 +80,10 @@ export const SCHEMA = {
                 },
                 "port": {
                     "type": "number",
-                    "optional": true,
                     "description": "SSH port. Default 22."
                 },
                 "user": {
                     "type": "string",
-                    "optional": true,
                     "description": "Login user. Default `root`; any other user runs the host scripts through `sudo -n`."
                 },
                 "privateKey": {
@@ -102,12 +93,10 @@ export const SCHEMA = {
                 },
                 "hostKey": {
                     "type": "string",
-                    "optional": true,
                     "description": "The host's public key as in /etc/ssh/ssh_host_ed25519_key.pub (`ssh-ed25519 AAAA...`); any other key is refused. Default: trust the first key seen (a warning says so)."
                 },
                 "runtime": {
                     "$ref": "#/types/hardened-hosts:index:FleetRuntime",
-                    "optional": true,
                     "plain": true,
                     "description": "How the host runs containers. Default `{mode: \"userns-remap\"}`."
                 },
@@ -117,13 +106,11 @@ export const SCHEMA = {
                         "type": "string",
                         "plain": true
                     },
-                    "optional": true,
                     "plain": true,
                     "description": "Names of fleet tenants placed on this host: their fleet-wide ranges are granted here. Default none."
                 },
                 "verify": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "Verify the host after deploy. Default true."
                 }
@@ -143,25 +130,21 @@ export const SCHEMA = {
                 },
                 "user": {
                     "type": "string",
-                    "optional": true,
                     "plain": true,
                     "description": "docker-rootless, podman: the runtime's owner (a non-root login name). Required there."
                 },
                 "createUser": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "docker-rootless, podman: create the user when missing. Default true."
                 },
                 "restrictShell": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "docker-rootless, podman: set the user's shell to nologin. Default false."
                 },
                 "remapUser": {
                     "type": "string",
-                    "optional": true,
                     "plain": true,
                     "description": "userns-remap: the remap user. Default `dockremap`."
                 },
@@ -170,43 +153,36 @@ export const SCHEMA = {
                     "additionalProperties": {
                         "$ref": "pulumi.json#/Any"
                     },
-                    "optional": true,
                     "plain": true,
                     "description": "userns-remap: more daemon.json keys to merge, e.g. `{\"no-new-privileges\": true}`. Default none."
                 },
                 "installDocker": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "userns-remap: install Docker when missing. Default true."
                 },
                 "requireNoContainers": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "userns-remap: refuse to switch while containers run. Default false (they are reported)."
                 },
                 "poolOwner": {
                     "type": "string",
-                    "optional": true,
                     "plain": true,
                     "description": "podman-auto: the pool's owner in /etc/subuid and /etc/subgid. Default `containers`."
                 },
                 "slots": {
                     "type": "number",
-                    "optional": true,
                     "plain": true,
                     "description": "podman-auto: containers the pool holds at once (2-65536). Default 64."
                 },
                 "size": {
                     "type": "number",
-                    "optional": true,
                     "plain": true,
                     "description": "podman-auto: IDs per container (1024-65536). Default 65536."
                 },
                 "installPodman": {
                     "type": "boolean",
-                    "optional": true,
                     "plain": true,
                     "description": "podman-auto: install Podman when missing. Default true."
                 }
@@ -220,7 +196,6 @@ export const SCHEMA = {
             "properties": {
                 "size": {
                     "type": "number",
-                    "optional": true,
                     "plain": true,
                     "description": "IDs in its range (65536 to 2^31). Default 65536."
                 }
@@ -325,7 +300,6 @@ export const SCHEMA = {
                 },
                 "runtimeVersion": {
                     "type": "string",
-                    "optional": true,
                     "description": "The runtime's version, as it reported it."
                 },
                 "checks": {

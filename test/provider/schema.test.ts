@@ -26,8 +26,10 @@ describe("component provider schema (components/provider/schema.ts)", function (
         assert.equal(fleet.isComponent, true);
         assert.deepEqual(fleet.requiredInputs, ["hosts"]);
         assert.deepEqual(Object.keys(fleet.inputProperties).sort(), ["hosts", "reportOnly", "reuseRetiredRanges", "tenants"]);
-        assert.deepEqual(fleet.inputProperties.hosts, { ...fleet.inputProperties.hosts, type: "object", additionalProperties: { $ref: ref("FleetHost"), plain: true } });
-        assert.deepEqual(fleet.inputProperties.tenants!.additionalProperties, { $ref: ref("FleetTenant"), plain: true });
+        // Maps that may be Inputs (Go's generator needs that), of plain host and tenant objects.
+        assert.deepEqual(fleet.inputProperties.hosts, { ...fleet.inputProperties.hosts, type: "object", additionalProperties: { $ref: ref("FleetHost") } });
+        assert.equal(fleet.inputProperties.hosts!.plain, undefined);
+        assert.deepEqual(fleet.inputProperties.tenants!.additionalProperties, { $ref: ref("FleetTenant") });
         assert.deepEqual(fleet.required, ["allocation", "summary", "table", "verification"]);
         assert.equal(fleet.properties.allocation!.additionalProperties!.$ref, ref("AllocatedRange"));
         assert.equal(fleet.properties.verification!.additionalProperties!.$ref, ref("HostVerificationResult"));
