@@ -55,6 +55,12 @@ export interface Observations {
     subuid: SubidObservation;
     subgid: SubidObservation;
     /**
+     * Every line the subids step wrote on this host (tenants included, `--expect-lines`): the ones
+     * that are not a line of the file as written (removed by hand, changed, re-owned), at most 20
+     * then "(and N more lines)", and how many. Null or absent when not asked (older reports).
+     */
+    managed?: { expected: number; subuid: { missing: string[]; missingCount: number }; subgid: { missing: string[]; missingCount: number } } | null;
+    /**
      * Rootless modes on systemd hosts: the user's linger flag and (docker-rootless) whether its
      * docker.service user unit is enabled; null where it does not apply. Absent in reports of
      * older scripts.
@@ -447,11 +453,23 @@ export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
 
 type AddCheck = (name: string, passed: boolean, expected: string, observed: string, detail: string, severity?: Check["severity"]) => void;
 
-/** Subordinate ranges: exactly the planned line, overlapping nothing. */
+/** Subordinate ranges: exactly the planned line, overlapping nothing; every managed line in place. */
 function subidChecks(o: Observations, exp: Expectations, add: AddCheck): void {
     const { start, count } = exp.expectedRange;
     const planned = `${exp.user}:${start}:${count}`;
     for (const [kind, s] of [["subuid", o.subuid], ["subgid", o.subgid]] as const) {
+        const m = o.managed?.[kind];
+        if (o.managed && m) {
+            // Tenants' lines too: a line removed, changed or given to another owner is drift,
+            // repaired by re-running the subids step (host-check.ts stepFor).
+            add(
+                `${kind}-managed-lines`,
+                m.missingCount === 0,
+                `all ${o.managed.expected} line(s) the subids step wrote`,
+                m.missingCount === 0 ? `all ${o.managed.expected} present` : `missing or changed: ${listText(m.missing)}`,
+                `/etc/${kind}: the managed block's lines, every tenant's included, as planned`,
+            );
+        }
         const ranges = s.userLines.map(lineRange);
         const exact = s.exists && ranges.length === 1 && (s.userLineCount ?? 1) === 1 && ranges[0]?.start === start && ranges[0]?.count === count;
         add(

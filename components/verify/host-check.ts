@@ -48,7 +48,7 @@ export interface HostStepInput {
 
 /** Which step repairs a failed check: the subids lines, else the runtime (which also restarts on new lines). */
 export function stepFor(check: string): HostStep["name"] | undefined {
-    if (/^sub[ug]id-range$/.test(check)) return "subids";
+    if (/^sub[ug]id-(range|managed-lines)$/.test(check)) return "subids";
     // A foreign line overlapping ours, or a user's --userns=host container, is not ours to undo:
     // the check stays failed (and says so) until a human decides. Nor is a host that did not answer.
     if (/^sub[ug]id-no-overlap$/.test(check) || check === "no-userns-host-containers" || check === UNREACHABLE) return undefined;

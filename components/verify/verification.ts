@@ -23,6 +23,13 @@ export interface HostVerificationArgs {
     /** podman-auto (required there): the planned IDs per container. */
     autoSize?: pulumi.Input<number>;
     /**
+     * Every `owner:start:count` line the subids step wrote on this host (tenants included, e.g.
+     * `HostSubids.lines`): each must be in /etc/subuid and /etc/subgid as written; a line removed,
+     * changed or given to another owner fails `subuid-managed-lines` / `subgid-managed-lines`,
+     * drift a refresh sees and the next `up` repairs by re-running the subids step. Default none.
+     */
+    expectedLines?: pulumi.Input<string[]>;
+    /**
      * Test image, already on the host (never pulled). Default: verify.sh imports the host's static
      * busybox as `hardened-hosts/verify:busybox` for the run and removes it afterwards.
      */
@@ -125,7 +132,8 @@ export class HostVerification extends pulumi.ComponentResource {
         const autoSize = checkedAuto.apply(([rt, z]) => (rt === "podman-auto" ? (z as number) : undefined));
         const hostName = pulumi.output(args.hostName ?? args.connection.host);
 
-        const observeArgs = pulumi.all([runtime, user, range, image, dockerHost, autoSize]).apply(([rt, u, r, img, dh, z]) => [
+        const expectedLines = pulumi.output(args.expectedLines ?? []);
+        const observeArgs = pulumi.all([runtime, user, range, image, dockerHost, autoSize, expectedLines]).apply(([rt, u, r, img, dh, z, lines]) => [
             "observe",
             "--runtime", rt,
             "--user", u,
@@ -133,6 +141,7 @@ export class HostVerification extends pulumi.ComponentResource {
             ...(img ? ["--image", img] : []),
             ...(dh ? ["--docker-host", dh] : []),
             ...(z !== undefined ? ["--auto-size", String(z)] : []),
+            ...(lines.length > 0 ? ["--expect-lines", lines.join(" ")] : []),
         ]);
         const rerunOn = pulumi.output(args.rerunOn ?? []).apply((xs) => xs.map((x) => (typeof x === "string" ? x : JSON.stringify(x))));
         this.check = new HostCheck(

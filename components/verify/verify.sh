@@ -6,6 +6,7 @@
 #
 #   verify.sh observe --runtime docker-remap|docker-rootless|podman|podman-auto --user NAME
 #                     --expect-range START:COUNT [--image IMAGE] [--docker-host URI] [--auto-size N]
+#                     [--expect-lines "OWNER:START:COUNT ..."]
 #
 #   --runtime       docker-remap: the rootful dockerd (run as root) whose userns-remap user is NAME;
 #                   docker-rootless: NAME's rootless dockerd; podman: NAME's rootless podman;
@@ -20,6 +21,9 @@
 #   --docker-host   the daemon address (docker modes only). Default: docker-remap: $DOCKER_HOST,
 #                   else unix:///var/run/docker.sock; docker-rootless: unix:///run/user/UID/docker.sock
 #   --auto-size     podman-auto only (required there): the planned IDs per container; reported back
+#   --expect-lines  every line the subids step wrote on this host (tenants included), space-separated:
+#                   each one must be a line of /etc/subuid and of /etc/subgid as it is; the ones that
+#                   are not (removed, changed, re-owned) are reported as "managed" ... "missing"
 #
 # podman-auto: instead of the one probe and sleep containers, two containers run at once (both
 # started without --userns, so containers.conf decides), each writing a file into one shared bind
@@ -63,7 +67,7 @@ readonly DEFAULT_IMAGE=hardened-hosts/verify:busybox
 readonly LABEL=org.hardened-hosts.verify.busybox-sha256
 readonly MAX_LAST_ID=4294967294
 
-action="" runtime="" user="" expect_range="" image="" docker_host="" auto_size=""
+action="" runtime="" user="" expect_range="" image="" docker_host="" auto_size="" expect_lines="" expect_lines_given=0
 exp_start="" exp_count=""
 cli_timeout="${HH_VERIFY_TIMEOUT:-120}"
 # What this run observed and made, for the JSON and for cleanup (declared here, set by the
@@ -109,7 +113,8 @@ parse_args() {
       --image) image=$val ;;
       --docker-host) docker_host=$val ;;
       --auto-size) auto_size=$val ;;
-      *) fail "$EXIT_USAGE" "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host --auto-size)" ;;
+      --expect-lines) expect_lines=$val; expect_lines_given=1 ;;
+      *) fail "$EXIT_USAGE" "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host --auto-size --expect-lines)" ;;
     esac
   done
   [ -n "$runtime" ] || fail "$EXIT_USAGE" "observe: --runtime docker-remap|docker-rootless|podman|podman-auto is required"
@@ -128,6 +133,11 @@ parse_args() {
   exp_start=${BASH_REMATCH[1]} exp_count=${BASH_REMATCH[2]}
   (( exp_start + exp_count - 1 <= MAX_LAST_ID )) ||
     fail "$EXIT_USAGE" "--expect-range '$expect_range': the range ends past the last valid ID $MAX_LAST_ID"
+  local l
+  for l in $expect_lines; do
+    [[ "$l" =~ ^([a-z_][a-z0-9_-]{0,30}[a-z0-9_$-]?|[0-9]+):(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,9})$ ]] ||
+      fail "$EXIT_USAGE" "--expect-lines: '$l' is not OWNER:START:COUNT"
+  done
   if [ -n "$image" ]; then
     # A reference as docker and podman accept it: no spaces, no leading '-', bounded length.
     [[ "$image" =~ ^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$ ]] ||
@@ -270,6 +280,28 @@ subid_json() {
   [ "$nothers" -le "$LIST_MAX" ] || others+=("(and $((nothers - LIST_MAX)) more lines)")
   printf '{"file":%s,"exists":true,"userLines":%s,"overlapping":%s,"userLineCount":%s,"overlappingCount":%s}' "$(jstr "$file")" \
     "$(json_list ${mine[@]+"${mine[@]}"})" "$(json_list ${others[@]+"${others[@]}"})" "$nmine" "$nothers"
+}
+
+# managed_json: {"expected":N,"subuid":{"missing":[...],"missingCount":n},"subgid":{...}}: the
+# --expect-lines that are not a line of the file exactly as written (removed by hand, changed,
+# given to another owner), or null without --expect-lines.
+managed_json() {
+  [ "$expect_lines_given" = 1 ] || { printf 'null'; return; }
+  local f name l n=0 out="" miss nmiss
+  local -a lines=()
+  read -r -a lines <<< "$expect_lines" || true
+  for name in subuid subgid; do
+    f=/etc/$name miss=() nmiss=0
+    for l in ${lines[@]+"${lines[@]}"}; do
+      if [ ! -e "$f" ] || ! grep -Fxq -- "$l" "$f"; then
+        nmiss=$((nmiss + 1)); [ "$nmiss" -gt "$LIST_MAX" ] || miss+=("$l")
+      fi
+    done
+    [ "$nmiss" -le "$LIST_MAX" ] || miss+=("(and $((nmiss - LIST_MAX)) more lines)")
+    out+=$(printf ',"%s":{"missing":%s,"missingCount":%s}' "$name" "$(json_list ${miss[@]+"${miss[@]}"})" "$nmiss")
+  done
+  n=${#lines[@]}
+  printf '{"expected":%s%s}' "$n" "$out"
 }
 
 observe_engine() {
@@ -595,9 +627,10 @@ main() {
 
   observe_user
   observe_supervision
-  local subuid subgid
+  local subuid subgid managed
   subuid=$(subid_json /etc/subuid user)
   subgid=$(subid_json /etc/subgid group)
+  managed=$(managed_json)
   timed engine observe_engine
   if [ "$engine_reachable" = 1 ]; then
     timed containers list_containers
@@ -658,7 +691,7 @@ main() {
     "$(jbool "$priv_tried")" "$(jnum_or_null "$priv_exit")" "$(jstr_or_null "$priv_message")" "$(jstr_or_null "$priv_reason")"
   printf '"containers":{"listed":%s,"running":%s,"count":%s,"hostNamespace":%s,"privileged":%s,"error":%s},"subuid":%s,"subgid":%s,' \
     "$(jbool "$ctr_listed")" "$ctr_json" "$ctr_count" "$ctr_hostns" "$ctr_privileged" "$(jstr_or_null "$ctr_error")" "$subuid" "$subgid"
-  printf '"supervision":{"systemd":%s,"linger":%s,"unitEnabled":%s},' "$(jbool "$sup_systemd")" "$sup_linger" "$sup_unit_enabled"
+  printf '"supervision":{"systemd":%s,"linger":%s,"unitEnabled":%s},"managed":%s,' "$(jbool "$sup_systemd")" "$sup_linger" "$sup_unit_enabled" "$managed"
   if [ "$runtime" = podman-auto ]; then
     printf '"auto":{"size":%s,"ran":%s,"error":%s,"containers":%s},' "$auto_size" "$(jbool "$auto_ran")" "$(jstr_or_null "$auto_error")" "$auto_json"
   fi

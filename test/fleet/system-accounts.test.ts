@@ -57,6 +57,19 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
         );
     });
 
+    it("verification observes every line of the managed block, tenants included (--expect-lines)", async function () {
+        const fleet = new fleetMod.HardenedFleet("sa4", {
+            tenants: { "tenant-a": {}, "tenant-b": {} },
+            hosts: { "host-a": { connection: conn("10.0.0.1"), runtime: { mode: "userns-remap" }, tenants: ["tenant-a", "tenant-b"] } },
+        });
+        const lines = await promiseOf(fleet.hosts["host-a"]!.subidLines);
+        await new Promise((r) => setTimeout(r, 100));
+        const check = mocks.resources.find((x) => x.name === "host-a-verify-check");
+        assert.ok(check, "the check registered");
+        assert.match(String(check.inputs.__observe), new RegExp(` --expect-lines '${lines.join(" ")}'$`));
+        assert.equal(lines.length, 3);
+    });
+
     it("the subids step names the remap user as the only system owner, checks daemon.json first and deletes the recorded accounts on destroy; a rootless host names none", async function () {
         const fleet = new fleetMod.HardenedFleet("sa3", {
             tenants: { "tenant-a": {} },
