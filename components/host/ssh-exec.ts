@@ -70,6 +70,19 @@ export async function withSsh<T>(conn: PlainConnection, body: (exec: Exec) => Pr
 
     const where = (e: PlainEndpoint) => `${e.user ?? "root"}@${e.host}:${e.port ?? 22}`;
     const clients: import("ssh2").Client[] = [];
+    // The key a host offered when it was not the pinned one, per endpoint: the handshake's error
+    // then names both keys (ssh2 alone says "Host denied (verification failed)"), and it is
+    // never retried: a changed host key answers the same way every time.
+    const offered = new Map<PlainEndpoint, Buffer>();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sha256 = (b: Buffer) => (require("node:crypto") as typeof import("node:crypto")).createHash("sha256").update(b).digest("base64").replace(/=+$/, "");
+    /** "ssh-ed25519 SHA256:..." of a public key blob, as ssh-keygen -l prints it. */
+    const fingerprint = (blob: Buffer) => {
+        const n = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+        const type = n > 0 && n < 64 && blob.length >= 4 + n ? blob.subarray(4, 4 + n).toString("latin1") : "key";
+        return `${type} SHA256:${sha256(blob)}`;
+    };
+    const pinned = new Map<PlainEndpoint, Buffer>();
 
     const settings = (e: PlainEndpoint): import("ssh2").ConnectConfig => {
         const c: import("ssh2").ConnectConfig = {
@@ -85,7 +98,12 @@ export async function withSsh<T>(conn: PlainConnection, body: (exec: Exec) => Pr
             if (parsed instanceof Error) throw new Error(`${where(e)}: hostKey does not parse: ${parsed.message}`);
             const key = Array.isArray(parsed) ? parsed[0] : parsed;
             const blob = key.getPublicSSH();
-            c.hostVerifier = (k: Buffer) => k.equals(blob);
+            pinned.set(e, blob);
+            c.hostVerifier = (k: Buffer) => {
+                if (k.equals(blob)) return true;
+                offered.set(e, Buffer.from(k));
+                return false;
+            };
             c.algorithms = {
                 serverHostKey: (key.type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256"] : [key.type]) as never,
             };
@@ -101,7 +119,14 @@ export async function withSsh<T>(conn: PlainConnection, body: (exec: Exec) => Pr
                 if (settled) return;
                 settled = true;
                 client.end();
-                reject(new Error(`ssh ${where(e)}: ${err.message}`));
+                const got = offered.get(e), want = pinned.get(e);
+                if (got && want) {
+                    reject(new Error(`ssh ${where(e)}: host key mismatch: the host offered ${fingerprint(got)}, not the pinned hostKey ${fingerprint(want)} (the host key changed, or this is another host): not retried`));
+                } else if (want && /no matching host key/i.test(err.message)) {
+                    reject(new Error(`ssh ${where(e)}: host key mismatch: the host offers no ${fingerprint(want).split(" ")[0]} host key, the type of the pinned hostKey ${fingerprint(want)} (${err.message})`));
+                } else {
+                    reject(new Error(`ssh ${where(e)}: ${err.message}`));
+                }
             };
             client.on("error", fail);
             client.once("close", () => fail(new Error("connection closed")));
