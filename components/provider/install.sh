@@ -33,14 +33,25 @@ plugins="${PULUMI_HOME:-$HOME/.pulumi}/plugins"
 dest="$plugins/resource-hardened-hosts-v$version"
 
 launcher="$here/pulumi-resource-hardened-hosts"
-if [ "$(readlink "$dest/pulumi-resource-hardened-hosts" 2>/dev/null)" = "$launcher" ] && [ ! -e "$dest.partial" ]; then
-  echo "pulumi-resource-hardened-hosts v$version: installed in $dest" >&2
-  exit 0
+if [ -x "$launcher" ]; then
+  if [ "$(readlink "$dest/pulumi-resource-hardened-hosts" 2>/dev/null)" = "$launcher" ] && [ ! -e "$dest.partial" ]; then
+    echo "pulumi-resource-hardened-hosts v$version: installed in $dest" >&2
+    exit 0
+  fi
+elif [ ! -f "$here/main.js" ]; then
+  echo "install.sh: neither $launcher nor $here/main.js (run npm run build)" >&2
+  exit 1
 fi
 mkdir -p "$plugins"
 touch "$dest.partial"
 rm -rf "$dest"
 mkdir -p "$dest"
-ln -s "$launcher" "$dest/pulumi-resource-hardened-hosts"
+if [ -x "$launcher" ]; then
+  ln -s "$launcher" "$dest/pulumi-resource-hardened-hosts"
+else
+  # A package built without the launcher beside main.js: one that runs it.
+  printf '#!/bin/sh\nexec node %s "$@"\n' "'$here/main.js'" > "$dest/pulumi-resource-hardened-hosts"
+  chmod 0755 "$dest/pulumi-resource-hardened-hosts"
+fi
 rm -f "$dest.partial"
 echo "installed pulumi-resource-hardened-hosts v$version (component provider) in $dest" >&2
