@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 // The library only through its public entries, as a user's program has it (package.json
 // "exports"; here Node resolves the package's own name to this checkout's dist/).
-import { FleetHostSpec, HardenedFleet, existingMachineConnection, hostSummary } from "hardened-hosts";
+import { FleetHostSpec, HardenedFleet, describeDecision, existingMachineConnection, hostSummary } from "hardened-hosts";
 import type { Ec2Machine } from "hardened-hosts/ec2";
 import { FleetHostConfig, StackPlan, parseStackConfig } from "./config";
 import { readLabPrivateKey } from "./lab-inventory";
@@ -42,6 +42,8 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             // a preview prints a touched host's whole entry. Times: observedAt.
             hosts: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.verification?.apply(hostSummary)])),
             observedAt: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.verification?.apply((r) => r.verifiedAt)])),
+            // #30: each host's distribution decided for its mode (supported and how, or refused and why).
+            support: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.support.apply(describeDecision)])),
         };
     };
 
@@ -121,6 +123,8 @@ interface StackOutputs {
     hosts?: pulumi.Input<unknown>;
     /** Fleets: when each host was last observed (up, or refresh), by the host's clock. */
     observedAt?: pulumi.Input<unknown>;
+    /** Fleets: per host, whether its distribution supports its mode and how, or why not (#30). */
+    support?: pulumi.Input<unknown>;
     /** aws: instance ID, addresses, image and login user per host. */
     machines?: pulumi.Input<unknown>;
 }
