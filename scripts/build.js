@@ -4,7 +4,8 @@
 //   dist/components/   the library, compiled with declarations (tsconfig.build.json), and its host
 //                      scripts (components/**/*.sh) beside the modules that send them
 //   dist/policy/       the policy pack, compiled, with the PulumiPolicy.yaml and package.json a
-//                      `--policy-pack` directory needs (its version is the package's)
+//                      `--policy-pack` directory needs (its version is the package's), and its
+//                      analyzer.sh launcher
 //   dist/providers/    the dynamic providers' code, serialized here once (components/host/
 //                      dynamic-resource.ts says why a user's program cannot do it)
 //   dist/source-digest what it was built from (scripts/source-digest.js)
@@ -47,6 +48,9 @@ for (const rel of files(path.join(root, "components"), (n) => n.endsWith(".sh"))
 
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
 fs.copyFileSync(path.join(root, "policy", "PulumiPolicy.yaml"), path.join(dist, "policy", "PulumiPolicy.yaml"));
+// For engines whose Node.js language host cannot start a pack from a directory (policy/README.md).
+fs.copyFileSync(path.join(root, "policy", "analyzer.sh"), path.join(dist, "policy", "analyzer.sh"));
+fs.chmodSync(path.join(dist, "policy", "analyzer.sh"), 0o755);
 fs.writeFileSync(path.join(dist, "policy", "package.json"), `${JSON.stringify({
     name: "hardened-hosts-policy",
     version: pkg.version,

@@ -38,19 +38,6 @@ if (lazy) {
     }
 }
 
-// Long strings (providers' code, hosts' scripts) are decoded and encoded through Buffer: the
-// engine waits for this provider's Check and Diff of each host in turn (protobuf-strings.js says
-// why). Beside this file, or the checkout's copy; without it, only slower.
-const strings = [path.join(__dirname, "protobuf-strings.js"), path.join(__dirname, "..", "stacks", "protobuf-strings.js")]
-    .find((f) => fs.existsSync(f));
-if (strings) {
-    try {
-        require(strings).install(path.dirname(entry));
-    } catch (err) {
-        console.error(`pulumi-resource-pulumi-nodejs: protobuf strings left to google-protobuf: ${err.message}`);
-    }
-}
-
 // The provider reads its arguments (the engine's address) from process.argv.slice(2), as when
 // node runs it directly.
 require(entry);

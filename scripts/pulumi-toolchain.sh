@@ -138,10 +138,9 @@ build_language_host() {
 
 install_dynamic_provider_launcher() {
   # scripts/dynamic-provider.js (it says why) instead of the sh launcher in the Go SDK module, with
-  # the closure deferral and the protobuf string codec it loads beside it.
+  # the closure deferral it loads beside it.
   install_from_checkout scripts/dynamic-provider.js pulumi-resource-pulumi-nodejs 0755
   install_from_checkout stacks/lazy-closure.js lazy-closure.js 0644
-  install_from_checkout stacks/protobuf-strings.js protobuf-strings.js 0644
 }
 
 install_command_provider() {

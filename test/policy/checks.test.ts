@@ -184,6 +184,13 @@ describe("policy pack: checks (direct)", function () {
             ]);
         });
 
+        it("reads the lines after the write command's options (--system OWNER, --docker-config FILE)", function () {
+            const [, write] = hostSubids("host-d-subids", ["--system", "dockremap", "--docker-config", "/etc/docker/daemon.json", "dockremap:1000:1", "tenant-a:3221225472:65536"]);
+            assert.deepEqual(messages(checkRangeBounds(view(write!))), [
+                `HostSubids "host-d-subids" (Command "host-d-subids-write" create) line "dockremap:1000:1": count 1 is below 65536: images expect UIDs 0-65535`,
+            ]);
+        });
+
         it("ignores other commands, even with the same arguments", function () {
             const cmd = res(TYPES.remoteCommand, "unrelated", { create: "bash -s -- apply erin:0:1" });
             assert.deepEqual(checkRangeBounds(view(cmd)), []);

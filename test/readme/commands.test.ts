@@ -67,7 +67,13 @@ describe("README commands (files, npm scripts, pulumi flags exist; paths work fr
                     break;
                 case "npm":
                     if (args[0] === "test") assert.ok(pkg.scripts.test, "npm test");
+                    // `npm pack` builds through prepack; `npm install` runs in the user's own project.
+                    else if (args[0] === "pack") assert.ok(pkg.scripts.prepack, "npm pack builds dist/ first (prepack)");
+                    else if (args[0] === "install") assert.ok(true, "run in the user's own project, not here");
                     else assert.ok(pkg.scripts[args[1]!], `npm script ${args[1]}`);
+                    break;
+                case "cd":
+                    // Into the user's own project (Use it in your own program).
                     break;
                 case "pulumi": {
                     // Subcommand words come before the first flag or argument a reader supplies.
@@ -92,8 +98,10 @@ describe("README commands (files, npm scripts, pulumi flags exist; paths work fr
                     }
                     const pack = args.indexOf("--policy-pack");
                     if (pack >= 0) {
+                        // In a user's project the package sits in node_modules/hardened-hosts: here, this checkout.
                         const p = args[pack + 1]!;
-                        const abs = path.isAbsolute(p) ? p : path.join(repoRoot, p);
+                        const inPackage = (x: string) => x.replace(/^(.*\/)?node_modules\/hardened-hosts\//, (_m, pre?: string) => pre ?? "");
+                        const abs = path.isAbsolute(p) ? inPackage(p) : path.join(repoRoot, inPackage(p));
                         assert.ok(fs.existsSync(abs), `${p} exists`);
                         if (!fs.statSync(abs).isDirectory()) assert.ok(path.isAbsolute(p), `${p}: a pack file must be given as an absolute path`);
                     }

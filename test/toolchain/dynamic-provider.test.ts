@@ -5,9 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 // scripts/dynamic-provider.js, installed as pulumi-resource-pulumi-nodejs with stacks/lazy-closure.js
-// and stacks/protobuf-strings.js beside it (as scripts/pulumi-toolchain.sh does): starts the SDK's
-// dynamic provider resolved from the directory it runs in, in one node, with the closure
-// serializer deferred and long protobuf strings through Buffer. The engine's own
+// beside it (as scripts/pulumi-toolchain.sh does): starts the SDK's dynamic provider resolved from
+// the directory it runs in, in one node, with the closure serializer deferred. The engine's own
 // use is in every real-engine test with a dynamic resource (the ledger, the hosts' checks).
 describe("scripts/dynamic-provider.js (the dynamic-provider launcher)", function () {
     this.timeout(60_000);
@@ -19,14 +18,9 @@ describe("scripts/dynamic-provider.js (the dynamic-provider launcher)", function
         fs.copyFileSync(path.join(root, "scripts", "dynamic-provider.js"), path.join(dir, "pulumi-resource-pulumi-nodejs"));
         fs.chmodSync(path.join(dir, "pulumi-resource-pulumi-nodejs"), 0o755);
         fs.copyFileSync(path.join(root, "stacks", "lazy-closure.js"), path.join(dir, "lazy-closure.js"));
-        fs.copyFileSync(path.join(root, "stacks", "protobuf-strings.js"), path.join(dir, "protobuf-strings.js"));
-        // Reports, when the provider is stopped, whether the serializer's TypeScript was loaded
-        // and whether the SDK's google-protobuf writes long strings through Buffer.
+        // Reports, when the provider is stopped, whether the serializer's TypeScript was loaded.
         fs.writeFileSync(path.join(dir, "probe.js"), `process.on("SIGTERM", () => {
             console.log("typescript=" + Object.keys(require.cache).some((k) => k.includes("/node_modules/typescript/")));
-            const sdk = require.resolve("@pulumi/pulumi/package.json", { paths: [process.cwd()] });
-            const jspb = require(require.resolve("google-protobuf", { paths: [require("path").dirname(sdk)] }));
-            console.log("strings=" + jspb.BinaryWriter.prototype.writeString.name);
             process.exit(0);
         });\n`);
     });
@@ -48,10 +42,10 @@ describe("scripts/dynamic-provider.js (the dynamic-provider launcher)", function
         return new Promise((resolve) => child.on("close", (status) => { clearTimeout(timer); resolve({ out, err, status }); }));
     }
 
-    it("starts the SDK's provider from the program's directory, without the closure serializer, long strings through Buffer", async () => {
+    it("starts the SDK's provider from the program's directory, without the closure serializer", async () => {
         const r = await start(root);
         assert.equal(r.status, 0, r.err);
-        assert.match(r.out, /^\d+\ntypescript=false\nstrings=fastWrite\n$/, `stdout: ${r.out}\nstderr: ${r.err}`);
+        assert.match(r.out, /^\d+\ntypescript=false\n$/, `stdout: ${r.out}\nstderr: ${r.err}`);
     });
 
     it("says where @pulumi/pulumi was looked for when it is not installed there", async () => {
