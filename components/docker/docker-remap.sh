@@ -30,6 +30,10 @@
 #   CONFIG.hardened-hosts.created  CONFIG did not exist before apply ("dir" inside: nor its folder)
 #   CONFIG.hardened-hosts.user     "user NAME" / "group NAME" lines for accounts apply created
 #   CONFIG.hardened-hosts.keys     the --options keys the last apply set, one a line
+#   CONFIG.hardened-hosts.stack    the Pulumi project/stack whose apply owns the settings above
+#                                  (--stack P/S): another stack's apply is refused naming it, and
+#                                  another stack's remove leaves everything alone. Settings
+#                                  written before stacks were named (no such file) are adopted.
 #
 # Environment:
 #   HH_DOCKER_CONFIG         daemon config file (default /etc/docker/daemon.json)
@@ -65,6 +69,7 @@ backup="$config.hardened-hosts.bak"
 created_marker="$config.hardened-hosts.created"
 user_marker="$config.hardened-hosts.user"
 keys_marker="$config.hardened-hosts.keys"
+stack_marker="$config.hardened-hosts.stack"
 wait_seconds="${HH_DOCKER_WAIT:-60}"
 action=""
 fail_extra="" # extra JSON members for the failure object, e.g. ',"rolledBack":true'
@@ -73,7 +78,7 @@ json_str() { if [ $# -eq 0 ] || [ -z "${1+x}" ]; then printf 'null'; else printf
 json_bool() { if [ "$1" = 1 ] || [ "$1" = true ]; then printf true; else printf false; fi; }
 fail_fields() { printf '%s' "$fail_extra"; } # the prelude's fail adds these members
 usage() {
-  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] | remove --user NAME [--delete-user yes|no]"
+  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] [--stack P/S] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] [--stack P/S] | remove --user NAME [--delete-user yes|no] [--stack P/S]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -83,13 +88,13 @@ parse_args() {
   [ $# -ge 1 ] || usage
   action=$1; shift
   case "$action" in facts|plan|apply|remove) ;; *) action=""; usage ;; esac
-  user="" options="" install="" require_none="" delete_user="" want_range=""
+  user="" options="" install="" require_none="" delete_user="" want_range="" stack=""
   allowed=""
   case "$action" in
     facts) allowed="" ;;
-    plan) allowed="--user --options --require-no-containers" ;;
-    apply) allowed="--user --options --install --require-no-containers --range" ;;
-    remove) allowed="--user --delete-user" ;;
+    plan) allowed="--user --options --require-no-containers --stack" ;;
+    apply) allowed="--user --options --install --require-no-containers --range --stack" ;;
+    remove) allowed="--user --delete-user --stack" ;;
   esac
   seen=" "
   while [ $# -gt 0 ]; do
@@ -109,6 +114,9 @@ parse_args() {
       --require-no-containers) require_none=$value ;;
       --delete-user) delete_user=$value ;;
       --range) want_range=$value ;;
+      --stack)
+        [[ "$value" =~ ^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$ ]] || fail "$EXIT_USAGE" "--stack '$value': expected PROJECT/STACK (letters, digits, . _ -)"
+        stack=$value ;;
     esac
   done
   for pair in "--install:$install" "--require-no-containers:$require_none" "--delete-user:$delete_user"; do
@@ -624,6 +632,15 @@ check_options() {
 # remove: the previous daemon.json back (or ours taken out), Docker restarted, the user deleted if asked.
 cmd_remove() {
   lock_config
+  local owner
+  owner=$(settings_owner)
+  if [ -n "$stack" ] && [ -n "$owner" ] && [ "$owner" != "$stack" ]; then
+    # Another stack's settings: this stack's destroy never touches them.
+    say "remove: $config's settings belong to stack $owner, not $stack: left alone"
+    printf '{"ok":true,"action":"remove","config":%s,"restored":"nothing","changed":false,"restarted":false,"userDeleted":false,"userKept":%s,"securityOptions":null,"usernsActive":null,"dockerRootDir":null,"ownedBy":%s}\n' \
+      "$(json_str "$config")" "$(json_str "the settings belong to stack $owner")" "$(json_str "$owner")"
+    return 0
+  fi
   read_config
   [ "$config_state" != invalid ] || { [ -e "$backup" ] || [ -e "$created_marker" ]; } ||
     fail "$EXIT_MALFORMED" "$config is malformed and there is no hardened-hosts backup to restore: $config_error"
@@ -694,7 +711,7 @@ cmd_remove() {
   if ! { [ "$created_user" = 1 ] && getent passwd "$user" >/dev/null; } && ! { [ "$created_group" = 1 ] && getent group "$user" >/dev/null; }; then
     rm -f "$user_marker"
   fi
-  rm -f "$backup" "$created_marker" "$keys_marker"
+  rm -f "$backup" "$created_marker" "$keys_marker" "$stack_marker"
   if [ "$dir_created" = 1 ] && [ -d "${config%/*}" ]; then
     if rmdir "${config%/*}" 2>/dev/null; then say "remove: removed ${config%/*} (hardened-hosts had created it)"; fi
   fi
@@ -705,6 +722,17 @@ cmd_remove() {
     "$(json_str "$config")" "$(json_str "$plan")" "$(json_bool "$changed")" "$(json_bool "$restarted")" "$(json_bool "$user_deleted")" \
     "$( [ -n "$user_kept_reason" ] && json_str "$user_kept_reason" || echo null)" "$( [ "$restarted" = 1 ] && echo "$security_options" || echo null)" \
     "$userns_json" "$( [ "$restarted" = 1 ] && [ -n "$root_dir" ] && json_str "$root_dir" || echo null)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Which stack owns the daemon settings: the stack marker's content, "" when none is recorded.
+settings_owner() { if [ -f "$stack_marker" ]; then head -n 1 -- "$stack_marker"; fi; }
+# Another stack owns them: apply refuses, naming it (one stack owns a host's dockerd settings).
+refuse_foreign_owner() {
+  local owner
+  owner=$(settings_owner)
+  [ -n "$stack" ] && [ -n "$owner" ] && [ "$owner" != "$stack" ] || return 0
+  fail "$EXIT_PRECONDITION" "$config's userns-remap and keys are managed by stack $owner (recorded in $stack_marker), not $stack: one stack owns a host's Docker daemon settings; destroy it there first, or leave this host's runtime to it: nothing changed"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -739,6 +767,7 @@ check_room() {
 plan_change() {
   t_start=$(date +%s.%N)
   [ "$action" = plan ] || lock_config
+  refuse_foreign_owner
   [ "$docker_installed" = 1 ] || [ "$install" = yes ] || [ "$action" = plan ] ||
     fail "$EXIT_PRECONDITION" "docker is not installed (no working dockerd): pass --install yes to install it"
 
@@ -832,7 +861,7 @@ report_plan() {
 # their own: the ranges come from subids-host.sh).
 apply_change() {
   user_created=0
-  made_dir=0 made_backup=0 made_marker=0 wrote_config=0 config_dir=${config%/*}
+  made_dir=0 made_backup=0 made_marker=0 wrote_config=0 made_stack_marker=0 config_dir=${config%/*}
   : > "$work/accounts"
   # A step that fails midway: everything this run did is undone (the config, its backup and
   # marker, the accounts it created, a folder it made, temp files), then the failure names why.
@@ -844,6 +873,7 @@ apply_change() {
     fi
     [ "$made_backup" = 0 ] || rm -f "$backup"
     [ "$made_marker" = 0 ] || rm -f "$created_marker"
+    [ "$made_stack_marker" = 0 ] || rm -f "$stack_marker"
     if [ -s "$work/accounts" ]; then
       while read -r kind name; do
         case "$kind" in
@@ -905,6 +935,13 @@ apply_change() {
     put_file "$work/new" "$config" || undo_apply "$PUT_FILE_ERROR"
     wrote_config=1
     say "apply: wrote $config"
+  fi
+  if [ -n "$stack" ] && [ "$(settings_owner)" != "$stack" ] && { [ -e "$backup" ] || [ -e "$created_marker" ] || [ "$wrote_config" = 1 ]; }; then
+    # This stack owns the settings it wrote (or adopts those written before stacks were named).
+    [ -d "$config_dir" ] || { mkdir -p "$config_dir" 2>/dev/null || undo_apply "cannot create $config_dir"; chmod 0755 "$config_dir"; made_dir=1; }
+    made_stack_marker=1
+    printf '%s\n' "$stack" > "$work/stack"
+    put_file "$work/stack" "$stack_marker" || undo_apply "$PUT_FILE_ERROR (recording the owning stack)"
   fi
   if [ -s "$work/accounts" ]; then
     # The accounts this run created, for remove --delete-user yes and the subids step's remove

@@ -5,6 +5,7 @@ import { runHostScript } from "../host/script";
 import { Problems, runtimeUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
 import { ScriptReport, parseReport } from "../host/report";
+import { defaultStackName } from "../subids/host-subids";
 
 
 /** Arguments of {@link DockerUsernsRemap}. */
@@ -37,6 +38,12 @@ export interface DockerUsernsRemapArgs {
      * it. Default none.
      */
     takesOver?: pulumi.Input<string>[];
+    /**
+     * The `project/stack` that owns the host's Docker daemon settings once this applies
+     * (`daemon.json.hardened-hosts.stack`): another stack's apply on the host is refused naming it,
+     * and another stack's destroy leaves them alone. Default: this program's project/stack.
+     */
+    stack?: pulumi.Input<string>;
 }
 
 /** What `docker-remap.sh apply` reported (its JSON on stdout; see the script's header). */
@@ -88,6 +95,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
             if ("userns-remap" in o) return `"userns-remap" is set by this component from remapUser`;
             return undefined;
         });
+        const stack = problems.check("stack", args.stack ?? defaultStackName(), (s) =>
+            /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(s) ? undefined : `${JSON.stringify(s)} is not PROJECT/STACK (letters, digits, . _ -)`);
         problems.throwIfAny();
         // Top-level keys sorted, so the command (and the preview) only changes when values do.
         const options = checkedOptions.apply((o) =>
@@ -100,8 +109,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                 connection: args.connection,
                 script: "docker/docker-remap.sh",
                 create: pulumi
-                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false, range])
-                    .apply(([u, o, install, noContainers, r]) => [
+                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false, range, stack])
+                    .apply(([u, o, install, noContainers, r, st]) => [
                         "apply",
                         "--user", u,
                         "--options", o,
@@ -111,8 +120,9 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                         // the original daemon.json) after the new apply. apply restarts dockerd
                         // when it runs remapped to another range (it reads /etc/subuid at start).
                         "--range", `${r.start}:${r.count}`,
+                        "--stack", st,
                     ]),
-                delete: user.apply((u) => ["remove", "--user", u]),
+                delete: pulumi.all([user, stack]).apply(([u, st]) => ["remove", "--user", u, "--stack", st]),
                 // Constant: only a change of mode (another command taking over) replaces.
                 triggers: ["userns-remap"],
             },

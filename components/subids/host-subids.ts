@@ -36,6 +36,19 @@ export interface HostSubidsArgs {
      * daemon.json no longer remaps to it). Default none (accounts are left alone).
      */
     deleteAccountsRecordedIn?: pulumi.Input<string>;
+    /**
+     * Whose block this is, `project/stack`: the markers name it, so stacks share a host's files
+     * side by side (another stack's block is foreign: an overlap with it, or the same range, is
+     * refused naming that stack, and this stack's destroy never touches it). A block written
+     * before stacks were named is read as this stack's own. Default: this program's
+     * `pulumi.getProject()/pulumi.getStack()`.
+     */
+    stack?: pulumi.Input<string>;
+}
+
+/** The `project/stack` a component's host files are marked with, unless given. */
+export function defaultStackName(): string {
+    return `${pulumi.getProject()}/${pulumi.getStack()}`;
 }
 
 /** What `subids-host.sh` reported on stdout. */
@@ -83,6 +96,8 @@ export class HostSubids extends pulumi.ComponentResource {
             allocationEntries(a).length === 0 ? "at least one owner is needed" : undefined);
         const systemOwners = problems.check("systemOwners", args.systemOwners ?? [], (owners) =>
             owners.filter((o) => !USER_NAME.test(o) || o === "root").map((o) => `${JSON.stringify(o)} is not a non-root login name`)[0]);
+        const stack = problems.check("stack", args.stack ?? defaultStackName(), (s) =>
+            /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(s) ? undefined : `${JSON.stringify(s)} is not PROJECT/STACK (letters, digits, . _ -)`);
         const dockerConfig = problems.check("dockerConfig", args.dockerConfig ?? "", (c) =>
             c === "" || c.startsWith("/") ? undefined : `${JSON.stringify(c)} is not an absolute path`);
         problems.throwIfAny();
@@ -92,13 +107,15 @@ export class HostSubids extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 script: "subids/subids-host.sh",
-                create: pulumi.all([this.lines, systemOwners, dockerConfig]).apply(([l, sys, cfg]) => [
+                create: pulumi.all([this.lines, systemOwners, dockerConfig, stack]).apply(([l, sys, cfg, st]) => [
                     "apply",
+                    "--stack", st,
                     ...[...sys].sort().flatMap((o) => ["--system", o]),
                     ...(cfg ? ["--docker-config", cfg] : []),
                     ...l,
                 ]),
-                delete: pulumi.output(args.deleteAccountsRecordedIn ?? "").apply((r) => (r ? ["remove", "--delete-accounts", r] : ["remove"])),
+                delete: pulumi.all([args.deleteAccountsRecordedIn ?? "", stack]).apply(([r, st]) =>
+                    ["remove", "--stack", st, ...(r ? ["--delete-accounts", r] : [])]),
             },
             // The command itself waits for what the component waits for (see runHostScript).
             { parent: this, dependsOn: opts?.dependsOn },

@@ -5,7 +5,7 @@
 #
 #   subids-host.sh check  [OPTIONS] OWNER:START:COUNT...   read-only: conflicts as JSON, exit 3 if any
 #   subids-host.sh apply  [OPTIONS] OWNER:START:COUNT...   check, then write both files (nothing if conflicts)
-#   subids-host.sh remove [--delete-accounts RECORD]
+#   subids-host.sh remove [--stack PROJECT/STACK] [--delete-accounts RECORD]
 #                                                remove our block (pulumi destroy); then delete the
 #                                                accounts RECORD lists ("user NAME" / "group NAME"
 #                                                lines, docker-remap.sh's record of the accounts it
@@ -15,6 +15,13 @@
 #                                                differential tests against the host's own tools)
 #
 # OPTIONS (check and apply, before the entries):
+#   --stack P/S           the Pulumi project and stack this block belongs to: its markers name it
+#                         ("# BEGIN hardened-hosts managed block of P/S (do not edit)"). Another
+#                         stack's block is foreign: its lines are other owners' lines (an overlap,
+#                         or the same range, is refused naming that stack; two stacks never share
+#                         a range), and this stack's remove never touches it. A block with the
+#                         markers of before (no stack named) is read as this stack's own when the
+#                         file has none of its own, and gets its markers on the next apply.
 #   --system NAME         NAME may be a system account (the userns-remap user or a pool owner the
 #                         project makes): any other owner that is an existing account with a UID
 #                         below login.defs' UID_MIN (default 1000), UID 65534 (nobody), or a numeric
@@ -23,7 +30,8 @@
 #                         checked here, before this script writes anything, so a host whose
 #                         daemon.json the next step would refuse is left as found: when it exists,
 #                         it must be a regular file holding one JSON object, with no UTF-8 byte order
-#                         mark (dockerd refuses one), and its folder must have room for it twice.
+#                         mark (dockerd refuses one), and its folder must have room for it twice;
+#                         with --stack, no other stack may own its settings (PATH.hardened-hosts.stack).
 # Before writing, the folders of both files must have room for the new text (with its backup);
 # a write that fails anyway leaves no temp file and the files as they were.
 #
@@ -44,9 +52,13 @@ set -euo pipefail
 [ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
 readonly TOOL=subids
 
-readonly BEGIN_MARK="# BEGIN hardened-hosts managed block (do not edit)"
-readonly END_MARK="# END hardened-hosts managed block"
-readonly END_MARK_NL="# END hardened-hosts managed block (final newline added)"
+# The markers of a block written without --stack (and by every version before stacks were named).
+readonly LEGACY_BEGIN="# BEGIN hardened-hosts managed block (do not edit)"
+readonly LEGACY_END="# END hardened-hosts managed block"
+readonly LEGACY_END_NL="# END hardened-hosts managed block (final newline added)"
+# Ours: with --stack PROJECT/STACK the markers name the stack ("... managed block of p/s ..."),
+# so that several stacks' blocks live side by side in one file (set_markers).
+BEGIN_MARK=$LEGACY_BEGIN END_MARK=$LEGACY_END END_MARK_NL=$LEGACY_END_NL
 readonly MAX_LAST_ID=4294967294 # uid 4294967295 is (uid_t)-1, never valid
 etc="${HH_ETC:-/etc}"
 # The owned list (our lines, one file per kind) lets us find our lines again after useradd has
@@ -59,11 +71,24 @@ fi
 
 # Globals: action, entries and planned are set by parse_args; work by main; conflicts, present
 # and repaired by plan_files; changed by write_files. The reports read them.
-action="" planned="" work="" docker_config="" write_error="" accounts_record=""
+action="" planned="" work="" docker_config="" write_error="" accounts_record="" stack=""
 deleted_accounts=() kept_accounts=()
 entries=() conflicts=() present=() changed=() repaired=() system_owners=()
 
-usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply [--system NAME]... [--docker-config PATH] OWNER:START:COUNT... | remove [--delete-accounts RECORD] | show"; }
+usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply [--stack P/S] [--system NAME]... [--docker-config PATH] OWNER:START:COUNT... | remove [--stack P/S] [--delete-accounts RECORD] | show"; }
+
+# --stack P/S: Pulumi project and stack names (no ':' and no blank: a marker must never read as an
+# entry, nor as another marker).
+set_stack() {
+  [[ "$1" =~ ^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$ ]] || fail "$EXIT_USAGE" "--stack '$1': expected PROJECT/STACK (letters, digits, . _ -)"
+  stack=$1
+  BEGIN_MARK="# BEGIN hardened-hosts managed block of $stack (do not edit)"
+  END_MARK="# END hardened-hosts managed block of $stack"
+  END_MARK_NL="# END hardened-hosts managed block of $stack (final newline added)"
+}
+# The owned list of this stack's lines (one per file kind): "NAME.owned" without --stack (and
+# before stacks), "NAME.<project>+<stack>.owned" with it.
+owned_list() { if [ -n "$stack" ]; then printf '%s/%s.%s.owned' "$state" "$1" "${stack//\//+}"; else printf '%s/%s.owned' "$state" "$1"; fi; }
 
 # Every argument is checked before anything is read or written. Owner: a login name (as useradd
 # accepts by default) or a numeric UID; numbers: plain decimal, no leading zeros.
@@ -71,13 +96,25 @@ parse_args() {
   local arg start count
   [ $# -ge 1 ] || usage
   action=$1; shift
-  if [ "$action" = remove ] && [ "${1:-}" = --delete-accounts ]; then
-    if [ $# -lt 2 ] || [[ "$2" != /* ]]; then fail "$EXIT_USAGE" "--delete-accounts needs an absolute PATH"; fi
-    accounts_record=$2; shift 2
+  if [ "$action" = remove ]; then
+    while [ $# -ge 1 ] && [[ "$1" == --* ]]; do
+      [ $# -ge 2 ] || fail "$EXIT_USAGE" "$1 needs a value"
+      case "$1" in
+        --delete-accounts)
+          [[ "$2" == /* ]] || fail "$EXIT_USAGE" "--delete-accounts needs an absolute PATH"
+          accounts_record=$2 ;;
+        --stack) set_stack "$2" ;;
+        *) fail "$EXIT_USAGE" "remove does not take '$1' (it takes --stack P/S, --delete-accounts PATH)" ;;
+      esac
+      shift 2
+    done
   fi
   if [ "$action" = check ] || [ "$action" = apply ]; then
     while [ $# -ge 1 ] && [[ "$1" == --* ]]; do
       case "$1" in
+        --stack)
+          [ $# -ge 2 ] || fail "$EXIT_USAGE" "--stack needs PROJECT/STACK"
+          set_stack "$2"; shift 2 ;;
         --system)
           [ $# -ge 2 ] || fail "$EXIT_USAGE" "--system needs a NAME"
           [[ "$2" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--system '$2': expected a login name"
@@ -86,7 +123,7 @@ parse_args() {
           [ $# -ge 2 ] || fail "$EXIT_USAGE" "--docker-config needs a PATH"
           [[ "$2" == /* ]] || fail "$EXIT_USAGE" "--docker-config '$2': expected an absolute path"
           docker_config=$2; shift 2 ;;
-        *) fail "$EXIT_USAGE" "$action does not take '$1' (it takes --system NAME, --docker-config PATH)" ;;
+        *) fail "$EXIT_USAGE" "$action does not take '$1' (it takes --stack P/S, --system NAME, --docker-config PATH)" ;;
       esac
     done
   fi
@@ -117,12 +154,16 @@ parse_args() {
 # owned list this script keeps on the host instead, and the block is rebuilt at the end of the file.
 # Output: "conflict\t<message>", "present\t<entry>", "repaired\t<message>", "marker\t<message>"
 # lines, then "text" followed by the new file content.
-plan_file() { # plan_file <file> <kind: user|group> <action> <display name> <owned list>
+plan_file() { # plan_file <file> <kind: user|group> <action> <display name> <owned list> <1: that list is of before stacks>
   local file=$1 kind=$2 act=$3 display=$4 ownedf=$5
   LC_ALL=C awk -v planned="$planned" -v act="$act" -v ownedf="$ownedf" -v pwfile="$work/passwd" -v grfile="$work/group" \
       -v hadnl="$(has_final_newline "$file")" -v kind="$kind" -v fname="$display" \
-      -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" "$SHADOW_AWK"'
+      -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" -v legacyown="$6" \
+      -v LB="$LEGACY_BEGIN" -v LE="$LEGACY_END" -v LENL="$LEGACY_END_NL" "$SHADOW_AWK"'
     function overl(s1, c1, s2, c2) { return s1 < s2 + c2 && s2 < s1 + c1 }
+    # Where a foreign line sits: inside another stack'"'"'s block ("of P/S"), one from before stacks
+    # were named, or outside every block ("").
+    function inblock(i) { return blk[i] == "" ? "" : " of " (blk[i] == "-" ? "a hardened-hosts block that names no stack" : "stack " blk[i] "'"'"'s block") }
     # mawk prints numbers past 2^31 as 2.14748e+09: numbers are printed with %.0f, exact to 2^53.
     function num(x) { return sprintf("%.0f", x) }
     function rng(j) { return num(ps[j]) "-" num(ps[j] + pc[j] - 1) }
@@ -152,6 +193,16 @@ plan_file() { # plan_file <file> <kind: user|group> <action> <display name> <own
         if (lines[i] == B) { nb++; begin = i }
         else if (lines[i] == E || lines[i] == ENL) { ne++; endl = i; addednl = (lines[i] == ENL) }
       }
+      # With --stack and no block of our own yet: a block with the markers of before stacks were
+      # named is ours (an upgrade), and gets our markers when it is written.
+      if (LB != B && nb == 0 && ne == 0) {
+        lb = 0; le = 0
+        for (i = 1; i <= n; i++) {
+          if (lines[i] == LB) { lb++; lbeg = i }
+          else if (lines[i] == LE || lines[i] == LENL) { le++; lend = i; laddednl = (lines[i] == LENL) }
+        }
+        if (lb == 1 && le == 1 && lbeg < lend) { begin = lbeg; endl = lend; addednl = laddednl; nb = 1; ne = 1 }
+      }
       nown = 0
       while ((getline l < ownedf) > 0) if (l != "") { own[l] = 1; nown++ }
       intact = (nb == 0 && ne == 0) || (nb == 1 && ne == 1 && begin < endl)
@@ -161,9 +212,21 @@ plan_file() { # plan_file <file> <kind: user|group> <action> <display name> <own
         exit
       }
       for (i = 1; i <= n; i++) {
-        if (recover) ours[i] = (lines[i] == B || lines[i] == E || lines[i] == ENL || (lines[i] in own))
+        if (recover) ours[i] = (lines[i] == B || lines[i] == E || lines[i] == ENL || (lines[i] in own) || (legacyown && (lines[i] == LB || lines[i] == LE || lines[i] == LENL)))
         else ours[i] = (begin && i >= begin && i <= endl)
         if (recover && ours[i]) nours++
+      }
+      # Other blocks: each line outside ours is attributed to the block it sits in, if any.
+      cur = ""
+      for (i = 1; i <= n; i++) {
+        if (ours[i]) continue
+        if (index(lines[i], "# BEGIN hardened-hosts managed block") == 1) {
+          cur = lines[i]; sub(/^# BEGIN hardened-hosts managed block (of )?/, "", cur); sub(/ ?\(do not edit\)$/, "", cur)
+          if (cur == "") cur = "-"
+          continue
+        }
+        if (index(lines[i], "# END hardened-hosts managed block") == 1) { cur = ""; continue }
+        blk[i] = cur
       }
       if (recover) { print "repaired\t" fname ": markers were moved (useradd re-sorts this file); recognised " nours " of our lines from the owned list"; begin = 0 }
       for (i = 1; i <= n; i++) {
@@ -172,12 +235,14 @@ plan_file() { # plan_file <file> <kind: user|group> <action> <display name> <own
         fs = E_START; fc = E_COUNT
         for (j = 1; j <= np; j++) {
           mine = owns(E_OWNER, j)
-          if (mine && fs == ps[j] && fc == pc[j]) { if (!present[j]) print "present\t" pl[j]; present[j] = 1; continue }
-          if (fc > 0 && overl(fs, fc, ps[j], pc[j]))
-            print "conflict\t" fname ": planned " po[j] " " rng(j) " overlaps line " i " (" lines[i] ")"
+          if (mine && fs == ps[j] && fc == pc[j] && blk[i] == "") { if (!present[j]) print "present\t" pl[j]; present[j] = 1; continue }
+          if (mine && fs == ps[j] && fc == pc[j])
+            print "conflict\t" fname ": planned " pl[j] " is line " i inblock(i) ": two stacks never share a range (give this stack another pool, or the owner another name)"
+          else if (fc > 0 && overl(fs, fc, ps[j], pc[j]))
+            print "conflict\t" fname ": planned " po[j] " " rng(j) " overlaps line " i " (" lines[i] ")" inblock(i)
           else if (mine)
             print "conflict\t" fname ": " po[j] (E_OWNER == po[j] ? "" : " (" (kind == "group" ? "UID or GID " : "UID ") E_OWNER ")") \
-              " already has another range on line " i " (" lines[i] "); remove it or plan that range"
+              " already has another range on line " i " (" lines[i] ")" inblock(i) "; remove it or plan that range"
         }
       }
       for (k = 1; k <= nids; k++)
@@ -196,7 +261,7 @@ plan_file() { # plan_file <file> <kind: user|group> <action> <display name> <own
       no = 0; nl = hadnl
       if (begin) {
         for (i = 1; i < begin; i++) outl[++no] = lines[i]
-        if (m > 0) { outl[++no] = B; for (x = 1; x <= m; x++) outl[++no] = pl[order[x]]; outl[++no] = lines[endl] }
+        if (m > 0) { outl[++no] = B; for (x = 1; x <= m; x++) outl[++no] = pl[order[x]]; outl[++no] = (addednl ? ENL : E) }
         for (i = endl + 1; i <= n; i++) outl[++no] = lines[i]
         if (endl == n) nl = (m > 0) ? 1 : !addednl
       } else {
@@ -240,7 +305,8 @@ write_atomically() { # write_atomically <file> <new text file>; non-zero (write_
 
 # Keeps the owned list equal to the lines inside the new file's block (empty: list removed).
 record_owned() { # record_owned <name> <new file text>; non-zero (write_error) when the list cannot be written
-  local list="$state/$1.owned" tmp
+  local list tmp
+  list=$(owned_list "$1")
   tmp="$work/$1.owned"
   awk -v B="$BEGIN_MARK" -v E="$END_MARK" -v ENL="$END_MARK_NL" \
     '$0 == B { inb = 1; next } $0 == E || $0 == ENL { inb = 0; next } inb { print }' "$2" > "$tmp"
@@ -251,6 +317,10 @@ record_owned() { # record_owned <name> <new file text>; non-zero (write_error) w
     fi
   elif [ -e "$list" ]; then
     rm -f "$list"
+  fi
+  # An adopted block of before stacks: its list goes once no such block is left in the file.
+  if [ -n "$stack" ] && [ -e "$state/$1.owned" ] && ! grep -qxF -- "$LEGACY_BEGIN" "$2"; then rm -f -- "$state/$1.owned"; fi
+  if [ ! -s "$tmp" ] && [ -d "$state" ]; then
     rmdir "$state" 2>/dev/null || true
     [ -n "${HH_STATE_DIR:-}${HH_ETC:-}" ] || rmdir /var/lib/hardened-hosts 2>/dev/null || true
   fi
@@ -264,7 +334,7 @@ snapshot_paths() {
   mkdir -p "$work/undo"
   : > "$work/undo/list"
   for name in subuid subgid; do
-    for p in "$etc/$name" "$etc/$name.hardened-hosts.bak" "$etc/$name.hardened-hosts.created" "$state/$name.owned"; do
+    for p in "$etc/$name" "$etc/$name.hardened-hosts.bak" "$etc/$name.hardened-hosts.created" "$state/$name.owned" "$(owned_list "$name")"; do
       [ -L "$p" ] && p=$(readlink -f -- "$p")
       n=$(( n + 1 ))
       if [ -e "$p" ]; then cp -p -- "$p" "$work/undo/$n"; printf '%s\t%s\n' "$n" "$p"; else printf '%s\t%s\n' - "$p"; fi >> "$work/undo/list"
@@ -325,14 +395,17 @@ cmd_show() {
 
 # Reads both files against the plan: findings into the globals, the new texts into $work/NAME.new.
 plan_files() {
-  local name file kind src ownedf tag msg
+  local name file kind src ownedf tag msg legacy
   for name in subuid subgid; do
     file="$etc/$name"
     kind=user; [ "$name" = subgid ] && kind=group
     src="$file"; [ -e "$file" ] || src=/dev/null
     say "$action: reading $file"
-    ownedf="$state/$name.owned"; [ -e "$ownedf" ] || ownedf=/dev/null
-    plan_file "$src" "$kind" "$action" "$name" "$ownedf" > "$work/$name.out"
+    # Our own list; with --stack and none yet, the list of before stacks (an upgrade adopts it).
+    ownedf=$(owned_list "$name") legacy=0
+    if [ ! -e "$ownedf" ] && [ -n "$stack" ] && [ -e "$state/$name.owned" ]; then ownedf="$state/$name.owned" legacy=1; fi
+    [ -e "$ownedf" ] || ownedf=/dev/null
+    plan_file "$src" "$kind" "$action" "$name" "$ownedf" "$legacy" > "$work/$name.out"
     # File text follows the "text" line; everything before it is findings.
     sed -n '/^text$/q;p' "$work/$name.out" > "$work/$name.findings"
     sed '0,/^text$/d' "$work/$name.out" > "$work/$name.new"
@@ -404,6 +477,12 @@ check_docker_config() {
   [ -n "$c" ] || return 0
   if [ -L "$c" ] && [ ! -e "$c" ]; then conflicts+=("$c is a symlink to $(readlink -- "$c"), which does not exist: fix the link or remove it"); return 0; fi
   dir=$(dirname -- "$(readlink -f -- "$c" 2>/dev/null || echo "$c")")
+  # Another stack's settings: the runtime step would refuse them (docker-remap.sh --stack).
+  local owner=""
+  [ ! -f "$c.hardened-hosts.stack" ] || owner=$(head -n 1 -- "$c.hardened-hosts.stack")
+  if [ -n "$stack" ] && [ -n "$owner" ] && [ "$owner" != "$stack" ]; then
+    conflicts+=("$c's userns-remap and keys are managed by stack $owner, not $stack: one stack owns a host's Docker daemon settings")
+  fi
   if [ -e "$c" ]; then
     if [ ! -f "$c" ]; then conflicts+=("$c is not a regular file"); return 0; fi
     if [ "$(head -c 3 -- "$c" | od -An -tx1 | tr -d ' \n')" = efbbbf ]; then
@@ -454,7 +533,10 @@ write_files() {
     else
       write_atomically "$file" "$work/$name.new" || write_failed
       say "$action: wrote $file"
-      if [ "$action" = remove ]; then rm -f "$file.hardened-hosts.bak" "$file.hardened-hosts.created"; fi
+      # The backup and created marker are the file's, not one stack's: they go with the last block.
+      if [ "$action" = remove ] && ! grep -q '^# BEGIN hardened-hosts managed block' "$work/$name.new"; then
+        rm -f "$file.hardened-hosts.bak" "$file.hardened-hosts.created"
+      fi
     fi
     changed+=("$file")
   done
@@ -476,6 +558,14 @@ delete_recorded_accounts() {
   local kind name config_of why uid tmp
   [ -n "$accounts_record" ] && [ -f "$accounts_record" ] || return 0
   config_of=${accounts_record%.hardened-hosts.user}
+  # Another stack's Docker settings (and accounts): never this stack's to delete.
+  local settings_owner=""
+  [ ! -f "$config_of.hardened-hosts.stack" ] || settings_owner=$(head -n 1 -- "$config_of.hardened-hosts.stack")
+  if [ -n "$stack" ] && [ -n "$settings_owner" ] && [ "$settings_owner" != "$stack" ]; then
+    kept_accounts+=("$(tr '\n' ' ' < "$accounts_record" | sed 's/ $//'): recorded by stack $settings_owner")
+    say "remove: the accounts in $accounts_record belong to stack $settings_owner: left alone"
+    return 0
+  fi
   tmp="$work/record.new"; : > "$tmp"
   while read -r kind name; do
     [ -n "$name" ] || continue

@@ -103,6 +103,26 @@ describe("docker-remap.sh leaves the host as found when it fails (private docker
         assert.deepEqual(etcFiles(), etc, "no account made");
     });
 
+    it("--stack: settings another stack owns are refused by apply, naming it, and left alone by remove", function () {
+        const dir = path.join(dd().dir, "owned");
+        fs.mkdirSync(dir);
+        const config = path.join(dir, "daemon.json");
+        fs.writeFileSync(config, '{\n  "userns-remap": "dockremap",\n  "debug": false\n}\n');
+        fs.writeFileSync(`${config}.hardened-hosts.bak`, '{\n  "debug": false\n}\n');
+        fs.writeFileSync(`${config}.hardened-hosts.stack`, "proj/a\n");
+        const before = tree(dir);
+        const etc = etcFiles();
+        const r = runScript(config, ["apply", "--user", user, "--stack", "proj/b"]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.error, new RegExp(`^${config}'s userns-remap and keys are managed by stack proj/a .*not proj/b: one stack owns a host's Docker daemon settings.*nothing changed$`));
+        const rm = runScript(config, ["remove", "--user", "dockremap", "--stack", "proj/b", "--delete-user", "yes"]);
+        assert.equal(rm.status, 0, rm.stderr);
+        assert.equal(rm.json.ownedBy, "proj/a");
+        assert.equal(rm.json.changed, false);
+        assert.deepEqual(tree(dir), before);
+        assert.deepEqual(etcFiles(), etc);
+    });
+
     it("a write failing after the remap user was created (daemon.json's target on a read-only mount): the account, backup and record are undone, /etc as found", function () {
         const dir = path.join(dd().dir, "linked");
         const ro = path.join(dd().dir, "ro");

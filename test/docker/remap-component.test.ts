@@ -28,9 +28,9 @@ describe("DockerUsernsRemap (mocks)", function () {
         assert.ok(cmd);
         assert.equal(
             cmd.inputs.create,
-            `sudo -n bash -s -- apply --user dockremap --options '{"icc":false,"log-opts":{"max-size":"10m"},"no-new-privileges":true}' --install yes --require-no-containers no --range 2147483648:65536`,
+            `sudo -n bash -s -- apply --user dockremap --options '{"icc":false,"log-opts":{"max-size":"10m"},"no-new-privileges":true}' --install yes --require-no-containers no --range 2147483648:65536 --stack hardened-hosts/test`,
         );
-        assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove --user dockremap");
+        assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove --user dockremap --stack hardened-hosts/test");
         // A new range is an update (apply restarts dockerd for it), never a replace: a replace
         // would run the old remove after the new apply. Only a mode change replaces.
         assert.deepEqual(cmd.inputs.triggers, ["userns-remap"]);

@@ -45,14 +45,14 @@ describe("HostSubids over SSH with the real engine (this machine's /etc)", funct
 
     it("previews the exact lines it will write, and nothing secret", function () {
         const r = project!.ok(["preview", "--diff"]);
-        assert.match(r.stdout, /bash -s -- apply hh-e2e-a:2147483648:65536 hh-e2e-b:2147549184:131072/);
+        assert.match(r.stdout, /bash -s -- apply --stack host-subids\/e2e hh-e2e-a:2147483648:65536 hh-e2e-b:2147549184:131072/);
         assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
         assert.equal(read("/etc/subuid"), original.subuid, "preview must not touch the host");
     });
 
     it("writes the block on up and reports it", function () {
         project!.ok(["up", "--yes", "--skip-preview"]);
-        assert.match(read("/etc/subuid") ?? "", /# BEGIN hardened-hosts managed block \(do not edit\)\nhh-e2e-a:2147483648:65536\nhh-e2e-b:2147549184:131072\n# END hardened-hosts managed block/);
+        assert.match(read("/etc/subuid") ?? "", /# BEGIN hardened-hosts managed block of host-subids\/e2e \(do not edit\)\nhh-e2e-a:2147483648:65536\nhh-e2e-b:2147549184:131072\n# END hardened-hosts managed block of host-subids\/e2e/);
         assert.match(read("/etc/subgid") ?? "", /hh-e2e-b:2147549184:131072/);
         const out = JSON.parse(project!.ok(["stack", "output", "--json"]).stdout);
         assert.equal(out.report.ok, true);

@@ -89,13 +89,13 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
         await promiseOf(fleet.hosts["host-c"]!.subidLines);
         await new Promise((r) => setTimeout(r, 50));
         assert.equal(create("host-a-subids-write"),
-            `bash -s -- apply --system dockremap --docker-config /etc/docker/daemon.json ${[line("dockremap"), line("tenant-a")].sort((a, b) => Number(a.split(":")[1]) - Number(b.split(":")[1])).join(" ")}`);
-        assert.equal(create("host-b-subids-write"), `bash -s -- apply ${line("alice")}`);
-        assert.equal(create("host-c-subids-write"), `bash -s -- apply --system containers ${line("containers")}`);
+            `bash -s -- apply --stack hardened-hosts/test --system dockremap --docker-config /etc/docker/daemon.json ${[line("dockremap"), line("tenant-a")].sort((a, b) => Number(a.split(":")[1]) - Number(b.split(":")[1])).join(" ")}`);
+        assert.equal(create("host-b-subids-write"), `bash -s -- apply --stack hardened-hosts/test ${line("alice")}`);
+        assert.equal(create("host-c-subids-write"), `bash -s -- apply --stack hardened-hosts/test --system containers ${line("containers")}`);
         // destroy: the accounts docker-remap.sh created and recorded go after our lines (userns-remap only).
         const del = (name: string) => mocks.resources.find((x) => x.name === name)!.inputs.delete as string;
-        assert.equal(del("host-a-subids-write"), "bash -s -- remove --delete-accounts /etc/docker/daemon.json.hardened-hosts.user");
-        assert.equal(del("host-b-subids-write"), "bash -s -- remove");
-        assert.equal(del("host-c-subids-write"), "bash -s -- remove");
+        assert.equal(del("host-a-subids-write"), "bash -s -- remove --stack hardened-hosts/test --delete-accounts /etc/docker/daemon.json.hardened-hosts.user");
+        assert.equal(del("host-b-subids-write"), "bash -s -- remove --stack hardened-hosts/test");
+        assert.equal(del("host-c-subids-write"), "bash -s -- remove --stack hardened-hosts/test");
     });
 });

@@ -69,7 +69,7 @@ describe("PodmanAuto and the podman-auto mode (mocks)", function () {
         const a = commandOf("host-a-podman-auto-runtime")!;
         assert.match(a.inputs.create, new RegExp(`--pool ${allocation["containers"]!.start}:524288 --slots 8 --size 65536`));
         const check = mocks.resources.find((r) => r.name === "host-a-verify-check")!;
-        assert.match(check.inputs.__observe, /observe --runtime podman-auto --user containers --expect-range \d+:524288 --auto-size 65536$/);
+        assert.match(check.inputs.__observe, /observe --runtime podman-auto --user containers --expect-range \d+:524288 --auto-size 65536 --expect-lines 'containers:\d+:524288 tenant-a:\d+:65536'$/);
         assert.equal(check.inputs.autoSize, 65536);
     });
 

@@ -215,6 +215,43 @@ describe("subids-host.sh on a shared host (system accounts, preflight, rollback)
         }
     });
 
+    it("--stack: a block of before stacks is adopted on upgrade; another stack's block is foreign (overlap and the same range refused naming it); each remove takes only its own", function () {
+        const read = (f: string) => fs.readFileSync(file(f), "utf8");
+        const legacy = run(etc, ["apply", "tenant-a:2147483648:65536"]);
+        assert.equal(legacy.status, 0, legacy.stderr);
+        const before = read("subuid");
+        assert.match(before, /^# BEGIN hardened-hosts managed block \(do not edit\)$/m);
+        // Upgrade: the same lines, now marked with the stack; nothing removed or added.
+        const up = run(etc, ["apply", "--stack", "proj/a", "tenant-a:2147483648:65536"]);
+        assert.equal(up.status, 0, up.stderr);
+        const a = read("subuid");
+        assert.equal(a, before.replace("managed block (do not edit)", "managed block of proj/a (do not edit)").replace(/# END hardened-hosts managed block$/m, "# END hardened-hosts managed block of proj/a"));
+        assert.equal(run(etc, ["apply", "--stack", "proj/a", "tenant-a:2147483648:65536"]).json.changed!.length, 0, "then a no-change apply");
+        const withA = tree(etc);
+
+        const overlap = run(etc, ["apply", "--stack", "proj/b", "tenant-b:2147483648:131072"]);
+        assert.equal(overlap.status, 3);
+        assert.match(overlap.json.error!, /planned tenant-b 2147483648-2147614719 overlaps line \d+ \(tenant-a:2147483648:65536\) of stack proj\/a's block/);
+        const same = run(etc, ["apply", "--stack", "proj/b", "tenant-a:2147483648:65536"]);
+        assert.equal(same.status, 3);
+        assert.match(same.json.error!, /planned tenant-a:2147483648:65536 is line \d+ of stack proj\/a's block: two stacks never share a range/);
+        assert.deepEqual(tree(etc), withA, "nothing written");
+
+        const b = run(etc, ["apply", "--stack", "proj/b", "tenant-b:2147549184:65536"]);
+        assert.equal(b.status, 0, b.stderr);
+        assert.equal(read("subuid"), `${a}# BEGIN hardened-hosts managed block of proj/b (do not edit)\ntenant-b:2147549184:65536\n# END hardened-hosts managed block of proj/b\n`);
+        assert.equal(run(etc, ["apply", "--stack", "proj/a", "tenant-a:2147483648:65536"]).json.changed!.length, 0, "A's apply leaves B's block alone");
+
+        assert.equal(run(etc, ["remove", "--stack", "proj/b"]).status, 0);
+        // (*.hardened-hosts.bak is the file's previous version, rewritten by every write.)
+        const noBak = (t: Record<string, string>) => Object.fromEntries(Object.entries(t).filter(([k]) => !k.endsWith(".bak")));
+        assert.deepEqual(noBak(tree(etc)), noBak(withA), "B's remove gives back exactly A's files and owned lists");
+        assert.equal(run(etc, ["remove", "--stack", "proj/a"]).status, 0);
+        assert.equal(read("subuid"), SUBUID);
+        assert.equal(fs.existsSync(file("subgid")), false, "subgid did not exist: the last remove deletes it");
+        assert.deepEqual(Object.keys(tree(etc)).sort(), ["group", "passwd", "subuid"]);
+    });
+
     it("a write failing midway (subgid on a read-only file system) puts subuid, backups, markers and the owned list back", function () {
         const ro = fs.mkdtempSync(path.join(os.tmpdir(), "hh-ro-"));
         try {
