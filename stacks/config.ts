@@ -4,7 +4,9 @@
  * preview, naming the config key, before any resource exists and before anything reaches a host.
  */
 
+import * as fs from "node:fs";
 import * as path from "node:path";
+import * as yaml from "js-yaml";
 import {
     DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, Ec2Distro, MANAGED_TAG, RUNTIME_MODES, RuntimeSpec, autoPoolProblem, autoSizeProblem,
     autoSlotsProblem, distroProblem, ec2PublicKeyProblem, imageSupportProblem, instanceTypeProblem, isValidOwner, nonRootUserProblem, parseSshCidr,
@@ -168,8 +170,7 @@ function parseHostName(h: Raw, key: string): string {
     return name;
 }
 
-function parseExistingHost(v: unknown, i: number, ns: string, tenants: Tenants): ExistingHostConfig {
-    const key = `${ns}:hosts[${i}]`;
+function parseExistingHost(v: unknown, key: string, ns: string, tenants: Tenants): ExistingHostConfig {
     const h = obj(v, key);
     const name = parseHostName(h, key);
     const address = str(h["address"], `${key}.address`);
@@ -216,10 +217,10 @@ function parseFleetHost(v: unknown, key: string, ns: string, tenants: Tenants, w
     };
 }
 
-function uniqueNames(hosts: { name: string }[], ns: string): void {
+function uniqueNames(hosts: { name: string }[], source: HostSource): void {
     const seen = new Set<string>();
     hosts.forEach((h, i) => {
-        if (seen.has(h.name)) throw new ConfigError(`${ns}:hosts[${i}].name`, `${JSON.stringify(h.name)} is used twice`);
+        if (seen.has(h.name)) throw new ConfigError(`${source.key}[${i}].name`, `${JSON.stringify(h.name)} is used twice`);
         seen.add(h.name);
     });
 }
@@ -244,10 +245,46 @@ function parseReportOnly(get: (key: string) => unknown, ns: string): boolean {
     return reportOnly;
 }
 
-function hostList(get: (key: string) => unknown, ns: string): unknown[] {
-    const hosts = get("hosts");
-    if (!Array.isArray(hosts) || hosts.length === 0) throw new ConfigError(`${ns}:hosts`, "must be a non-empty list of hosts");
-    return hosts;
+/** The host list and the key its problems are named under. */
+interface HostSource {
+    value: unknown;
+    key: string;
+}
+
+/**
+ * Where the hosts are listed: `hardened-hosts:hosts` in the stack config, or the YAML (or JSON)
+ * file `hardened-hosts:hostsFile` names, relative to the project root: a list of hosts, or
+ * `{hosts: [...]}`, each host as in `hosts`. The file is for fleets the config cannot hold: the
+ * engine hands a program its whole stack config in one environment variable, which Linux caps at
+ * 128 KiB (about 600 hosts; pulumi/pulumi#8680). Problems in the file are named by the file's
+ * path and the host's index (`fleet.yaml: hosts[712].address: ...`).
+ */
+function hostSource(get: (key: string) => unknown, ns: string, env: ConfigEnvironment): HostSource {
+    const setting = get("hostsFile");
+    if (setting === undefined) return { value: get("hosts"), key: `${ns}:hosts` };
+    const key = `${ns}:hostsFile`;
+    if (typeof setting !== "string" || setting.length === 0 || setting.includes("\0")) throw new ConfigError(key, "must be a file path");
+    if (get("hosts") !== undefined) throw new ConfigError(key, `and ${ns}:hosts are both set: list the hosts in one of them`);
+    const file = path.resolve(env.projectRoot, setting);
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+        throw new ConfigError(key, `${file} cannot be read: ${(e as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+        doc = yaml.load(text, { filename: file });
+    } catch (e) {
+        throw new ConfigError(key, `${file} is not YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
+    }
+    const value = doc !== null && typeof doc === "object" && !Array.isArray(doc) ? (doc as Raw)["hosts"] : doc;
+    return { value, key: `${setting}: hosts` };
+}
+
+function hostList(source: HostSource): unknown[] {
+    if (!Array.isArray(source.value) || source.value.length === 0) throw new ConfigError(source.key, "must be a non-empty list of hosts");
+    return source.value;
 }
 
 const AWS_FIELDS = ["distro", "instanceType", "subnetId", "vpcId", "sshCidrs", "publicKey", "privateKeyConfig", "tags", "rootVolumeGiB", "associatePublicIp"];
@@ -308,7 +345,7 @@ function defined<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } 
     return (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
 }
 
-function parseLab(get: (key: string) => unknown, ns: string, tenants: Tenants, env: ConfigEnvironment): { inventory: string; hosts: LabHostConfig[] } {
+function parseLab(get: (key: string) => unknown, ns: string, tenants: Tenants, env: ConfigEnvironment, source: HostSource): { inventory: string; hosts: LabHostConfig[] } {
     const key = `${ns}:labInventory`;
     const setting = get("labInventory") ?? LAB_INVENTORY_DEFAULT;
     if (typeof setting !== "string" || setting.length === 0 || setting.includes("\0")) throw new ConfigError(key, "must be a file path");
@@ -316,25 +353,24 @@ function parseLab(get: (key: string) => unknown, ns: string, tenants: Tenants, e
     const inventory = (env.loadLabInventory ?? readLabInventory)(file, key);
     const byName = new Map(inventory.hosts.map((h) => [h.name, h]));
 
-    const listed = get("hosts");
     let hosts: FleetHostConfig[];
-    if (listed === undefined) {
+    if (source.value === undefined) {
         // Every inventory host, its profile's runtime, every fleet tenant.
         hosts = inventory.hosts.map((h) => ({ name: h.name, runtime: LAB_DEFAULT_RUNTIMES[h.profile], tenants: Object.keys(tenants) }));
     } else {
         const where = `it comes from the lab inventory (${key} = ${file})`;
-        hosts = hostList(get, ns).map((h, i) => {
-            const parsed = parseFleetHost(h, `${ns}:hosts[${i}]`, ns, tenants, where, (name) => {
+        hosts = hostList(source).map((h, i) => {
+            const parsed = parseFleetHost(h, `${source.key}[${i}]`, ns, tenants, where, (name) => {
                 const found = byName.get(name);
                 return found === undefined ? undefined : LAB_DEFAULT_RUNTIMES[found.profile];
             });
             if (!byName.has(parsed.name)) {
-                throw new ConfigError(`${ns}:hosts[${i}].name`,
+                throw new ConfigError(`${source.key}[${i}].name`,
                     `${JSON.stringify(parsed.name)} is not in the lab inventory ${file} (its hosts: ${[...byName.keys()].join(", ")})`);
             }
             return parsed;
         });
-        uniqueNames(hosts, ns);
+        uniqueNames(hosts, source);
     }
     return {
         inventory: file,
@@ -357,27 +393,29 @@ export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-h
             return { kind: "probe" };
         case "existing": {
             const tenants = parseTenants(get, ns);
-            const hosts = hostList(get, ns).map((h, i) => parseExistingHost(h, i, ns, tenants));
-            uniqueNames(hosts, ns);
+            const source = hostSource(get, ns, env);
+            const hosts = hostList(source).map((h, i) => parseExistingHost(h, `${source.key}[${i}]`, ns, tenants));
+            uniqueNames(hosts, source);
             return { kind: "existing", hosts, tenants, reportOnly: parseReportOnly(get, ns) };
         }
         case "aws": {
             const aws = parseAws(get("aws"), ns);
             const tenants = parseTenants(get, ns);
             const where = `it comes from the EC2 instance (its address, the login user of ${ns}:aws.distro, the key of ${ns}:aws.publicKey)`;
-            const hosts = hostList(get, ns).map((h, i) => parseFleetHost(h, `${ns}:hosts[${i}]`, ns, tenants, where));
-            uniqueNames(hosts, ns);
+            const source = hostSource(get, ns, env);
+            const hosts = hostList(source).map((h, i) => parseFleetHost(h, `${source.key}[${i}]`, ns, tenants, where));
+            uniqueNames(hosts, source);
             // The image is known: a mode its distribution cannot run is refused now, before any
             // instance exists (the decision over the image's recorded facts, components/platform/).
             hosts.forEach((h, i) => {
                 const refused = imageSupportProblem(aws.distro, h.runtime.mode);
-                if (refused !== undefined) throw new ConfigError(`${ns}:hosts[${i}].runtime.mode`, `${refused} (${ns}:aws.distro is ${JSON.stringify(aws.distro)})`);
+                if (refused !== undefined) throw new ConfigError(`${source.key}[${i}].runtime.mode`, `${refused} (${ns}:aws.distro is ${JSON.stringify(aws.distro)})`);
             });
             return { kind: "aws", aws, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
         }
         case "lab": {
             const tenants = parseTenants(get, ns);
-            const { inventory, hosts } = parseLab(get, ns, tenants, env);
+            const { inventory, hosts } = parseLab(get, ns, tenants, env, hostSource(get, ns, env));
             return { kind: "lab", inventory, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
         }
         default:

@@ -54,6 +54,21 @@ describe("stack program (real engine, temp stack)", function () {
         assert.doesNotMatch(r.out, /aws:ec2|getAmi/);
     });
 
+    it("previews existing hosts listed in a hostsFile relative to the project root (#29)", function () {
+        const file = path.join(repoRoot, "test", "stacks", "fixtures", "hosts-file.yaml");
+        assert.ok(fs.existsSync(file));
+        setStackConfig([
+            "config:",
+            "  hardened-hosts:machines: existing",
+            "  hardened-hosts:hostsFile: test/stacks/fixtures/hosts-file.yaml",
+            "  hardened-hosts:tenants: { tenant-a: {} }",
+        ].join("\n"));
+        assert.equal(pulumi(["config", "set", "--secret", "sshPrivateKey", "not-a-real-key"]).status, 0);
+        const r = pulumi(["preview", "--diff"]);
+        assert.equal(r.status, 0, r.out);
+        for (const n of ["edge-1-subids-write", "edge-2-docker-daemon"]) assert.match(r.out, new RegExp(`\\b${n}\\b`));
+    });
+
     it("previews the lab kind from an inventory path relative to the project root (the program's cwd is stacks/)", function () {
         setStackConfig([
             "config:",
