@@ -9,7 +9,8 @@
 #   platform.sh unfix                                 takes back what fix made
 #
 # observe: os-release (ID, ID_LIKE, VERSION_ID), the package manager (apt, dnf, yum), the
-#   kernel, AppArmor (enabled, kernel.apparmor_restrict_unprivileged_userns, the parser, and for
+#   kernel, AppArmor (enabled: the module's parameter, else aa-enabled;
+#   kernel.apparmor_restrict_unprivileged_userns, the parser, and for
 #   the rootlesskit and podman in use and at their package paths: the profile files that attach
 #   to that exact path and whether they allow `userns,`), SELinux's mode,
 #   user.max_user_namespaces and every sysctl file that sets it, kernel.unprivileged_userns_clone,
@@ -234,6 +235,8 @@ do_observe() {
   atts=$(apparmor_attachments)
   pm=$(package_manager)
   aa_enabled=$(value_of /sys/module/apparmor/parameters/enabled)
+  # AppArmor's own answer where the module's parameter is not visible (a container's /sys).
+  if [ "$aa_enabled" != Y ] && [ -n "$(find_cmd aa-enabled)" ] && [ -z "$ROOT" ] && aa-enabled --quiet 2>/dev/null; then aa_enabled=Y; fi
   say "observe: $(os_field PRETTY_NAME), ${pm:-no known package manager}, kernel $(uname -r)"
   printf '{"ok":true,"action":"observe","format":1,'
   printf '"osRelease":{"id":%s,"idLike":%s,"versionId":%s,"prettyName":%s},' \

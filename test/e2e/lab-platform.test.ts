@@ -15,7 +15,9 @@ import { ProjectStack } from "../support/project-stack";
 //   kernel.apparmor_restrict_unprivileged_userns reads 1. First with no profile covering
 //   /usr/bin/rootlesskit and no AppArmor to load one: refused, left byte for byte. Then with
 //   Ubuntu's own rootlesskit profile in /etc/apparmor.d: supported with no fix, and verification
-//   (not the decision) says passed.
+//   (not the decision) says passed. Last, without Ubuntu's profile but with stand-ins for
+//   AppArmor's tools (aa-enabled says yes, apparmor_parser records its calls: nothing is loaded
+//   into a kernel): a profile of ours for /usr/bin/rootlesskit, taken back on destroy.
 const H1 = "plat-1";
 const H2 = "plat-2";
 const UBUNTU_OS_RELEASE = 'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\nVERSION="24.04.1 LTS (Noble Numbat)"\nVERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\n';
@@ -35,6 +37,11 @@ function presentSysctls(values: Record<string, string>): string {
         ...Object.entries(values).map(([k, v]) => `rm -f /proc/sys/${k}; echo ${v} > /proc/sys/${k}`),
     ].join("\n");
 }
+
+// The lab's kernel has no AppArmor (and a container's /sys shows no module parameters): stand-ins
+// for AppArmor's own tools, aa-enabled saying yes and an apparmor_parser recording its calls.
+const STUB_PARSER = "#!/bin/sh\necho \"$*\" >> /var/log/hh-apparmor-parser.log\n";
+const STUB_AA_ENABLED = "#!/bin/sh\n[ \"$1\" = --quiet ] || echo Yes\n";
 
 /** Shell: every file, link and folder under the paths that matter, with mode, owner and content digest. */
 const TREE = "{ find /etc /home /root /var/lib/hardened-hosts /usr/local -xdev -printf '%y %p %m %U:%G %l\\n' 2>/dev/null || true; } | LC_ALL=C sort; " +
@@ -146,5 +153,28 @@ describe("platform support on lab hosts presenting Ubuntu 24.04's AppArmor restr
         destroyed = true;
         assert.equal(L().run(H1, "cat /proc/sys/user/max_user_namespaces").trim(), "0");
         assert.equal(L().run(H1, "ls -d /etc/sysctl.d/90-hardened-hosts-userns.conf /var/lib/hardened-hosts/platform 2>/dev/null || true").trim(), "");
+    });
+
+    it("no profile covers the rootlesskit in use and one can be loaded: a profile of ours for that exact path, kept by a no-change preview, taken back on destroy", function () {
+        L().run(H2, [
+            "rm /etc/apparmor.d/rootlesskit",
+            `echo ${b64(STUB_PARSER)} | base64 -d > /usr/sbin/apparmor_parser && chmod 755 /usr/sbin/apparmor_parser`,
+            `echo ${b64(STUB_AA_ENABLED)} | base64 -d > /usr/sbin/aa-enabled && chmod 755 /usr/sbin/aa-enabled`,
+        ].join("\n"));
+        destroyed = false;
+        S().ok(["up", "--yes", "--skip-preview"]);
+        const out = S().outputs();
+        assert.match(out.support[H2], /^docker-rootless on ubuntu 24\.04: supported \(.*; fixes: AppArmor userns profile for \/usr\/bin\/rootlesskit\)$/);
+        const profile = L().run(H2, "cat /etc/apparmor.d/hardened-hosts.usr.bin.rootlesskit");
+        assert.match(profile, /^profile hardened-hosts\.usr\.bin\.rootlesskit \/usr\/bin\/rootlesskit flags=\(unconfined\) \{\n {2}userns,$/m);
+        assert.equal(L().run(H2, "ls /etc/apparmor.d").trim(), "hardened-hosts.usr.bin.rootlesskit", "one profile, for that path only");
+        assert.equal(L().run(H2, "cat /var/log/hh-apparmor-parser.log").trim(), "-r -W /etc/apparmor.d/hardened-hosts.usr.bin.rootlesskit");
+        assert.equal(out.summary.hostsPassed, 2, JSON.stringify(out.summary));
+        assert.deepEqual(S().changes(), [], "the decision keeps our own profile: nothing to change");
+        S().ok(["destroy", "--yes", "--skip-preview"]);
+        destroyed = true;
+        assert.equal(L().run(H2, "ls -A /etc/apparmor.d; ls -d /var/lib/hardened-hosts/platform 2>/dev/null || true").trim(), "");
+        assert.equal(L().run(H2, "cat /var/log/hh-apparmor-parser.log").trim(),
+            "-r -W /etc/apparmor.d/hardened-hosts.usr.bin.rootlesskit\n-R /etc/apparmor.d/hardened-hosts.usr.bin.rootlesskit");
     });
 });
