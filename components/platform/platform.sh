@@ -287,11 +287,10 @@ state_json() {
   fi
   printf '],"maxUserNamespaces":%s}' "$(if [ -f "$STATE/sysctl-before" ]; then jnum_or_null "$(sysctl_file_value "$SYSCTL_FILE")"; else printf null; fi)"
 }
-aa_load() { # aa_load FILE: load (replace) a profile; nothing to do on a test root
-  [ -z "$ROOT" ] || return 0
-  apparmor_parser -r -W "$1" >&2
+aa_load() { # aa_load FILE: load (replace) a profile (the parser found on the host, or under the stand-in root)
+  "$ROOT$(find_cmd apparmor_parser)" -r -W "$1" >&2
 }
-aa_unload() { [ -z "$ROOT" ] || return 0; apparmor_parser -R "$1" >&2 2>/dev/null || true; }
+aa_unload() { "$ROOT$(find_cmd apparmor_parser)" -R "$1" >&2 2>/dev/null || true; }
 set_max_userns() { # set_max_userns N
   if [ -n "$ROOT" ]; then mkdir -p "$ROOT/proc/sys/user"; echo "$1" > "$ROOT/proc/sys/user/max_user_namespaces"; return 0; fi
   sysctl -q -w "user.max_user_namespaces=$1" >&2 2>/dev/null || echo "$1" > /proc/sys/user/max_user_namespaces 2>/dev/null
@@ -325,6 +324,7 @@ EOF
   rm -f "$tmp"
   if ! aa_load "$file"; then
     rm -f "$file" "$STATE/apparmor/${file##*/}"
+    cleanup_state
     fail "$EXIT_UNSUPPORTED" "apparmor_parser could not load the profile for $path (removed again)"
   fi
   say "fix: AppArmor profile ${file#"$ROOT"} lets $path create user namespaces"
@@ -354,6 +354,7 @@ fix_sysctl() { # fix_sysctl N
   rm -f "$tmp"
   if ! set_max_userns "$n"; then
     unfix_sysctl
+    cleanup_state
     fail "$EXIT_UNSUPPORTED" "user.max_user_namespaces cannot be set to $n here (read-only /proc/sys?): our file was removed again"
   fi
   say "fix: user.max_user_namespaces = $n (${SYSCTL_FILE#"$ROOT"})"

@@ -143,6 +143,17 @@ describe("platform.sh (stand-in root)", function () {
         assert.equal(fs.readFileSync(path.join(root, "etc/apparmor.d/hardened-hosts.usr.bin.podman"), "utf8"), "# someone's\n");
     });
 
+    it("a profile the parser refuses is removed again, and the host keeps nothing of ours", function () {
+        const before = snapshot(root);
+        write(root, "usr/sbin/apparmor_parser", "#!/bin/sh\necho 'AppArmor parser error' >&2\nexit 1\n", 0o755);
+        const beforeParser = snapshot(root);
+        const r = run(root, "fix", "--apparmor-userns", "/opt/rk/rootlesskit");
+        assert.equal(r.code, 10, r.stdout);
+        assert.match(JSON.parse(r.stdout).error, /could not load the profile for \/opt\/rk\/rootlesskit \(removed again\)/);
+        assert.deepEqual(snapshot(root), beforeParser);
+        assert.notDeepEqual(before, beforeParser);
+    });
+
     it("bad arguments are refused before anything is read", function () {
         for (const args of [[], ["bogus"], ["observe", "--x", "1"], ["fix", "--apparmor-userns", "relative/path"], ["fix", "--apparmor-userns", "/a/../b"], ["fix", "--max-user-namespaces", "0"]]) {
             const r = run(root, ...args);
