@@ -78,7 +78,7 @@ json_str() { if [ $# -eq 0 ] || [ -z "${1+x}" ]; then printf 'null'; else printf
 json_bool() { if [ "$1" = 1 ] || [ "$1" = true ]; then printf true; else printf false; fi; }
 fail_fields() { printf '%s' "$fail_extra"; } # the prelude's fail adds these members
 usage() {
-  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] [--stack P/S] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] [--stack P/S] | remove --user NAME [--delete-user yes|no] [--stack P/S]"
+  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] [--stack P/S] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] [--stack P/S] [--take-over-remap yes|no] | remove --user NAME [--delete-user yes|no] [--stack P/S]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -88,12 +88,12 @@ parse_args() {
   [ $# -ge 1 ] || usage
   action=$1; shift
   case "$action" in facts|plan|apply|remove) ;; *) action=""; usage ;; esac
-  user="" options="" install="" require_none="" delete_user="" want_range="" stack=""
+  user="" options="" install="" require_none="" delete_user="" want_range="" stack="" take_over=""
   allowed=""
   case "$action" in
     facts) allowed="" ;;
-    plan) allowed="--user --options --require-no-containers --stack" ;;
-    apply) allowed="--user --options --install --require-no-containers --range --stack" ;;
+    plan) allowed="--user --options --require-no-containers --stack --take-over-remap" ;;
+    apply) allowed="--user --options --install --require-no-containers --range --stack --take-over-remap" ;;
     remove) allowed="--user --delete-user --stack" ;;
   esac
   seen=" "
@@ -112,6 +112,7 @@ parse_args() {
       --options) options=$value ;;
       --install) install=$value ;;
       --require-no-containers) require_none=$value ;;
+      --take-over-remap) take_over=$value ;;
       --delete-user) delete_user=$value ;;
       --range) want_range=$value ;;
       --stack)
@@ -119,11 +120,11 @@ parse_args() {
         stack=$value ;;
     esac
   done
-  for pair in "--install:$install" "--require-no-containers:$require_none" "--delete-user:$delete_user"; do
+  for pair in "--install:$install" "--require-no-containers:$require_none" "--delete-user:$delete_user" "--take-over-remap:$take_over"; do
     v=${pair#*:}
     [ -z "$v" ] || [ "$v" = yes ] || [ "$v" = no ] || fail "$EXIT_USAGE" "${pair%%:*} must be yes or no, not '$v'"
   done
-  install=${install:-no} require_none=${require_none:-no} delete_user=${delete_user:-no}
+  install=${install:-no} require_none=${require_none:-no} delete_user=${delete_user:-no} take_over=${take_over:-no}
   if [ "$action" != facts ]; then
     [ -n "$user" ] || fail "$EXIT_USAGE" "$action needs --user NAME"
     # useradd's default NAME_REGEX, without the trailing '$' of Samba machine accounts.
@@ -787,6 +788,19 @@ plan_change() {
     absent) src=- ;;
     *) src=$config ;;
   esac
+  # A userns-remap someone else set (in the original daemon.json: our backup's, or the file's
+  # when we never wrote it) is an operator's remap with its own containers: taken over only when
+  # asked (--take-over-remap yes); the report records it ("tookOver").
+  took_over=""
+  if [ -e "$backup" ]; then took_over=$(json get "$backup" "$backup" userns-remap 2>/dev/null) || took_over=""
+  elif [ ! -e "$created_marker" ] && [ "$config_has_remap" = 1 ]; then took_over=$config_remap
+  fi
+  [ "$took_over" != "$user" ] || took_over=""
+  if [ -n "$took_over" ] && [ "$take_over" != yes ]; then
+    daemon_state
+    fail "$EXIT_PRECONDITION" "$config already remaps Docker to \"$took_over\" (set before hardened-hosts, not by it): switching to $user moves dockerd to another root and hides what runs under that one (${#all_names[@]} container(s)${all_names[0]:+: ${all_names[*]}}); ask for it explicitly (takeOverRemap, --take-over-remap yes): nothing changed"
+  fi
+  [ -z "$took_over" ] || say "$action: taking over the userns-remap to \"$took_over\" (asked for)"
   # Keys an earlier apply set that --options no longer has.
   drop_keys=()
   if [ -f "$keys_marker" ]; then
@@ -851,9 +865,10 @@ plan_change() {
 report_plan() {
   local new_text
   new_text=$(cat "$work/new"; printf x)
-  printf '{"ok":true,"action":"plan","config":%s,"changed":%s,"restartNeeded":%s,"dockerInstalled":%s,"newConfig":%s,"runningContainers":%s,"invisibleContainers":%s,"expectedRootSuffix":%s}\n' \
+  printf '{"ok":true,"action":"plan","config":%s,"changed":%s,"restartNeeded":%s,"dockerInstalled":%s,"newConfig":%s,"runningContainers":%s,"invisibleContainers":%s,"expectedRootSuffix":%s,"tookOver":%s}\n' \
     "$(json_str "$config")" "$(json_bool "$changed")" "$(json_bool "$restart_needed")" "$(json_bool "$docker_installed")" "$(json_str "${new_text%x}")" \
-    "$(json_list "${running_names[@]+"${running_names[@]}"}")" "$(json_list "${invisible[@]+"${invisible[@]}"}")" "$(json_str "$uid_start.$gid_start")"
+    "$(json_list "${running_names[@]+"${running_names[@]}"}")" "$(json_list "${invisible[@]+"${invisible[@]}"}")" "$(json_str "$uid_start.$gid_start")" \
+    "$( [ -n "$took_over" ] && json_str "$took_over" || echo null)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1005,9 +1020,9 @@ apply_change() {
   printf '"backup":%s,"user":{"name":%s,"uid":%s,"gid":%s,"created":%s,"subuid":{"start":%s,"count":%s},"subgid":{"start":%s,"count":%s}},' \
     "$( [ -e "$backup" ] && json_str "$backup" || echo null)" "$(json_str "$user")" "$user_uid" "$user_gid" "$(json_bool "$user_created")" \
     "$uid_start" "$uid_count" "$gid_start" "$gid_count"
-  printf '"runningBefore":%s,"invisibleContainers":%s,"securityOptions":%s,"dockerRootDir":%s,"seconds":%s}\n' \
+  printf '"runningBefore":%s,"invisibleContainers":%s,"tookOver":%s,"securityOptions":%s,"dockerRootDir":%s,"seconds":%s}\n' \
     "$(json_list "${running_before[@]+"${running_before[@]}"}")" "$(json_list "${invisible[@]+"${invisible[@]}"}")" \
-    "$security_options" "$(json_str "$root_dir")" "$seconds"
+    "$( [ -n "$took_over" ] && json_str "$took_over" || echo null)" "$security_options" "$(json_str "$root_dir")" "$seconds"
 }
 
 main() {

@@ -44,6 +44,13 @@ export interface DockerUsernsRemapArgs {
      * and another stack's destroy leaves them alone. Default: this program's project/stack.
      */
     stack?: pulumi.Input<string>;
+    /**
+     * Take over a `userns-remap` to another user that was in daemon.json before (an operator's own
+     * remap): dockerd then moves to another root and the containers under the old one stop being
+     * visible (the report's `tookOver` and `invisibleContainers` say which). Default false: such a
+     * host is refused, naming the user and those containers, before anything is written.
+     */
+    takeOverRemap?: pulumi.Input<boolean>;
 }
 
 /** What `docker-remap.sh apply` reported (its JSON on stdout; see the script's header). */
@@ -59,6 +66,8 @@ export interface DockerRemapReport extends ScriptReport {
     user?: { name: string; uid: number; gid: number; created: boolean; subuid: { start: number; count: number }; subgid: { start: number; count: number } };
     runningBefore?: string[];
     invisibleContainers?: string[];
+    /** The remap user of before that this apply took over (`takeOverRemap`), or null. */
+    tookOver?: string | null;
     securityOptions?: string[];
     dockerRootDir?: string;
     seconds?: number;
@@ -109,8 +118,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                 connection: args.connection,
                 script: "docker/docker-remap.sh",
                 create: pulumi
-                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false, range, stack])
-                    .apply(([u, o, install, noContainers, r, st]) => [
+                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false, range, stack, args.takeOverRemap ?? false])
+                    .apply(([u, o, install, noContainers, r, st, takeOver]) => [
                         "apply",
                         "--user", u,
                         "--options", o,
@@ -121,6 +130,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                         // when it runs remapped to another range (it reads /etc/subuid at start).
                         "--range", `${r.start}:${r.count}`,
                         "--stack", st,
+                        ...(takeOver ? ["--take-over-remap", "yes"] : []),
                     ]),
                 delete: pulumi.all([user, stack]).apply(([u, st]) => ["remove", "--user", u, "--stack", st]),
                 // Constant: only a change of mode (another command taking over) replaces.

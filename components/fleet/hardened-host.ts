@@ -24,6 +24,11 @@ export interface UsernsRemapRuntime {
     installDocker?: boolean;
     /** Refuse to switch while containers run. Default false (they are reported). */
     requireNoContainers?: boolean;
+    /**
+     * Take over a `userns-remap` to another user already in the host's daemon.json (an operator's
+     * own remap; its containers stop being visible). Default false: such a host is refused.
+     */
+    takeOverRemap?: boolean;
 }
 
 /** A runtime owned by a named non-root user. */
@@ -201,6 +206,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                     daemonOptions: runtime.daemonOptions,
                     installDocker: runtime.installDocker,
                     requireNoContainers: runtime.requireNoContainers,
+                    takeOverRemap: runtime.takeOverRemap,
                     takesOver: takesOver(runtime.mode),
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = remap;

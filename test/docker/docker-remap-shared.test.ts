@@ -123,6 +123,30 @@ describe("docker-remap.sh leaves the host as found when it fails (private docker
         assert.deepEqual(etcFiles(), etc);
     });
 
+    it("an operator's own userns-remap (set before us) is refused unless taken over explicitly; ours changed by hand is not theirs", function () {
+        const dir = path.join(dd().dir, "operator");
+        fs.mkdirSync(dir);
+        const config = path.join(dir, "daemon.json");
+        fs.writeFileSync(config, '{\n  "userns-remap": "remapper",\n  "debug": false\n}\n');
+        const before = tree(dir);
+        const etc = etcFiles();
+        const r = runScript(config, ["apply", "--user", user]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.error, new RegExp(`^${config} already remaps Docker to "remapper" \\(set before hardened-hosts, not by it\\): switching to ${user} .*ask for it explicitly \\(takeOverRemap, --take-over-remap yes\\): nothing changed$`));
+        assert.deepEqual(tree(dir), before);
+        assert.deepEqual(etcFiles(), etc);
+        const plan = runScript(config, ["plan", "--user", user, "--take-over-remap", "yes"]);
+        assert.equal(plan.status, 0, plan.stderr);
+        assert.equal(plan.json.tookOver, "remapper");
+        assert.equal(JSON.parse(plan.json.newConfig)["userns-remap"], user);
+        // Our backup says the original had no remap: a remap to someone else now is drift of ours.
+        fs.writeFileSync(`${config}.hardened-hosts.bak`, '{\n  "debug": false\n}\n');
+        const drift = runScript(config, ["plan", "--user", user]);
+        assert.equal(drift.status, 0, drift.stderr);
+        assert.equal(drift.json.tookOver, null);
+        assert.deepEqual(etcFiles(), etc);
+    });
+
     it("a write failing after the remap user was created (daemon.json's target on a read-only mount): the account, backup and record are undone, /etc as found", function () {
         const dir = path.join(dd().dir, "linked");
         const ro = path.join(dd().dir, "ro");

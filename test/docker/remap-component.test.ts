@@ -37,6 +37,17 @@ describe("DockerUsernsRemap (mocks)", function () {
         assert.ok(isSecret(cmd.inputs.connection));
     });
 
+    it("takes over an operator's remap only when asked (takeOverRemap), and marks the settings with the stack", async function () {
+        const c = new mod.DockerUsernsRemap("host-t-docker", { connection, range, takeOverRemap: true, stack: "other/prod" });
+        await promiseOf(c.command.urn);
+        const cmd = commandOf("host-t-docker-daemon")!;
+        assert.match(cmd.inputs.create, / --stack other\/prod --take-over-remap yes$/);
+        assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove --user dockremap --stack other/prod");
+        const d = new mod.DockerUsernsRemap("host-u-docker", { connection, range });
+        await promiseOf(d.command.urn);
+        assert.doesNotMatch(commandOf("host-u-docker-daemon")!.inputs.create, /take-over-remap/, "not asked: not passed (the script refuses)");
+    });
+
     const invalid: [string, object, RegExp][] = [
         ["a bad user name", { remapUser: "Bad;rm" }, /remapUser: "Bad;rm" is not a valid non-root user name/],
         ["root as remap user", { remapUser: "root" }, /remapUser/],
