@@ -26,7 +26,7 @@ import { cleanupOnce, hostNow, labStackConfig, previewBreakdown, runBench, sshSe
 
 const arg = process.argv.indexOf("--hosts");
 const COUNTS = (arg > 0 ? process.argv[arg + 1]! : "1,3,6,12").split(",").map(Number);
-if (COUNTS.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) throw new Error("--hosts takes counts 1..16, e.g. 1,3,6,12");
+if (COUNTS.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new Error("--hosts takes counts 1..64, e.g. 1,3,6,12,48");
 const MAX = Math.max(...COUNTS);
 const RUNS = 5;
 const names = (n: number) => Array.from({ length: n }, (_, i) => `fleet-${i + 1}`);

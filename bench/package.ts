@@ -155,7 +155,7 @@ runBench(async () => {
 
         // This repository's own stack program on the same hosts.
         stack = new ProjectStack();
-        stack.setConfig(labStackConfig(lab.inventoryFile, HOSTS.map(([n, rt]) => [n, rt]))
+        stack.setConfig(labStackConfig(lab.inventoryFile, HOSTS.map(([, rt], i) => [lab.inventory.hosts[i]!.name, rt]))
             .replace("    tenant-a: {}\n", "    tenant-a: {}\n    tenant-b: { size: 131072 }\n")
             .replace(/tenants: \[tenant-a\]/g, "tenants: [tenant-a, tenant-b]"));
         must(stack.pulumi(["up", "--yes", "--skip-preview"]) as unknown as PulumiRun, "stack up");

@@ -3,7 +3,7 @@
 # each with its own /etc, sshd on its own 127.0.0.1 port and a fresh SSH key.
 #
 #   lab/lab.sh up [--hosts N] [--suite bookworm|trixie] [--minimal] [--profile P]
-#                                                         start hosts (N = 1..16, default: one
+#                                                         start hosts (N = 1..64, default: one
 #                                                         per profile, 4; --minimal 3); a no-op
 #                                                         when that lab already runs, exit 3
 #                                                         when another one does (down first)
@@ -36,8 +36,8 @@
 #
 # Everything `up` creates is recorded under $HH_LAB_DIR and removed by `down` (also after a failed
 # `up`): nspawn and socat processes (by PID), overlay mounts, veth links, the NAT/forward rules it
-# added (tagged with an iptables comment) and the ip_forward value it changed. Nothing else on the
-# machine is touched. Needs root, systemd-container, mmdebstrap, socat, iptables, openssh-client.
+# added (tagged with an iptables comment) and the ip_forward and fs.inotify.max_user_instances
+# values it changed (the last lab to go puts both back). Nothing else on the machine is touched. Needs root, systemd-container, mmdebstrap, socat, iptables, openssh-client.
 #
 # This machine's quirks (../shared/notes/test-hosts.md), detected rather than assumed:
 #   - PID 1 is not systemd: nspawn runs with --register=no --keep-unit;
@@ -57,8 +57,11 @@ net_base=${HH_LAB_NET:-0}
 readonly NET_PREFIX=10.99 TAG=hardened-hosts-lab
 # `up` while another lab (other hosts, profiles or suite) runs under the same state dir.
 readonly EXIT_OTHER_LAB=3
-# Machine-wide: which labs run, and the ip_forward value before the first one started.
+# Machine-wide: which labs run, and the ip_forward and inotify values before the first one started.
 readonly RUN_DIR=/run/hardened-hosts-lab
+# fs.inotify.max_user_instances while labs run: ~8 a host, for up to 64 hosts a lab and the labs of
+# a test run side by side.
+readonly INOTIFY_INSTANCES=2048
 PROFILES=(busy fresh sudo-user podman-host)
 FORCED_PROFILE=""
 # Host n's profile: --profile for all, else the profiles in turn.
@@ -185,10 +188,14 @@ down() {
     local reg
     reg=$RUN_DIR/labs/$(cat "$lab/net/registered")
     if [ "$(cat "$reg" 2>/dev/null)" = "$lab" ]; then rm -f "$reg"; fi
-    # The last lab to go puts ip_forward back as the first one found it.
+    # The last lab to go puts ip_forward and the inotify ceiling back as the first one found them.
     if [ -z "$(ls -A "$RUN_DIR/labs" 2>/dev/null)" ] && [ -f "$RUN_DIR/ip_forward" ]; then
       sysctl -q -w "net.ipv4.ip_forward=$(cat "$RUN_DIR/ip_forward")"
       rm -f "$RUN_DIR/ip_forward"
+    fi
+    if [ -z "$(ls -A "$RUN_DIR/labs" 2>/dev/null)" ] && [ -f "$RUN_DIR/inotify_instances" ]; then
+      sysctl -q -w "fs.inotify.max_user_instances=$(cat "$RUN_DIR/inotify_instances")"
+      rm -f "$RUN_DIR/inotify_instances"
     fi
     machine_unlock
   fi
@@ -245,6 +252,15 @@ setup_network() {
   echo "$lab" > "$RUN_DIR/labs/$lab_name"
   echo "$lab_name" > "$lab/net/registered"
   sysctl -q -w net.ipv4.ip_forward=1
+  # Every booted host's systemd and services hold ~8 inotify instances, all counted against root
+  # on this machine: the common default of 128 stops the 17th host across all labs. Raised (never
+  # lowered) to what every lab host the machine can hold needs; the last lab's `down` restores it.
+  local inotify
+  inotify=$(sysctl -n fs.inotify.max_user_instances)
+  if [ "$inotify" -lt "$INOTIFY_INSTANCES" ]; then
+    [ -f "$RUN_DIR/inotify_instances" ] || echo "$inotify" > "$RUN_DIR/inotify_instances"
+    sysctl -q -w "fs.inotify.max_user_instances=$INOTIFY_INSTANCES"
+  fi
   machine_unlock
   [ -f "$lab/net/cgroups-before" ] || lab_cgroups > "$lab/net/cgroups-before"
 }
@@ -520,7 +536,7 @@ up() {
     esac
   done
   hosts=${hosts:-${#PROFILES[@]}}
-  [[ "$hosts" =~ ^([1-9]|1[0-6])$ ]] || die "--hosts must be 1..16 (profiles in turn: ${PROFILES[*]})"
+  if ! [[ "$hosts" =~ ^[1-9][0-9]?$ ]] || [ "$hosts" -gt 64 ]; then die "--hosts must be 1..64 (profiles in turn: ${PROFILES[*]})"; fi
   case "$FORCED_PROFILE" in "" | busy | fresh | sudo-user | podman-host | minimal | minimal-sudo) ;; *) die "--profile must be busy, fresh, sudo-user, podman-host, minimal or minimal-sudo" ;; esac
   # veth names are "ve-<lab>-<n>", at most 15 bytes (IFNAMSIZ - 1).
   [ $((3 + ${#lab_name} + 1 + ${#hosts})) -le 15 ] || die "HH_LAB_NAME '$lab_name' is too long for $hosts hosts (veth ve-$lab_name-$hosts exceeds 15 bytes)"
