@@ -25,6 +25,7 @@ import { readHostScript, scriptCommandLine } from "../host/script";
 import type { PlainConnection } from "../host/ssh-exec";
 import { withSsh } from "../host/ssh-exec";
 import { PackagedDynamicResource } from "../host/dynamic-resource";
+import { packScripts, unpackScripts } from "../verify/host-check";
 import { HostFacts, parseFacts } from "./facts";
 import { SupportDecision, SupportMode, decideSupport, describeDecision, fixArgs } from "./support";
 
@@ -48,6 +49,7 @@ export interface SupportProps {
     /** `sudo -n ` or empty: how the scripts run. */
     __sudo: boolean;
     __connection: PlainConnection;
+    /** platform.sh with its prelude, packed as HostCheck packs its scripts (~38 KB -> ~18 KB per host, in inputs and outputs). */
     __script: string;
     decision?: SupportDecision;
     facts?: FactsSummary;
@@ -78,7 +80,7 @@ export function refusalMessage(p: SupportProps): string | undefined {
 type Exec = (commandLine: string, stdin: string) => Promise<{ stdout: string; stderr: string; code: number | null }>;
 
 async function runScript(exec: Exec, p: SupportProps, args: string[]): Promise<string> {
-    const r = await exec(scriptCommandLine(args, p.__sudo), p.__script);
+    const r = await exec(scriptCommandLine(args, p.__sudo), unpackScripts(p.__script).platform ?? "");
     if (r.code !== 0) {
         const report = parseReport(r.stdout, "platform.sh");
         const why = report.ok === false && report.error ? report.error : r.stderr.trim().split("\n").slice(-3).join(" / ") || `exit ${r.code}`;
@@ -171,7 +173,7 @@ export class HostSupport extends PackagedDynamicResource {
                 script: `sha256:${createHash("sha256").update(script).digest("hex").slice(0, 16)}`,
                 __sudo: needsSudo(args.connection),
                 __connection: commandConnection(args.connection) as pulumi.Input<PlainConnection>,
-                __script: script,
+                __script: packScripts({ platform: script }),
                 decision: undefined,
                 facts: undefined,
                 fixesApplied: undefined,

@@ -65,7 +65,7 @@ describe("platform support on lab hosts presenting Ubuntu 24.04's AppArmor restr
 
     before(function () {
         if (skip) this.skip();
-        lab = new TestLab({ name: "plat", portBase: 22620, net: 90, hosts: 2 });
+        lab = new TestLab({ name: "plat", portBase: 22940, net: 150, hosts: 2 });
         L().up();
         // plat-1: the limit reads 0, set by a policy file of the host's.
         L().run(H1, presentSysctls({ "user/max_user_namespaces": "0" }));

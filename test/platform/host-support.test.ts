@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import type { HostFacts } from "../../components/platform/facts";
 import { SupportProps, decideOnHost, hostSupportProvider, refusalMessage } from "../../components/platform/host-support";
 import { RECORDED } from "../../components/platform/recorded";
+import { packScripts } from "../../components/verify/host-check";
 
 // Issue #30: HostSupport's provider over a scripted host session: what it runs on the host for
 // each decision (a refusal runs nothing but observe), and what the state keeps.
@@ -19,7 +20,7 @@ function session(facts: HostFacts, fixReport = '{"ok":true,"action":"fix","chang
 }
 
 const props = (mode: SupportProps["mode"], sudo = false): SupportProps => ({
-    host: "h1", mode, script: "sha256:x", __sudo: sudo, __connection: { host: "10.0.0.1" }, __script: "#platform.sh",
+    host: "h1", mode, script: "sha256:x", __sudo: sudo, __connection: { host: "10.0.0.1" }, __script: packScripts({ platform: "#platform.sh" }),
 });
 const edit = (key: string, f: (x: HostFacts) => void): HostFacts => { const x = JSON.parse(JSON.stringify(RECORDED[key]!.facts)); f(x); return x; };
 
