@@ -206,3 +206,35 @@ describe("platform support decision (pure)", function () {
         assert.throws(() => parseFacts(JSON.stringify({ ok: true, action: "observe", format: 2 })), /format 2/);
     });
 });
+
+describe("README's Supported hosts table says what the decision decides", function () {
+    it("each row's cells: proven / decided where supported (proven only for the releases run here), refused where refused", async function () {
+        const fs = await import("node:fs");
+        const path = await import("node:path");
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## Supported hosts"));
+        const rows: Record<string, string[]> = {
+            "Debian 12, 13": ["debian-12", "debian-13"],
+            "Ubuntu 22.04": ["ubuntu-22.04"],
+            "Ubuntu 24.04": ["ubuntu-24.04"],
+            "RHEL 9, Rocky/Alma 9": ["rhel-9", "rocky-9"],
+            "Fedora 41": ["fedora-41"],
+            "Amazon Linux 2023": ["amazon-linux-2023"],
+        };
+        const header = section.split("\n").find((l) => l.startsWith("| distribution |"))!;
+        assert.deepEqual(header.split("|").slice(2, -1).map((c) => c.trim()), [...SUPPORT_MODES]);
+        for (const [label, keys] of Object.entries(rows)) {
+            const line = section.split("\n").find((l) => l.startsWith(`| ${label} |`));
+            assert.ok(line, `a row for ${label}`);
+            const cells = line!.split("|").slice(2, -1).map((c) => c.trim());
+            SUPPORT_MODES.forEach((mode, i) => {
+                for (const key of keys) {
+                    const d = decide(key, mode);
+                    const cell = cells[i]!;
+                    const said = cell.startsWith("**proven**") ? "proven" : cell.startsWith("decided") ? "recorded-facts" : cell.startsWith("refused") ? "refused" : cell;
+                    assert.equal(said, d.status === "refused" ? "refused" : d.evidence, `${label} x ${mode} (${key}): README says ${JSON.stringify(cell)}; ${describeDecision(d)}`);
+                }
+            });
+        }
+    });
+});
