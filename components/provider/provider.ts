@@ -10,11 +10,22 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
-import { HardenedFleet } from "../fleet/hardened-fleet";
-import { Problems } from "../host/validate";
-import { HostResult } from "../verify/checks";
-import { allocationResult, fleetArgsFromInputs, verificationResult } from "./fleet-args";
+import type { HostResult } from "../verify/checks";
 import { SCHEMA } from "./schema";
+
+// The library is loaded on the first construct, not at start: the YAML language host starts the
+// plugin once more only to ask for the schema, and that start need not load (or, in a checkout,
+// transpile) the components.
+type Library = typeof import("../fleet/hardened-fleet") & typeof import("../host/validate") & typeof import("./fleet-args");
+let library: Library | undefined;
+function load(): Library {
+    library ??= {
+        ...(require("../fleet/hardened-fleet") as typeof import("../fleet/hardened-fleet")),
+        ...(require("../host/validate") as typeof import("../host/validate")),
+        ...(require("./fleet-args") as typeof import("./fleet-args")),
+    };
+    return library;
+}
 
 /** The package name of the provider (the plugin is `pulumi-resource-hardened-hosts`). */
 export const PACKAGE = "hardened-hosts";
@@ -54,6 +65,7 @@ export class FleetProvider implements provider.Provider {
 
     async construct(name: string, type: string, inputs: pulumi.Inputs, options: pulumi.ComponentResourceOptions): Promise<provider.ConstructResult> {
         if (type !== FLEET_TYPE) throw new Error(`unknown resource type ${type}: this provider serves ${FLEET_TYPE}`);
+        const { HardenedFleet, Problems, allocationResult, fleetArgsFromInputs, verificationResult } = load();
         const problems = new Problems(undefined);
         const args = fleetArgsFromInputs(inputs as Record<string, unknown>, problems);
         try {
