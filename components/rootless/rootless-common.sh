@@ -55,11 +55,12 @@ load_user() { # sets uid gid home shell from passwd; returns 1 if the user does 
 }
 
 # Subordinate ranges of the user: "start count managed" lines (managed: inside our block).
-# getsubids is what newuidmap honours; the files tell which lines sit in the managed block.
+# getsubids is what newuidmap honours; the files tell which lines sit in the managed block (any
+# stack's: "... managed block of P/S ..." since blocks name their stack).
 file_ranges() { # file_ranges FILE
   [ -r "$1" ] || return 0
   awk -v n="$user" -v u="$uid" -v B="$BEGIN_MARK" -v E="$END_MARK" '
-    $0 == B { inb = 1; next }
+    index($0, B) == 1 || index($0, "# BEGIN hardened-hosts managed block of ") == 1 { inb = 1; next }
     index($0, E) == 1 { inb = 0; next }
     { split($0, f, ":")
       if ((f[1] == n || (u != "" && f[1] == u)) && f[2] ~ /^[0-9]+$/ && f[3] ~ /^[0-9]+$/) print f[2], f[3], inb + 0 }' "$1"
