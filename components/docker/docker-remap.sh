@@ -78,7 +78,7 @@ json_str() { if [ $# -eq 0 ] || [ -z "${1+x}" ]; then printf 'null'; else printf
 json_bool() { if [ "$1" = 1 ] || [ "$1" = true ]; then printf true; else printf false; fi; }
 fail_fields() { printf '%s' "$fail_extra"; } # the prelude's fail adds these members
 usage() {
-  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] [--stack P/S] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] [--stack P/S] [--take-over-remap yes|no] | remove --user NAME [--delete-user yes|no] [--stack P/S]"
+  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] [--stack P/S] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] [--stack P/S] [--take-over-remap yes|no] [--containers report|refuse|stop] | remove --user NAME [--delete-user yes|no] [--stack P/S]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -88,12 +88,12 @@ parse_args() {
   [ $# -ge 1 ] || usage
   action=$1; shift
   case "$action" in facts|plan|apply|remove) ;; *) action=""; usage ;; esac
-  user="" options="" install="" require_none="" delete_user="" want_range="" stack="" take_over=""
+  user="" options="" install="" require_none="" delete_user="" want_range="" stack="" take_over="" containers_mode=report
   allowed=""
   case "$action" in
     facts) allowed="" ;;
-    plan) allowed="--user --options --require-no-containers --stack --take-over-remap" ;;
-    apply) allowed="--user --options --install --require-no-containers --range --stack --take-over-remap" ;;
+    plan) allowed="--user --options --require-no-containers --stack --take-over-remap --containers" ;;
+    apply) allowed="--user --options --install --require-no-containers --range --stack --take-over-remap --containers" ;;
     remove) allowed="--user --delete-user --stack" ;;
   esac
   seen=" "
@@ -113,6 +113,8 @@ parse_args() {
       --install) install=$value ;;
       --require-no-containers) require_none=$value ;;
       --take-over-remap) take_over=$value ;;
+      --containers)
+        case "$value" in report|refuse|stop) containers_mode=$value ;; *) fail "$EXIT_USAGE" "--containers must be report, refuse or stop, not '$value'" ;; esac ;;
       --delete-user) delete_user=$value ;;
       --range) want_range=$value ;;
       --stack)
@@ -855,6 +857,11 @@ plan_change() {
   if [ "$restart_needed" = 1 ] && [ ${#running_names[@]} -gt 0 ]; then
     say "note: the restart stops ${#running_names[@]} running container(s): ${running_names[*]}"
     [ "$require_none" != yes ] || fail "$EXIT_PRECONDITION" "--require-no-containers yes and ${#running_names[@]} container(s) run: ${running_names[*]}; nothing was changed"
+  fi
+  # --containers refuse: no switch that stops running containers or hides existing ones, naming
+  # them (stop: do it, the report's runningBefore and invisibleContainers record it).
+  if [ "$containers_mode" = refuse ] && [ "$action" = apply ] && [ "$restart_needed" = 1 ] && { [ ${#running_names[@]} -gt 0 ] || [ ${#invisible[@]} -gt 0 ]; }; then
+    fail "$EXIT_PRECONDITION" "the switch would stop ${#running_names[@]} running container(s)${running_names[0]:+ (${running_names[*]})} and hide ${#invisible[@]} container(s)${invisible[0]:+ (${invisible[*]})} under the current root: nothing changed; ask for it explicitly (existingContainers: stop, --containers stop)"
   fi
   pick_restart_method
   [ "$restart_needed" = 0 ] || [ -n "$restart_method" ] || [ "$action" = plan ] ||

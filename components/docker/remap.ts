@@ -51,6 +51,14 @@ export interface DockerUsernsRemapArgs {
      * host is refused, naming the user and those containers, before anything is written.
      */
     takeOverRemap?: pulumi.Input<boolean>;
+    /**
+     * Containers a switch would stop (running ones: dockerd restarts) or hide (every container under
+     * the current root: remap gives dockerd another one): `"refuse"` refuses such a switch before
+     * anything is written, naming them; `"stop"` does it; `"report"` does it too (the default, for
+     * now: the lab's busy hosts and the tests on them run containers). The apply's report records
+     * the effect (`runningBefore`, `invisibleContainers`).
+     */
+    existingContainers?: pulumi.Input<"report" | "refuse" | "stop">;
 }
 
 /** What `docker-remap.sh apply` reported (its JSON on stdout; see the script's header). */
@@ -106,6 +114,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
         });
         const stack = problems.check("stack", args.stack ?? defaultStackName(), (s) =>
             /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(s) ? undefined : `${JSON.stringify(s)} is not PROJECT/STACK (letters, digits, . _ -)`);
+        const containers = problems.check("existingContainers", args.existingContainers ?? "report", (c) =>
+            c === "report" || c === "refuse" || c === "stop" ? undefined : `${JSON.stringify(c)} is not "report", "refuse" or "stop"`);
         problems.throwIfAny();
         // Top-level keys sorted, so the command (and the preview) only changes when values do.
         const options = checkedOptions.apply((o) =>
@@ -118,8 +128,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                 connection: args.connection,
                 script: "docker/docker-remap.sh",
                 create: pulumi
-                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false, range, stack, args.takeOverRemap ?? false])
-                    .apply(([u, o, install, noContainers, r, st, takeOver]) => [
+                    .all([user, options, args.installDocker ?? true, args.requireNoContainers ?? false, range, stack, args.takeOverRemap ?? false, containers])
+                    .apply(([u, o, install, noContainers, r, st, takeOver, ctr]) => [
                         "apply",
                         "--user", u,
                         "--options", o,
@@ -131,6 +141,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                         "--range", `${r.start}:${r.count}`,
                         "--stack", st,
                         ...(takeOver ? ["--take-over-remap", "yes"] : []),
+                        ...(ctr !== "report" ? ["--containers", ctr] : []),
                     ]),
                 delete: pulumi.all([user, stack]).apply(([u, st]) => ["remove", "--user", u, "--stack", st]),
                 // Constant: only a change of mode (another command taking over) replaces.

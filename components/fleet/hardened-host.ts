@@ -29,6 +29,8 @@ export interface UsernsRemapRuntime {
      * own remap; its containers stop being visible). Default false: such a host is refused.
      */
     takeOverRemap?: boolean;
+    /** Containers a switch would stop or hide: "refuse", "stop", or "report" (default; see DockerUsernsRemap). */
+    existingContainers?: "report" | "refuse" | "stop";
 }
 
 /** A runtime owned by a named non-root user. */
@@ -207,6 +209,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                     installDocker: runtime.installDocker,
                     requireNoContainers: runtime.requireNoContainers,
                     takeOverRemap: runtime.takeOverRemap,
+                    existingContainers: runtime.existingContainers,
                     takesOver: takesOver(runtime.mode),
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = remap;

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readHostScript } from "../../components/host/script";
-import { PrivateDockerd, TestSubids, accountExists, deleteAccount, hasCommand, randomSubidStart, run } from "../support/dockerd";
+import { PrivateDockerd, TestSubids, accountExists, busyboxImage, deleteAccount, hasCommand, makeBusyboxTar, randomSubidStart, run } from "../support/dockerd";
 
 // docker-remap.sh on a host it must leave as found when it fails (issue 28): a daemon.json with a
 // UTF-8 byte order mark, no space in its folder, and a write failing after the remap user was
@@ -145,6 +145,27 @@ describe("docker-remap.sh leaves the host as found when it fails (private docker
         assert.equal(drift.status, 0, drift.stderr);
         assert.equal(drift.json.tookOver, null);
         assert.deepEqual(etcFiles(), etc);
+    });
+
+    it("--containers refuse: a switch that would stop running containers and hide the others is refused, naming them; the container runs on", function () {
+        const d0 = dd();
+        fs.writeFileSync(d0.config, '{\n  "debug": false\n}\n');
+        d0.start();
+        d0.importBusybox(makeBusyboxTar(d0.dir));
+        d0.dockerOk("run", "-d", "--name", "live", busyboxImage, "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done");
+        d0.dockerOk("create", "--name", "parked", busyboxImage, "true");
+        const etc = etcFiles();
+        const pid = d0.pid();
+        const r = runScript(d0.config, ["apply", "--user", user, "--containers", "refuse"]);
+        assert.equal(r.status, 3, r.stderr);
+        assert.match(r.json.error, /^the switch would stop 1 running container\(s\) \(live\) and hide 2 container\(s\) \((live parked|parked live)\) under the current root: nothing changed; ask for it explicitly \(existingContainers: stop, --containers stop\)$/);
+        assert.equal(fs.readFileSync(d0.config, "utf8"), '{\n  "debug": false\n}\n');
+        assert.deepEqual(etcFiles(), etc, "no account made");
+        assert.equal(d0.pid(), pid, "dockerd not restarted");
+        assert.equal(d0.dockerOk("inspect", "-f", "{{.State.Running}}", "live"), "true");
+        const plan = runScript(d0.config, ["plan", "--user", user, "--containers", "refuse"]);
+        assert.equal(plan.status, 0, "plan reports, it does not refuse");
+        assert.deepEqual(plan.json.runningContainers, ["live"]);
     });
 
     it("a write failing after the remap user was created (daemon.json's target on a read-only mount): the account, backup and record are undone, /etc as found", function () {

@@ -46,6 +46,12 @@ describe("DockerUsernsRemap (mocks)", function () {
         const d = new mod.DockerUsernsRemap("host-u-docker", { connection, range });
         await promiseOf(d.command.urn);
         assert.doesNotMatch(commandOf("host-u-docker-daemon")!.inputs.create, /take-over-remap/, "not asked: not passed (the script refuses)");
+        assert.doesNotMatch(commandOf("host-u-docker-daemon")!.inputs.create, /--containers/, "report (the default): not passed");
+        const e = new mod.DockerUsernsRemap("host-v-docker", { connection, range, existingContainers: "refuse" });
+        await promiseOf(e.command.urn);
+        assert.match(commandOf("host-v-docker-daemon")!.inputs.create, / --containers refuse$/);
+        assert.throws(() => new mod.DockerUsernsRemap("host-w-docker", { connection, range, existingContainers: "kill" as never }),
+            /existingContainers: "kill" is not "report", "refuse" or "stop"/);
     });
 
     const invalid: [string, object, RegExp][] = [
