@@ -6,13 +6,14 @@ import { RuntimeSpec, runtimeOwner } from "./hardened-host";
  * before anything is registered or a host contacted:
  * - a tenant, a rootless runtime's user, a remap user or a pool owner named as a well-known system
  *   account (`root`, `daemon`, `nobody`, ...: `SYSTEM_ACCOUNT_NAMES`) or a numeric system UID;
- * - a tenant named as a userns-remap host's remap user (`dockremap` by default): the remap user is
- *   a system account of the project's own, and a tenant of that name would silently share
- *   Docker's remap range.
+ * - a tenant placed on a host (`hosts.<h>.tenants`) named as a userns-remap host's remap user
+ *   (`dockremap` by default): the remap user is a system account of the project's own, and a
+ *   tenant of that name would silently share Docker's remap range. A fleet tenant of that name
+ *   placed on no host only sizes the remap range, as before.
  * On the host, `subids-host.sh` also refuses an owner that is an existing account with a UID below
  * login.defs' UID_MIN (the remap user and a pool owner excepted).
  */
-export function fleetOwnerProblems(args: { tenants?: Record<string, unknown>; hosts: Record<string, { runtime: RuntimeSpec }> }, problems: Problems): void {
+export function fleetOwnerProblems(args: { tenants?: Record<string, unknown>; hosts: Record<string, { runtime: RuntimeSpec; tenants?: string[] }> }, problems: Problems): void {
     const hostNames = Object.keys(args.hosts).sort();
     const remapUsers = new Map<string, string[]>();
     for (const host of hostNames) {
@@ -33,12 +34,15 @@ export function fleetOwnerProblems(args: { tenants?: Record<string, unknown>; ho
                 break;
         }
     }
-    for (const owner of Object.keys(args.tenants ?? {}).sort()) {
-        const hosts = remapUsers.get(owner);
-        if (hosts) {
-            problems.add(`tenants.${owner}`, `is the userns-remap user of host${hosts.length === 1 ? "" : "s"} ${hosts.join(", ")}: a tenant of that name would share Docker's remap range; pick another name`);
-        } else {
-            problems.add(`tenants.${owner}`, systemAccountProblem(owner));
+    for (const owner of Object.keys(args.tenants ?? {}).sort()) problems.add(`tenants.${owner}`, systemAccountProblem(owner));
+    // A fleet tenant named as a remap user only sizes the remap range (`tenants: {dockremap: {size}}`);
+    // placed on a host, it would be granted there as a tenant sharing Docker's remap range.
+    for (const host of hostNames) {
+        for (const t of args.hosts[host]!.tenants ?? []) {
+            const remapHosts = remapUsers.get(t);
+            if (remapHosts) {
+                problems.add(`hosts.${host}.tenants`, `${JSON.stringify(t)} is the userns-remap user of host${remapHosts.length === 1 ? "" : "s"} ${remapHosts.join(", ")}: a tenant of that name would share Docker's remap range; pick another name (a fleet tenant of that name, on no host, only sizes the remap range)`);
+            }
         }
     }
 }

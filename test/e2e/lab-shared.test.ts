@@ -92,7 +92,7 @@ describe("hosts shared with others: system accounts, failures that leave nothing
         assert.notEqual(r.status, 0);
         assert.match(r.out, /4 problems:/);
         for (const t of ["root", "nobody", "daemon"]) assert.match(r.out, new RegExp(`tenants\\.${t}: "${t}" is a system account`));
-        assert.match(r.out, new RegExp(`tenants\\.dockremap: is the userns-remap user of host ${H}`));
+        assert.match(r.out, new RegExp(`hosts\\.${H}\\.tenants: "dockremap" is the userns-remap user of host ${H}`));
         assert.deepEqual(snapshot(), start);
     });
 

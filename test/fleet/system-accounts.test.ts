@@ -19,12 +19,12 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
         mocks.resources.length = 0;
     });
 
-    it("refuses tenants, rootless users, remap users and pool owners named as system accounts, and a tenant named as the remap user, in one error", function () {
+    it("refuses tenants, rootless users, remap users and pool owners named as system accounts, and a tenant named as the remap user placed on a host, in one error", function () {
         assert.throws(
             () => new fleetMod.HardenedFleet("sa1", {
                 tenants: { root: {}, daemon: {}, nobody: {}, dockremap: {}, "0": {}, "999": {}, "tenant-a": {}, "1000": {} },
                 hosts: {
-                    "host-a": { connection: conn("10.0.0.1"), runtime: { mode: "userns-remap" }, tenants: ["tenant-a"] },
+                    "host-a": { connection: conn("10.0.0.1"), runtime: { mode: "userns-remap" }, tenants: ["tenant-a", "dockremap"] },
                     "host-b": { connection: conn("10.0.0.2"), runtime: { mode: "podman", user: "daemon" } },
                     "host-c": { connection: conn("10.0.0.3"), runtime: { mode: "userns-remap", remapUser: "nobody" } },
                     "host-d": { connection: conn("10.0.0.4"), runtime: { mode: "podman-auto", poolOwner: "bin" } },
@@ -35,15 +35,15 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
                 for (const line of [
                     /\n {2}tenants\.root: "root" is a system account: system accounts get no subordinate IDs; pick another name/,
                     /\n {2}tenants\.daemon: "daemon" is a system account/,
-                    /\n {2}tenants\.nobody: is the userns-remap user of host host-c: a tenant of that name would share Docker's remap range/,
-                    /\n {2}tenants\.dockremap: is the userns-remap user of host host-a: /,
+                    /\n {2}tenants\.nobody: "nobody" is a system account/,
+                    /\n {2}hosts\.host-a\.tenants: "dockremap" is the userns-remap user of host host-a: a tenant of that name would share Docker's remap range/,
                     /\n {2}tenants\.0: UID 0 is a system account's/,
                     /\n {2}tenants\.999: UID 999 is a system account's/,
                     /\n {2}hosts\.host-b\.runtime\.user: "daemon" is a system account/,
                     /\n {2}hosts\.host-c\.runtime\.remapUser: "nobody" is a system account/,
                     /\n {2}hosts\.host-d\.runtime\.poolOwner: "bin" is a system account/,
                 ]) assert.match(e.message, line);
-                assert.doesNotMatch(e.message, /tenant-a|tenants\.1000/);
+                assert.doesNotMatch(e.message, /tenant-a|tenants\.1000|tenants\.dockremap/);
                 return true;
             },
         );
@@ -68,6 +68,14 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
         assert.ok(check, "the check registered");
         assert.match(String(check.inputs.__observe), new RegExp(` --expect-lines '${lines.join(" ")}'$`));
         assert.equal(lines.length, 3);
+    });
+
+    it("a fleet tenant named as the remap user, on no host, only sizes the remap range (allowed)", async function () {
+        const fleet = new fleetMod.HardenedFleet("sa5", {
+            tenants: { "tenant-a": {}, dockremap: { size: 131072 } },
+            hosts: { "host-a": { connection: conn("10.0.0.1"), runtime: { mode: "userns-remap" }, tenants: ["tenant-a"], verify: false } },
+        });
+        assert.equal((await promiseOf(fleet.allocation))["dockremap"]!.count, 131072);
     });
 
     it("the subids step names the remap user as the only system owner, checks daemon.json first and deletes the recorded accounts on destroy; a rootless host names none", async function () {
