@@ -128,13 +128,21 @@ binary_json() { # binary_json NAME: {"path","realPath","version"} or null
 }
 
 # AppArmor: every profile header of /etc/apparmor.d/* that attaches to a path, as
-# "FILE<TAB>ATTACHMENT<TAB>USERNS" (USERNS 1 when the file allows `userns,`).
+# "FILE<TAB>ATTACHMENT<TAB>USERNS" (USERNS 1 when the file allows `userns,`, itself or in the
+# site-local file it includes, /etc/apparmor.d/local/NAME: where Ubuntu's profiles take additions).
 apparmor_attachments() {
   local d="$ROOT/etc/apparmor.d" f
   [ -d "$d" ] || return 0
   for f in "$d"/*; do
     [ -f "$f" ] || continue
-    LC_ALL=C awk -v file="${f#"$ROOT"}" '
+    LC_ALL=C awk -v file="${f#"$ROOT"}" -v localdir="$d/local" '
+      /^[ \t]*#?include([ \t]+if[ \t]+exists)?[ \t]*<local\/[^>]+>/ {
+        inc = $0; sub(/.*<local\//, "", inc); sub(/>.*/, "", inc)
+        if (inc !~ /\.\./) {
+          while ((getline l < (localdir "/" inc)) > 0) { sub(/#.*/, "", l); if (l ~ /^[ \t]*userns[ \t]*,/) userns = 1 }
+          close(localdir "/" inc)
+        }
+      }
       { sub(/#.*/, "") }
       /^[ \t]*userns[ \t]*,/ { userns = 1 }
       match($0, /^[ \t]*(profile[ \t]+[^ \t]+[ \t]+)?"?\/[^ \t"{]+"?[ \t]*(flags[ \t]*=[ \t]*\([^)]*\))?[ \t]*\{/) {

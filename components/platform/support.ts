@@ -232,9 +232,16 @@ export function decideSupport(facts: HostFacts, mode: SupportMode): SupportDecis
         const bin = ROOTLESS_BINARY[mode];
         const inUse = facts.binaries[bin];
         const path = inUse?.realPath ?? `/usr/bin/${bin}`;
-        const covering = (aa.profiles[path] ?? []).filter((p) => p.userns && !p.ours);
+        const foreign = (aa.profiles[path] ?? []).filter((p) => !p.ours);
+        const covering = foreign.filter((p) => p.userns);
         if (covering.length > 0) {
             base.notes.push(`kernel.apparmor_restrict_unprivileged_userns is 1; ${covering[0]!.file} lets ${path} create user namespaces${inUse ? "" : " (the path the package installs)"}`);
+        } else if (foreign.length > 0) {
+            // A second profile attaching to the same path would conflict with the host's own.
+            const f = foreign[0]!;
+            const name = f.file.split("/").pop()!;
+            return refuse(`kernel.apparmor_restrict_unprivileged_userns is 1 and ${f.file} attaches to ${path} without allowing userns: a profile of ours for the same path would conflict with it`,
+                `add "userns," to /etc/apparmor.d/local/${name} (the profile's site-local include) and reload it (apparmor_parser -r ${f.file}), then run again; or choose userns-remap or podman-auto (rootful)`);
         } else if (aa.enabled && aa.parser) {
             base.fixes.push({
                 kind: "apparmor-userns", path,

@@ -63,6 +63,10 @@ describe("platform.sh (stand-in root)", function () {
 
     it("observe: os-release, apt, the restriction, which profiles cover which path, login.defs, sysctl setters", function () {
         write(root, "etc/sysctl.d/10-userns.conf", "# policy\nuser.max_user_namespaces = 0\n");
+        // A podman in use elsewhere, its profile granting userns in the site-local include.
+        write(root, "usr/local/bin/podman", "#!/bin/sh\n", 0o755);
+        write(root, "etc/apparmor.d/usr.local.bin.podman", "abi <abi/4.0>,\nprofile podman-local /usr/local/bin/podman flags=(unconfined) {\n  #include <local/usr.local.bin.podman>\n}\n");
+        write(root, "etc/apparmor.d/local/usr.local.bin.podman", "# site additions\n  userns,\n");
         const r = run(root, "observe");
         assert.equal(r.code, 0, r.stderr);
         const f = parseFacts(r.stdout);
@@ -73,6 +77,7 @@ describe("platform.sh (stand-in root)", function () {
         assert.equal(f.apparmor.unprivilegedUsernsProfile, true);
         assert.deepEqual(f.apparmor.profiles["/usr/bin/rootlesskit"], [{ file: "/etc/apparmor.d/rootlesskit", attachment: "/usr/bin/rootlesskit", userns: true, ours: false }]);
         assert.deepEqual(f.apparmor.profiles["/usr/bin/podman"], [{ file: "/etc/apparmor.d/podman", attachment: "/usr/bin/podman", userns: false, ours: false }]);
+        assert.deepEqual(f.apparmor.profiles["/usr/local/bin/podman"], [{ file: "/etc/apparmor.d/usr.local.bin.podman", attachment: "/usr/local/bin/podman", userns: true, ours: false }]);
         assert.equal(f.userns.maxUserNamespaces, 0);
         assert.deepEqual(f.userns.setBy, [{ file: "/etc/sysctl.d/10-userns.conf", value: "0", ours: false }]);
         assert.equal(f.loginDefs.SUB_UID_MIN, 524288);
@@ -95,8 +100,9 @@ describe("platform.sh (stand-in root)", function () {
     });
 
     it("fix applies the decided fixes in files of its own, fix again changes nothing, unfix leaves the tree byte for byte as found", function () {
+        // No profile attaches to /usr/bin/podman: the decision asks for ours, and for the sysctl.
+        fs.rmSync(path.join(root, "etc/apparmor.d/podman"));
         const before = snapshot(root);
-        // podman's profile lacks userns: the decision asks for ours on /usr/bin/podman, and for the sysctl.
         const f = parseFacts(run(root, "observe").stdout);
         const d = decideSupport(f, "podman");
         assert.equal(d.status, "supported");

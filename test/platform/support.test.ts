@@ -103,14 +103,22 @@ describe("platform support decision (pure)", function () {
             });
             assert.deepEqual(fixArgs(d.fixes), ["fix", "--apparmor-userns", "/usr/bin/podman"]);
         });
-        it("a profile without userns does not cover; no parser to load ours: refused, naming what to do", function () {
+        it("no profile and no parser to load ours: refused, naming what to do", function () {
             const d = decide("ubuntu-24.04", "podman", (f) => {
-                f.apparmor.profiles["/usr/bin/podman"] = [{ file: "/etc/apparmor.d/podman", attachment: "/usr/bin/podman", userns: false, ours: false }];
+                f.apparmor.profiles["/usr/bin/podman"] = [];
                 f.apparmor.parser = null;
             });
             assert.equal(d.status, "refused");
             assert.match(d.reason!, /apparmor_restrict_unprivileged_userns is 1, no profile with userns covers \/usr\/bin\/podman, and apparmor_parser is missing/);
             assert.match(d.remedy!, /install apparmor/);
+        });
+        it("a host profile on the same path without userns: refused (a second profile would conflict), pointing at its local include", function () {
+            const d = decide("ubuntu-24.04", "podman", (f) => {
+                f.apparmor.profiles["/usr/bin/podman"] = [{ file: "/etc/apparmor.d/podman", attachment: "/usr/bin/podman", userns: false, ours: false }];
+            });
+            assert.equal(d.status, "refused");
+            assert.match(d.reason!, /\/etc\/apparmor\.d\/podman attaches to \/usr\/bin\/podman without allowing userns/);
+            assert.match(d.remedy!, /add "userns," to \/etc\/apparmor\.d\/local\/podman/);
         });
         it("the rootful modes are not restricted (a note says so); the failed probe is expected there and refuses nothing", function () {
             for (const mode of ["userns-remap", "podman-auto"] as const) {
