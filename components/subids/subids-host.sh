@@ -426,25 +426,29 @@ plan_files() {
 # below login.defs' UID_MIN (or 65534, nobody), or a numeric owner below UID_MIN, is a conflict,
 # unless --system names it (the remap user is a system account by design). Root never.
 check_system_owners() {
-  local uid_min e owner
+  local uid_min owners="" e
   uid_min=$(awk '$1 == "UID_MIN" && $2 ~ /^[0-9]+$/ { v = $2 } END { print v + 0 }' "$etc/login.defs" 2>/dev/null || true)
   [[ "${uid_min:-0}" =~ ^[1-9][0-9]*$ ]] || uid_min=1000
-  for e in "${entries[@]}"; do
-    owner=${e%%:*}
-    LC_ALL=C awk -v o="$owner" -v min="$uid_min" -v sys=" ${system_owners[*]+"${system_owners[*]}"} " "$SHADOW_AWK"'
-      BEGIN {
+  for e in "${entries[@]}"; do owners+="${e%%:*} "; done
+  # One awk for every owner: passwd is read once, the first line of a name counts (getpwnam).
+  LC_ALL=C awk -v owners="$owners" -v min="$uid_min" -v sys=" ${system_owners[*]+"${system_owners[*]}"} " "$SHADOW_AWK"'
+    BEGIN {
+      while ((getline l < ARGV[1]) > 0) if (account(l, "user") && !(A_NAME in uidof)) uidof[A_NAME] = A_ID
+      n = split(owners, os, " ")
+      for (i = 1; i <= n; i++) {
+        o = os[i]
         if (o ~ /^[0-9]+$/) {
           if (o + 0 == 0) print "owner " o " is UID 0 (root): root never gets subordinate IDs"
           else if (o + 0 < min || o + 0 == 65534) print "owner " o " is a system UID (below UID_MIN " min " in login.defs, or 65534): system accounts get no subordinate IDs"
-          exit
+          continue
         }
-        while ((getline l < ARGV[1]) > 0) if (account(l, "user") && A_NAME == o) { uid = A_ID; found = 1; break }
-        if (!found) exit
+        if (!(o in uidof)) continue
+        uid = uidof[o]
         if (uid == 0) print "owner " o " is a root account (UID 0): it never gets subordinate IDs"
         else if ((uid < min || uid == 65534) && index(sys, " " o " ") == 0)
           print "owner " o " is a system account (UID " sprintf("%.0f", uid) ", below UID_MIN " min " in login.defs" (uid == 65534 ? ", or the overflow UID nobody" : "") "): system accounts get no subordinate IDs; pick another name"
-      }' "$work/passwd"
-  done
+      }
+    }' "$work/passwd"
 }
 
 # Room to write: the folder of each file must hold the new text and the backup of the old one
