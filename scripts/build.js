@@ -46,6 +46,13 @@ for (const rel of files(path.join(root, "components"), (n) => n.endsWith(".sh"))
     fs.chmodSync(to, fs.statSync(from).mode & 0o777);
 }
 
+// The component provider's plugin files (components/provider/README.md): its launcher, and what
+// `pulumi package add` reads (PulumiPlugin.yaml, package.json).
+for (const [file, mode] of [["pulumi-resource-hardened-hosts", 0o755], ["PulumiPlugin.yaml", 0o644], ["package.json", 0o644]]) {
+    fs.copyFileSync(path.join(root, "components", "provider", file), path.join(dist, "components", "provider", file));
+    fs.chmodSync(path.join(dist, "components", "provider", file), mode);
+}
+
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
 fs.copyFileSync(path.join(root, "policy", "PulumiPolicy.yaml"), path.join(dist, "policy", "PulumiPolicy.yaml"));
 // For engines whose Node.js language host cannot start a pack from a directory (policy/README.md).

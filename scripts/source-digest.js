@@ -8,7 +8,7 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const TREES = [["components", /\.(ts|sh)$/], ["policy", /\.(ts|yaml|sh)$/]];
+const TREES = [["components", /\.(ts|sh)$|^pulumi-resource-|^PulumiPlugin\.yaml$|^package\.json$/], ["policy", /\.(ts|yaml|sh)$/]];
 const FILES = ["package.json", "tsconfig.json", "tsconfig.build.json", "scripts/build.js", "scripts/serialize-providers.js"];
 
 /** Every file below `dir` whose name matches `keep`, relative to `root`, sorted. */

@@ -27,7 +27,9 @@ describe("the package (npm pack of this checkout)", function () {
         assert.deepEqual(files.filter((f) => /(^|\/)(test|bench|lab|tools|stacks|\.ci)\//.test(f) || /\.test\.|\.tsbuildinfo$/.test(f)), []);
         for (const f of ["dist/components/index.js", "dist/components/index.d.ts", "dist/components/ec2.js", "dist/components/ec2.d.ts",
             "dist/providers/host-check.js", "dist/providers/host-support.js", "dist/providers/subids-ledger.js",
-            "dist/policy/index.js", "dist/policy/PulumiPolicy.yaml", "dist/policy/package.json", "dist/policy/analyzer.sh"]) {
+            "dist/policy/index.js", "dist/policy/PulumiPolicy.yaml", "dist/policy/package.json", "dist/policy/analyzer.sh",
+            "dist/components/provider/main.js", "dist/components/provider/pulumi-resource-hardened-hosts", "dist/components/provider/PulumiPlugin.yaml",
+            "dist/components/provider/package.json"]) {
             assert.ok(files.includes(f), `${f} is in the tarball`);
         }
         // Every host script the sources ship, beside the module that sends it.
@@ -148,7 +150,7 @@ describe("a user's TypeScript project with the package installed", function () {
         before(function () {
             const why = labAvailable();
             if (why) this.skip();
-            lab = new TestLab({ name: "pkg", portBase: 22500, net: 72, hosts: 2, profile: "busy" });
+            lab = new TestLab({ name: "pkg", portBase: 22580, net: 88, hosts: 2, profile: "busy" });
             lab.up();
             original = Object.fromEntries(names().map((n) => [n, lab.snapshot(n, FILES)]));
             project.ok(["stack", "init", STACK]);
