@@ -181,10 +181,14 @@ export function hostSubidsLines(create: unknown): { lines: { owner: string; rang
     if (!args || args[0] !== "apply") return undefined;
     const lines: { owner: string; range: IdRange; index: number }[] = [];
     const bad: string[] = [];
-    // Options come before the lines, each `--name value` (`--system dockremap`, `--docker-config F`).
-    let i = 1;
-    while (i < args.length && args[i]!.startsWith("--")) i += 2;
-    args.slice(i).forEach((line, index) => {
+    // Options, each `--name value` (`--stack p/s`, `--system dockremap`, `--docker-config F`), may
+    // come before or after the lines (HostSubids puts the lines first).
+    const words: string[] = [];
+    for (let i = 1; i < args.length; i++) {
+        if (args[i]!.startsWith("--")) i++;
+        else words.push(args[i]!);
+    }
+    words.forEach((line, index) => {
         const m = /^(.+):(\d+):(\d+)$/.exec(line);
         if (m) lines.push({ owner: m[1]!, range: { start: Number(m[2]), count: Number(m[3]) }, index });
         else bad.push(line);

@@ -107,12 +107,13 @@ export class HostSubids extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 script: "subids/subids-host.sh",
+                // The lines first: a preview shortens long values, and they are what it must show.
                 create: pulumi.all([this.lines, systemOwners, dockerConfig, stack]).apply(([l, sys, cfg, st]) => [
                     "apply",
+                    ...l,
                     "--stack", st,
                     ...[...sys].sort().flatMap((o) => ["--system", o]),
                     ...(cfg ? ["--docker-config", cfg] : []),
-                    ...l,
                 ]),
                 delete: pulumi.all([args.deleteAccountsRecordedIn ?? "", stack]).apply(([r, st]) =>
                     ["remove", "--stack", st, ...(r ? ["--delete-accounts", r] : [])]),

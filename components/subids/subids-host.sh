@@ -3,8 +3,8 @@
 # /etc/subgid, or removes it. Mirrors components/subids/format.ts (the tests run both on the
 # same inputs and compare bytes).
 #
-#   subids-host.sh check  [OPTIONS] OWNER:START:COUNT...   read-only: conflicts as JSON, exit 3 if any
-#   subids-host.sh apply  [OPTIONS] OWNER:START:COUNT...   check, then write both files (nothing if conflicts)
+#   subids-host.sh check  OWNER:START:COUNT... [OPTIONS]   read-only: conflicts as JSON, exit 3 if any
+#   subids-host.sh apply  OWNER:START:COUNT... [OPTIONS]   check, then write both files (nothing if conflicts)
 #   subids-host.sh remove [--stack PROJECT/STACK] [--delete-accounts RECORD]
 #                                                remove our block (pulumi destroy); then delete the
 #                                                accounts RECORD lists ("user NAME" / "group NAME"
@@ -14,7 +14,7 @@
 #                                                as JSON (entries, accounts; for diagnosis and the
 #                                                differential tests against the host's own tools)
 #
-# OPTIONS (check and apply, before the entries):
+# OPTIONS (check and apply, before or after the entries):
 #   --stack P/S           the Pulumi project and stack this block belongs to: its markers name it
 #                         ("# BEGIN hardened-hosts managed block of P/S (do not edit)"). Another
 #                         stack's block is foreign: its lines are other owners' lines (an overlap,
@@ -110,7 +110,11 @@ parse_args() {
     done
   fi
   if [ "$action" = check ] || [ "$action" = apply ]; then
-    while [ $# -ge 1 ] && [[ "$1" == --* ]]; do
+    # Options may come before or after the entries (HostSubids puts the entries first, so that a
+    # preview, which shortens long values, shows them).
+    local rest=()
+    while [ $# -ge 1 ]; do
+      [[ "$1" == --* ]] || { rest+=("$1"); shift; continue; }
       case "$1" in
         --stack)
           [ $# -ge 2 ] || fail "$EXIT_USAGE" "--stack needs PROJECT/STACK"
@@ -126,6 +130,7 @@ parse_args() {
         *) fail "$EXIT_USAGE" "$action does not take '$1' (it takes --stack P/S, --system NAME, --docker-config PATH)" ;;
       esac
     done
+    set -- ${rest[@]+"${rest[@]}"}
   fi
   case "$action" in
     check|apply) [ $# -ge 1 ] || fail "$EXIT_USAGE" "$action needs at least one OWNER:START:COUNT" ;;

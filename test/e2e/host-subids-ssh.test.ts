@@ -45,7 +45,7 @@ describe("HostSubids over SSH with the real engine (this machine's /etc)", funct
 
     it("previews the exact lines it will write, and nothing secret", function () {
         const r = project!.ok(["preview", "--diff"]);
-        assert.match(r.stdout, /bash -s -- apply --stack host-subids\/e2e hh-e2e-a:2147483648:65536 hh-e2e-b:2147549184:131072/);
+        assert.match(r.stdout, /bash -s -- apply hh-e2e-a:2147483648:65536 hh-e2e-b:2147549184:131072 --stack host-subids\/e2e/);
         assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
         assert.equal(read("/etc/subuid"), original.subuid, "preview must not touch the host");
     });

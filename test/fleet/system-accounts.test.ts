@@ -97,9 +97,9 @@ describe("system accounts get no subordinate IDs (mocks)", function () {
         await promiseOf(fleet.hosts["host-c"]!.subidLines);
         await new Promise((r) => setTimeout(r, 50));
         assert.equal(create("host-a-subids-write"),
-            `bash -s -- apply --stack hardened-hosts/test --system dockremap --docker-config /etc/docker/daemon.json ${[line("dockremap"), line("tenant-a")].sort((a, b) => Number(a.split(":")[1]) - Number(b.split(":")[1])).join(" ")}`);
-        assert.equal(create("host-b-subids-write"), `bash -s -- apply --stack hardened-hosts/test ${line("alice")}`);
-        assert.equal(create("host-c-subids-write"), `bash -s -- apply --stack hardened-hosts/test --system containers ${line("containers")}`);
+            `bash -s -- apply ${[line("dockremap"), line("tenant-a")].sort((a, b) => Number(a.split(":")[1]) - Number(b.split(":")[1])).join(" ")} --stack hardened-hosts/test --system dockremap --docker-config /etc/docker/daemon.json`);
+        assert.equal(create("host-b-subids-write"), `bash -s -- apply ${line("alice")} --stack hardened-hosts/test`);
+        assert.equal(create("host-c-subids-write"), `bash -s -- apply ${line("containers")} --stack hardened-hosts/test --system containers`);
         // destroy: the accounts docker-remap.sh created and recorded go after our lines (userns-remap only).
         const del = (name: string) => mocks.resources.find((x) => x.name === name)!.inputs.delete as string;
         assert.equal(del("host-a-subids-write"), "bash -s -- remove --stack hardened-hosts/test --delete-accounts /etc/docker/daemon.json.hardened-hosts.user");

@@ -100,7 +100,7 @@ describe("HardenedFleet from Pulumi YAML through the component provider (real en
         // Each host's own owners, from the one fleet allocation (command lines as the preview shows them).
         // (The display cuts long values: edge-1's line ends before tenant-b.)
         assert.match(out, /edge-1-subids-write\][\s\S]*?create +: "bash -s -- apply [^"]*dockremap:\d+:65536 tenant-a:\d+:/);
-        assert.match(out, /edge-2-subids-write\][\s\S]*?create +: "bash -s -- apply [^"]*dockeruser:\d+:65536 tenant-a:\d+:65536"/);
+        assert.match(out, /edge-2-subids-write\][\s\S]*?create +: "bash -s -- apply dockeruser:\d+:65536 tenant-a:\d+:65536 /);
         assert.match(out, /--mode docker-rootless --user dockeruser/);
         assert.match(out, /no-new-privileges/);
     });

@@ -27,7 +27,7 @@ describe("HostSubids (mocks)", function () {
         assert.ok(cmd, "a remote.Command is registered");
         assert.equal(cmd.name, "host-a-subids-write");
         // The block is marked with the program's project/stack (the mocks': hardened-hosts/test).
-        assert.equal(cmd.inputs.create, "sudo -n bash -s -- apply --stack hardened-hosts/test tenant-a:2147483648:65536 tenant-b:2147549184:65536");
+        assert.equal(cmd.inputs.create, "sudo -n bash -s -- apply tenant-a:2147483648:65536 tenant-b:2147549184:65536 --stack hardened-hosts/test");
         assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove --stack hardened-hosts/test");
         // The prelude, then the script, on stdin.
         assert.equal(cmd.inputs.stdin, `${fs.readFileSync(path.join(repoRoot, "components/host/prelude.sh"), "utf8")}\n${fs.readFileSync(path.join(repoRoot, "components/subids/subids-host.sh"), "utf8")}`);
@@ -41,6 +41,6 @@ describe("HostSubids (mocks)", function () {
         });
         await promiseOf(c.command.urn);
         const cmd = mocks.resources.find((r) => r.name === "host-b-subids-write");
-        assert.equal(cmd?.inputs.create, "bash -s -- apply --stack hardened-hosts/test dockremap:2147483648:65536");
+        assert.equal(cmd?.inputs.create, "bash -s -- apply dockremap:2147483648:65536 --stack hardened-hosts/test");
     });
 });
