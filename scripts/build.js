@@ -15,7 +15,7 @@ const childProcess = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { DIGEST_FILE, sourceDigest } = require("./source-digest");
+const { DIGEST_FILE, listFiles, sourceDigest } = require("./source-digest");
 
 const root = path.resolve(__dirname, "..");
 const dist = path.join(root, "dist");
@@ -29,18 +29,10 @@ childProcess.execFileSync(process.execPath, [require.resolve("typescript/bin/tsc
     stdio: "inherit",
 });
 
-/** Every file under `dir` whose name passes `keep`, as paths relative to `dir`. */
-function files(dir, keep) {
-    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-        if (e.isDirectory()) return files(path.join(dir, e.name), keep).map((f) => path.join(e.name, f));
-        return e.isFile() && keep(e.name) ? [e.name] : [];
-    });
-}
-
 // Host scripts keep their mode (executable where they are): the prelude finds its parts beside it.
-for (const rel of files(path.join(root, "components"), (n) => n.endsWith(".sh"))) {
-    const from = path.join(root, "components", rel);
-    const to = path.join(dist, "components", rel);
+for (const rel of listFiles(root, "components", /\.sh$/)) {
+    const from = path.join(root, rel);
+    const to = path.join(dist, rel);
     fs.mkdirSync(path.dirname(to), { recursive: true });
     fs.copyFileSync(from, to);
     fs.chmodSync(to, fs.statSync(from).mode & 0o777);

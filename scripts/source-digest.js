@@ -11,11 +11,11 @@ const path = require("node:path");
 const TREES = [["components", /\.(ts|sh)$|^pulumi-resource-|^PulumiPlugin\.yaml$|^package\.json$/], ["policy", /\.(ts|yaml|sh)$/]];
 const FILES = ["package.json", "tsconfig.json", "tsconfig.build.json", "scripts/build.js", "scripts/serialize-providers.js"];
 
-/** Every file below `dir` whose name matches `keep`, relative to `root`, sorted. */
-function list(root, dir, keep) {
+/** Every file below `dir` whose name matches `keep`, relative to `root`, sorted (build.js copies by it too). */
+function listFiles(root, dir, keep) {
     return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
         const rel = path.join(dir, e.name);
-        if (e.isDirectory()) return list(root, rel, keep);
+        if (e.isDirectory()) return listFiles(root, rel, keep);
         return e.isFile() && keep.test(e.name) ? [rel] : [];
     }).sort();
 }
@@ -23,7 +23,7 @@ function list(root, dir, keep) {
 /** sha256 of the paths and bytes of everything dist/ is built from (a few ms). */
 function sourceDigest(root) {
     const h = crypto.createHash("sha256");
-    for (const rel of [...TREES.flatMap(([d, keep]) => list(root, d, keep)), ...FILES]) {
+    for (const rel of [...TREES.flatMap(([d, keep]) => listFiles(root, d, keep)), ...FILES]) {
         h.update(`${rel}\0`).update(fs.readFileSync(path.join(root, rel))).update("\0");
     }
     return h.digest("hex");
@@ -44,4 +44,4 @@ function checkFresh(root) {
     }
 }
 
-module.exports = { DIGEST_FILE, checkFresh, sourceDigest };
+module.exports = { DIGEST_FILE, checkFresh, listFiles, sourceDigest };

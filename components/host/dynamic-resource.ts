@@ -4,7 +4,7 @@
  *
  * Why: `pulumi.dynamic.Resource` serializes its provider's closure (`__provider`, the code the
  * engine's Node.js dynamic provider runs) on every program run. That costs the program the SDK's
- * closure serializer (the TypeScript parser, ~0.25 s for this library's two providers), and it
+ * closure serializer (the TypeScript parser, ~0.25 s for this library's first two providers), and it
  * cannot work at all once the library is installed: the serializer captures a module that sits
  * under `node_modules` by reference (`require("hardened-hosts/<path>")`, resolved through the
  * package's `exports`), and the library's internal modules are not exports, so serializing fails
@@ -21,7 +21,7 @@
  *
  * The resource's type token is the one `pulumi.dynamic.Resource` registers, so stacks see no
  * change. The providers' `diff` never compares `__provider`: a package upgrade that changes only
- * the provider's code updates nothing on a host (test/package/upgrade.test.ts).
+ * the provider's code updates nothing on a host (test/package/consumer.test.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
