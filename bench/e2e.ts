@@ -19,7 +19,7 @@ import { cleanupOnce, hostNow, labStackConfig, runBench, sshSessions } from "./l
 
 const HOSTS = ["bench-1", "bench-2", "bench-3"];
 const RUNTIMES: Record<string, string> = {
-    "bench-1": "{ mode: userns-remap }",
+    "bench-1": "{ mode: userns-remap, existingContainers: stop }", // the busy host's containers: stopped, as asked (#28)
     "bench-2": "{ mode: docker-rootless, user: dockeruser }",
     "bench-3": "{ mode: podman, user: podmanuser }",
 };

@@ -32,7 +32,7 @@ const RUNS = 5;
 const names = (n: number) => Array.from({ length: n }, (_, i) => `fleet-${i + 1}`);
 const f1 = (n: number) => n.toFixed(1);
 
-const config = (inventory: string, hosts: string[]) => labStackConfig(inventory, hosts.map((h) => [h, "{ mode: userns-remap }"]));
+const config = (inventory: string, hosts: string[]) => labStackConfig(inventory, hosts.map((h) => [h, "{ mode: userns-remap, existingContainers: stop }"])); // busy hosts: stopping their containers is asked for (#28)
 
 
 /** The most intervals open at one time. */

@@ -25,7 +25,7 @@ import { cleanupOnce, labStackConfig, runBench } from "./lab-bench";
 
 const RUNS = 5;
 const HOSTS = [
-    ["lab-1", "{ mode: userns-remap, daemonOptions: { no-new-privileges: true } }", "userns-remap"],
+    ["lab-1", "{ mode: userns-remap, daemonOptions: { no-new-privileges: true }, existingContainers: stop }", "userns-remap"],
     ["lab-2", "{ mode: docker-rootless, user: dockeruser }", "docker-rootless"],
     ["lab-3", "{ mode: podman, user: podmanuser }", "podman"],
     ["lab-4", "{ mode: podman-auto, slots: 16, size: 65536 }", "podman-auto"],
@@ -145,6 +145,7 @@ runBench(async () => {
             const set = (k: string, v: string) => must(ts.pulumi(["config", "set", "--path", `hosts[${i}].${k}`, v]), "config set");
             set("name", name); set("address", h.address); set("port", String(h.port)); set("user", h.user); set("hostKey", h.hostKey);
             set("runtime.mode", mode);
+            if (mode === "userns-remap") set("runtime.existingContainers", "stop"); // the busy host's containers (#28)
             if (mode === "docker-rootless") set("runtime.user", "dockeruser");
             if (mode === "podman") set("runtime.user", "podmanuser");
             set("tenants[0]", "tenant-a"); set("tenants[1]", "tenant-b");

@@ -119,7 +119,22 @@ function parseRuntime(v: unknown, key: string): RuntimeSpec {
             const problem = remapUser === undefined ? undefined : nonRootUserProblem(remapUser);
             if (problem) throw new ConfigError(`${key}.remapUser`, problem);
             const daemonOptions = r["daemonOptions"] === undefined ? undefined : obj(r["daemonOptions"], `${key}.daemonOptions`);
-            return { mode, ...defined("remapUser", remapUser), ...defined("daemonOptions", daemonOptions) };
+            for (const field of Object.keys(r)) {
+                if (!["mode", "remapUser", "daemonOptions", "takeOverRemap", "existingContainers"].includes(field)) {
+                    throw new ConfigError(`${key}.${field}`, "is not a userns-remap setting (remapUser, daemonOptions, takeOverRemap, existingContainers)");
+                }
+            }
+            const takeOver = r["takeOverRemap"];
+            if (takeOver !== undefined && typeof takeOver !== "boolean") throw new ConfigError(`${key}.takeOverRemap`, "must be true or false");
+            // Live containers are never stopped or hidden unless this says so (#28).
+            const containers = r["existingContainers"];
+            if (containers !== undefined && containers !== "refuse" && containers !== "stop") {
+                throw new ConfigError(`${key}.existingContainers`, `${JSON.stringify(containers)} is not "refuse" (the default) or "stop"`);
+            }
+            return {
+                mode, ...defined("remapUser", remapUser), ...defined("daemonOptions", daemonOptions),
+                ...defined("takeOverRemap", takeOver as boolean | undefined), ...defined("existingContainers", containers as "refuse" | "stop" | undefined),
+            };
         }
         case "docker-rootless":
         case "podman": {

@@ -44,6 +44,8 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             observedAt: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.verification?.apply((r) => r.verifiedAt)])),
             // #30: each host's distribution decided for its mode (supported and how, or refused and why).
             support: Object.fromEntries(Object.entries(f.hosts).map(([n, h]) => [n, h.support.apply(describeDecision)])),
+            // #28: containers an opted-in apply stopped or hid, and remaps taken over, by host.
+            containers: f.containers,
         };
     };
 
@@ -125,6 +127,11 @@ interface StackOutputs {
     observedAt?: pulumi.Input<unknown>;
     /** Fleets: per host, whether its distribution supports its mode and how, or why not (#30). */
     support?: pulumi.Input<unknown>;
+    /**
+     * Fleets: per host whose runtime apply stopped or hid containers or took over a remap (only
+     * with `existingContainers: stop` or `takeOverRemap: true`), what it did; `{}` otherwise.
+     */
+    containers?: pulumi.Input<unknown>;
     /** aws: instance ID, addresses, image and login user per host. */
     machines?: pulumi.Input<unknown>;
 }

@@ -10,6 +10,7 @@
 #                                         read-only: what apply would write and whom it would hide
 #   docker-remap.sh apply  --user NAME [--options JSON] [--install yes|no]
 #                                      [--require-no-containers yes|no] [--range START:COUNT]
+#                                      [--stack P/S] [--take-over-remap yes|no] [--containers refuse|stop]
 #   docker-remap.sh remove --user NAME [--delete-user yes|no]
 #
 # apply: NAME must already own a range in /etc/subuid and /etc/subgid (written beforehand by
@@ -21,6 +22,10 @@
 # both files (the plan the caller wrote); a running daemon remapped to another range is restarted.
 # Keys of earlier --options that this one no longer has are taken out again: back to the
 # original daemon.json's value where it had the key, else removed (CONFIG.hardened-hosts.keys).
+# Live workloads: a restart stops running containers, and a switch to another remapped root
+# hides every container under the current one. --containers refuse (the default) refuses such an
+# apply before anything is written, naming them; --containers stop does it, and the report's
+# runningBefore (stopped when "restarted") and invisibleContainers record what it did.
 # remove: puts the original daemon.json back (deletes it when apply created it), restarts the
 # same way, drops our backup and marker files. The remap user is kept unless --delete-user yes,
 # and even then only an account that apply itself created is deleted (see README.md).
@@ -58,6 +63,9 @@ set -euo pipefail
 # comes ahead of this script on stdin; run from its file, the script sources it.
 # shellcheck source=SCRIPTDIR/../host/prelude.sh
 [ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
+# Its part (components/host/script.ts SCRIPT_PARTS), sent ahead of it the same way.
+# shellcheck source=SCRIPTDIR/docker-switch.sh
+[ "${HH_DOCKER_SWITCH:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/docker-switch.sh"
 
 # Hosts get this script on stdin (`bash -s -- ARGS`). bash parses a brace group whole before it
 # runs it, and the group's stdin is /dev/null: no command below can read (eat) the script's rest.
@@ -78,7 +86,7 @@ json_str() { if [ $# -eq 0 ] || [ -z "${1+x}" ]; then printf 'null'; else printf
 json_bool() { if [ "$1" = 1 ] || [ "$1" = true ]; then printf true; else printf false; fi; }
 fail_fields() { printf '%s' "$fail_extra"; } # the prelude's fail adds these members
 usage() {
-  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] [--stack P/S] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] [--stack P/S] [--take-over-remap yes|no] [--containers report|refuse|stop] | remove --user NAME [--delete-user yes|no] [--stack P/S]"
+  fail "$EXIT_USAGE" "usage: docker-remap.sh facts | plan --user NAME [--options JSON] [--require-no-containers yes|no] [--stack P/S] | apply --user NAME [--options JSON] [--install yes|no] [--require-no-containers yes|no] [--range START:COUNT] [--stack P/S] [--take-over-remap yes|no] [--containers refuse|stop] | remove --user NAME [--delete-user yes|no] [--stack P/S]"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +96,7 @@ parse_args() {
   [ $# -ge 1 ] || usage
   action=$1; shift
   case "$action" in facts|plan|apply|remove) ;; *) action=""; usage ;; esac
-  user="" options="" install="" require_none="" delete_user="" want_range="" stack="" take_over="" containers_mode=report
+  user="" options="" install="" require_none="" delete_user="" want_range="" stack="" take_over="" containers_mode=refuse
   allowed=""
   case "$action" in
     facts) allowed="" ;;
@@ -114,7 +122,7 @@ parse_args() {
       --require-no-containers) require_none=$value ;;
       --take-over-remap) take_over=$value ;;
       --containers)
-        case "$value" in report|refuse|stop) containers_mode=$value ;; *) fail "$EXIT_USAGE" "--containers must be report, refuse or stop, not '$value'" ;; esac ;;
+        case "$value" in refuse|stop) containers_mode=$value ;; *) fail "$EXIT_USAGE" "--containers must be refuse or stop, not '$value'" ;; esac ;;
       --delete-user) delete_user=$value ;;
       --range) want_range=$value ;;
       --stack)
@@ -331,22 +339,9 @@ detect_docker() {
   return 0
 }
 
-# The daemon, through the docker CLI (DOCKER_HOST decides which daemon).
+# The daemon as daemon_state (docker-switch.sh, a part of this script) last saw it.
 daemon_running=0 daemon_version="" security_options="null" root_dir="" running_names=() all_names=()
-daemon_state() {
-  daemon_running=0 daemon_version="" security_options="null" root_dir="" running_names=() all_names=()
-  [ "$cli_installed" = 1 ] || return 0
-  local out
-  out=$(timeout 15 docker info --format '{{.ServerVersion}}{{"\t"}}{{json .SecurityOptions}}{{"\t"}}{{.DockerRootDir}}' 2>/dev/null) || out=""
-  IFS=$'\t' read -r daemon_version security_options root_dir <<< "$out" || true
-  if [ -z "$daemon_version" ]; then daemon_version="" security_options="null" root_dir=""; return 0; fi
-  daemon_running=1
-  mapfile -t running_names < <(timeout 15 docker ps --format '{{.Names}}' 2>/dev/null || true)
-  mapfile -t all_names < <(timeout 15 docker ps -a --format '{{.Names}}' 2>/dev/null || true)
-  return 0
-}
 daemon_ping() { [ -n "$(timeout 10 docker info --format '{{.ServerVersion}}' 2>/dev/null || true)" ]; }
-userns_active() { [[ "$security_options" == *'"name=userns"'* ]]; }
 
 # The flags dockerd is started with, as the init system would start it. dockerd refuses to start
 # when a setting is both a flag and a daemon.json key, so these are checked against the config.
@@ -793,14 +788,10 @@ plan_change() {
   # A userns-remap someone else set (in the original daemon.json: our backup's, or the file's
   # when we never wrote it) is an operator's remap with its own containers: taken over only when
   # asked (--take-over-remap yes); the report records it ("tookOver").
-  took_over=""
-  if [ -e "$backup" ]; then took_over=$(json get "$backup" "$backup" userns-remap 2>/dev/null) || took_over=""
-  elif [ ! -e "$created_marker" ] && [ "$config_has_remap" = 1 ]; then took_over=$config_remap
-  fi
-  [ "$took_over" != "$user" ] || took_over=""
+  took_over=$(remap_set_before "$config" "$user")
   if [ -n "$took_over" ] && [ "$take_over" != yes ]; then
     daemon_state
-    fail "$EXIT_PRECONDITION" "$config already remaps Docker to \"$took_over\" (set before hardened-hosts, not by it): switching to $user moves dockerd to another root and hides what runs under that one (${#all_names[@]} container(s)${all_names[0]:+: ${all_names[*]}}); ask for it explicitly (takeOverRemap, --take-over-remap yes): nothing changed"
+    fail "$EXIT_PRECONDITION" "$(foreign_remap_refusal "$config" "$user" "$take_over"): nothing changed"
   fi
   [ -z "$took_over" ] || say "$action: taking over the userns-remap to \"$took_over\" (asked for)"
   # Keys an earlier apply set that --options no longer has.
@@ -860,8 +851,9 @@ plan_change() {
   fi
   # --containers refuse: no switch that stops running containers or hides existing ones, naming
   # them (stop: do it, the report's runningBefore and invisibleContainers record it).
-  if [ "$containers_mode" = refuse ] && [ "$action" = apply ] && [ "$restart_needed" = 1 ] && { [ ${#running_names[@]} -gt 0 ] || [ ${#invisible[@]} -gt 0 ]; }; then
-    fail "$EXIT_PRECONDITION" "the switch would stop ${#running_names[@]} running container(s)${running_names[0]:+ (${running_names[*]})} and hide ${#invisible[@]} container(s)${invisible[0]:+ (${invisible[*]})} under the current root: nothing changed; ask for it explicitly (existingContainers: stop, --containers stop)"
+  if [ "$action" = apply ] && [ "$restart_needed" = 1 ]; then
+    refusal=$(containers_refusal "$containers_mode" "${#running_names[@]}" "${#invisible[@]}" "${running_names[*]+"${running_names[*]}"}" "${invisible[*]+"${invisible[*]}"}")
+    [ -z "$refusal" ] || fail "$EXIT_PRECONDITION" "$refusal: nothing changed"
   fi
   pick_restart_method
   [ "$restart_needed" = 0 ] || [ -n "$restart_method" ] || [ "$action" = plan ] ||

@@ -52,13 +52,34 @@ export interface DockerUsernsRemapArgs {
      */
     takeOverRemap?: pulumi.Input<boolean>;
     /**
-     * Containers a switch would stop (running ones: dockerd restarts) or hide (every container under
-     * the current root: remap gives dockerd another one): `"refuse"` refuses such a switch before
-     * anything is written, naming them; `"stop"` does it; `"report"` does it too (the default, for
-     * now: the lab's busy hosts and the tests on them run containers). The apply's report records
-     * the effect (`runningBefore`, `invisibleContainers`).
+     * Containers an apply would stop (running ones: dockerd restarts) or hide (every container
+     * under the current root: remap gives dockerd another one). `"refuse"` (the default) refuses
+     * such an apply before anything is written, naming them; `"stop"` is the explicit opt-in that
+     * does it, and {@link DockerUsernsRemap.containers} records what it stopped and hid.
      */
-    existingContainers?: pulumi.Input<"report" | "refuse" | "stop">;
+    existingContainers?: pulumi.Input<ExistingContainers>;
+}
+
+/** What an apply may do to containers already on the host (see `existingContainers`). */
+export type ExistingContainers = "refuse" | "stop";
+
+/** What the last apply did to the workloads it found (all empty when it found none or changed nothing). */
+export interface ContainerEffects {
+    /** Containers that ran and were stopped by the apply's restart of dockerd. */
+    stopped: string[];
+    /** Containers under the previous root that the switch hid (`docker ps -a` no longer lists them). */
+    hidden: string[];
+    /** The operator's remap user this apply took over (`takeOverRemap`), or null. */
+    remapTakenOverFrom: string | null;
+}
+
+/** The effects an apply's report records: a restart stopped what ran before it. */
+export function containerEffects(report: DockerRemapReport): ContainerEffects {
+    return {
+        stopped: report.restarted ? report.runningBefore ?? [] : [],
+        hidden: report.invisibleContainers ?? [],
+        remapTakenOverFrom: report.tookOver ?? null,
+    };
 }
 
 /** What `docker-remap.sh apply` reported (its JSON on stdout; see the script's header). */
@@ -98,6 +119,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
     public readonly remapUser: pulumi.Output<string>;
     /** The host script's report of the last apply. */
     public readonly report: pulumi.Output<DockerRemapReport>;
+    /** What the last apply did to containers it found (stopped, hidden, a remap taken over). */
+    public readonly containers: pulumi.Output<ContainerEffects>;
     /** The command that configures Docker (for `dependsOn`). */
     public readonly command: command.remote.Command;
 
@@ -114,8 +137,8 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
         });
         const stack = problems.check("stack", args.stack ?? defaultStackName(), (s) =>
             /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(s) ? undefined : `${JSON.stringify(s)} is not PROJECT/STACK (letters, digits, . _ -)`);
-        const containers = problems.check("existingContainers", args.existingContainers ?? "report", (c) =>
-            c === "report" || c === "refuse" || c === "stop" ? undefined : `${JSON.stringify(c)} is not "report", "refuse" or "stop"`);
+        const containers = problems.check("existingContainers", args.existingContainers ?? "refuse", (c) =>
+            c === "refuse" || c === "stop" ? undefined : `${JSON.stringify(c)} is not "refuse" (the default) or "stop"`);
         problems.throwIfAny();
         // Top-level keys sorted, so the command (and the preview) only changes when values do.
         const options = checkedOptions.apply((o) =>
@@ -141,7 +164,9 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
                         "--range", `${r.start}:${r.count}`,
                         "--stack", st,
                         ...(takeOver ? ["--take-over-remap", "yes"] : []),
-                        ...(ctr !== "report" ? ["--containers", ctr] : []),
+                        // refuse is the script's default: the command line (and the preview) only
+                        // grows for the opt-in.
+                        ...(ctr === "stop" ? ["--containers", ctr] : []),
                     ]),
                 delete: pulumi.all([user, stack]).apply(([u, st]) => ["remove", "--user", u, "--stack", st]),
                 // Constant: only a change of mode (another command taking over) replaces.
@@ -152,6 +177,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
             { parent: this, dependsOn: opts?.dependsOn, aliases: args.takesOver, deleteBeforeReplace: true },
         );
         this.report = this.command.stdout.apply((out) => parseReport<DockerRemapReport>(out, "docker-remap.sh"));
-        this.registerOutputs({ remapUser: this.remapUser, report: this.report });
+        this.containers = this.report.apply(containerEffects);
+        this.registerOutputs({ remapUser: this.remapUser, report: this.report, containers: this.containers });
     }
 }

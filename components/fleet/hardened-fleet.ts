@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { ContainerEffects } from "../docker/remap";
 import { HostConnection } from "../host/connection";
 import { Problems } from "../host/validate";
 import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, autoPoolProblem, autoSizeProblem, autoSlotsProblem } from "../podman/podman-auto";
@@ -113,6 +114,11 @@ export class HardenedFleet extends pulumi.ComponentResource {
     public readonly hosts: Record<string, HardenedHost>;
     /** Hosts passed / failed and the failing checks (verified hosts only). */
     public readonly summary: pulumi.Output<FleetSummary>;
+    /**
+     * The hosts whose runtime apply stopped or hid containers, or took over a remap (only with the
+     * opt-ins `existingContainers: "stop"` and `takeOverRemap`), by name: what it did there.
+     */
+    public readonly containers: pulumi.Output<Record<string, ContainerEffects>>;
 
     constructor(name: string, args: HardenedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:index:HardenedFleet", name, {}, opts);
@@ -157,6 +163,11 @@ export class HardenedFleet extends pulumi.ComponentResource {
             .map((h) => this.hosts[h]!.verification)
             .filter((v): v is pulumi.Output<HostResult> => v !== undefined);
         this.summary = pulumi.all(results).apply((r) => fleetSummary(r));
+        const effects = hostNames
+            .map((h) => [h, this.hosts[h]!.containers] as const)
+            .filter((e): e is readonly [string, pulumi.Output<ContainerEffects>] => e[1] !== undefined);
+        this.containers = pulumi.all(Object.fromEntries(effects)).apply((byHost) => Object.fromEntries(Object.entries(byHost)
+            .filter(([, e]) => e.stopped.length > 0 || e.hidden.length > 0 || e.remapTakenOverFrom !== null)));
         this.registerOutputs({ allocation: this.allocation, table: this.table, summary: this.summary });
     }
 }

@@ -1,6 +1,6 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { DockerUsernsRemap } from "../docker/remap";
+import { ContainerEffects, DockerUsernsRemap, ExistingContainers } from "../docker/remap";
 import { HostConnection } from "../host/connection";
 import { Problems, componentError, systemAccountProblem } from "../host/validate";
 import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_POOL_OWNER, PodmanAuto, autoPoolSize } from "../podman/podman-auto";
@@ -22,15 +22,19 @@ export interface UsernsRemapRuntime {
     daemonOptions?: Record<string, unknown>;
     /** Install Docker when missing. Default true. */
     installDocker?: boolean;
-    /** Refuse to switch while containers run. Default false (they are reported). */
+    /** Refuse to restart dockerd while containers run. Default false (`existingContainers` decides). */
     requireNoContainers?: boolean;
     /**
      * Take over a `userns-remap` to another user already in the host's daemon.json (an operator's
      * own remap; its containers stop being visible). Default false: such a host is refused.
      */
     takeOverRemap?: boolean;
-    /** Containers a switch would stop or hide: "refuse", "stop", or "report" (default; see DockerUsernsRemap). */
-    existingContainers?: "report" | "refuse" | "stop";
+    /**
+     * Containers the apply would stop (a restart) or hide (a switch to another remapped root):
+     * "refuse" (default) refuses before anything is written, naming them; "stop" is the explicit
+     * opt-in, and the host's `containers` output records what it stopped and hid.
+     */
+    existingContainers?: ExistingContainers;
 }
 
 /** A runtime owned by a named non-root user. */
@@ -149,6 +153,11 @@ export class HardenedHost extends pulumi.ComponentResource {
     public readonly runtimeRange: pulumi.Output<IdRange>;
     /** Verification result, when verified. */
     public readonly verification?: pulumi.Output<HostResult>;
+    /**
+     * userns-remap: what the runtime's last apply did to the containers it found (stopped, hidden,
+     * a remap taken over); undefined in the other modes, which never stop what they did not start.
+     */
+    public readonly containers?: pulumi.Output<ContainerEffects>;
     /** Whether this host's distribution supports the mode, and how (or why not): the first step's decision. */
     public readonly support: pulumi.Output<SupportDecision>;
 
@@ -186,6 +195,8 @@ export class HardenedHost extends pulumi.ComponentResource {
             allocation: args.allocation,
             systemOwners: args.runtime.mode === "userns-remap" || args.runtime.mode === "podman-auto" ? [owner] : [],
             dockerConfig: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json" : undefined,
+            takeOverRemap: args.runtime.mode === "userns-remap" ? args.runtime.takeOverRemap : undefined,
+            existingContainers: args.runtime.mode === "userns-remap" ? args.runtime.existingContainers : undefined,
             // The remap user and group docker-remap.sh created go on destroy, after our lines.
             deleteAccountsRecordedIn: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json.hardened-hosts.user" : undefined,
         }, { parent: this, dependsOn: [support] });
@@ -214,6 +225,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                 }, { parent: this, dependsOn: [subids] });
                 runtimeResource = remap;
                 runtimeCommand = remap.command;
+                this.containers = remap.containers;
                 break;
             }
             case "docker-rootless":
@@ -279,6 +291,6 @@ export class HardenedHost extends pulumi.ComponentResource {
             this.verification = verify.result;
         }
         this.subidLines = subids.lines;
-        this.registerOutputs({ subidLines: this.subidLines, runtimeRange: this.runtimeRange, verification: this.verification, support: this.support });
+        this.registerOutputs({ subidLines: this.subidLines, runtimeRange: this.runtimeRange, verification: this.verification, support: this.support, containers: this.containers });
     }
 }

@@ -10,6 +10,7 @@
  * be a plain value when the program runs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { ContainerEffects, ExistingContainers } from "../docker/remap";
 import { FleetHostSpec, HardenedFleetArgs, fleetArgsProblems } from "../fleet/hardened-fleet";
 import { RUNTIME_MODES, RuntimeSpec } from "../fleet/hardened-host";
 import { HostConnection } from "../host/connection";
@@ -79,8 +80,19 @@ export interface FleetRuntime {
     daemonOptions?: Record<string, any>;
     /** userns-remap: install Docker when missing. Default true. */
     installDocker?: boolean;
-    /** userns-remap: refuse to switch while containers run. Default false (they are reported). */
+    /** userns-remap: refuse to restart dockerd while containers run. Default false (existingContainers decides). */
     requireNoContainers?: boolean;
+    /**
+     * userns-remap: take over a `userns-remap` to another user already in the host's daemon.json
+     * (an operator's own remap; its containers stop being visible). Default false: refused.
+     */
+    takeOverRemap?: boolean;
+    /**
+     * userns-remap: containers the apply would stop (dockerd restarts) or hide (another remapped
+     * root): "refuse" (default) refuses before anything is written, naming them; "stop" does it,
+     * and the `containers` output records what was stopped and hidden.
+     */
+    existingContainers?: string;
     /** podman-auto: the pool's owner in /etc/subuid and /etc/subgid. Default `containers`. */
     poolOwner?: string;
     /** podman-auto: containers the pool holds at once (2-65536). Default 64. */
@@ -97,6 +109,23 @@ export interface AllocatedRange {
     start: number;
     /** Number of IDs. */
     count: number;
+}
+
+/** What a host's runtime apply did to containers it found (only with the opt-ins). */
+export interface ContainerEffectsResult {
+    /** Containers that ran and were stopped by the restart of dockerd. */
+    stopped: string[];
+    /** Containers under the previous root that the switch hid. */
+    hidden: string[];
+    /** The operator's remap user that was taken over (`takeOverRemap`), if any. */
+    remapTakenOverFrom?: string;
+}
+
+/** The provider's `containers` output from the library's. */
+export function containerEffectsResult(e: Record<string, ContainerEffects>): Record<string, ContainerEffectsResult> {
+    return Object.fromEntries(Object.entries(e).map(([h, x]) => [h, {
+        stopped: x.stopped, hidden: x.hidden, ...(x.remapTakenOverFrom === null ? {} : { remapTakenOverFrom: x.remapTakenOverFrom }),
+    }]));
 }
 
 /** One verification check on one host. */
@@ -169,7 +198,7 @@ type Raw = Record<string, unknown>;
 
 /** Settings each mode takes (besides `mode`). */
 const MODE_FIELDS: Record<RuntimeSpec["mode"], readonly string[]> = {
-    "userns-remap": ["remapUser", "daemonOptions", "installDocker", "requireNoContainers"],
+    "userns-remap": ["remapUser", "daemonOptions", "installDocker", "requireNoContainers", "takeOverRemap", "existingContainers"],
     "docker-rootless": ["user", "createUser", "restrictShell"],
     podman: ["user", "createUser", "restrictShell"],
     "podman-auto": ["poolOwner", "slots", "size", "installPodman"],
@@ -295,7 +324,12 @@ export function fleetArgsFromInputs(inputs: Raw, problems: Problems): HardenedFl
                     if (!isObject(d)) problems.add(`${key}.daemonOptions`, "must be a map of daemon.json keys to values");
                     else daemonOptions = d;
                 }
-                return defined({ mode: m, remapUser: user("remapUser"), daemonOptions, installDocker: flag("installDocker"), requireNoContainers: flag("requireNoContainers") });
+                const containers = typed<string>(`${key}.existingContainers`, v["existingContainers"], "string",
+                    (c) => (c === "refuse" || c === "stop" ? undefined : `${JSON.stringify(c)} is not "refuse" (the default) or "stop"`)) as ExistingContainers | undefined;
+                return defined({
+                    mode: m, remapUser: user("remapUser"), daemonOptions, installDocker: flag("installDocker"), requireNoContainers: flag("requireNoContainers"),
+                    takeOverRemap: flag("takeOverRemap"), existingContainers: containers,
+                });
             }
             case "docker-rootless":
             case "podman": {

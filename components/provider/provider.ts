@@ -65,7 +65,7 @@ export class FleetProvider implements provider.Provider {
 
     async construct(name: string, type: string, inputs: pulumi.Inputs, options: pulumi.ComponentResourceOptions): Promise<provider.ConstructResult> {
         if (type !== FLEET_TYPE) throw new Error(`unknown resource type ${type}: this provider serves ${FLEET_TYPE}`);
-        const { HardenedFleet, Problems, allocationResult, fleetArgsFromInputs, verificationResult } = load();
+        const { HardenedFleet, Problems, allocationResult, containerEffectsResult, fleetArgsFromInputs, verificationResult } = load();
         const problems = new Problems(undefined);
         const args = fleetArgsFromInputs(inputs as Record<string, unknown>, problems);
         try {
@@ -86,6 +86,7 @@ export class FleetProvider implements provider.Provider {
                 table: fleet.table,
                 summary: fleet.summary,
                 verification,
+                containers: fleet.containers.apply(containerEffectsResult),
             },
         };
     }

@@ -5,7 +5,7 @@
  * from these arguments (fleet-args.ts maps them).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AllocatedRange, FleetArgs, FleetSummaryResult, HostVerificationResult } from "./fleet-args";
+import { AllocatedRange, ContainerEffectsResult, FleetArgs, FleetSummaryResult, HostVerificationResult } from "./fleet-args";
 
 /**
  * Many hosts, one subordinate-ID allocation: every tenant and runtime owner has the same range on
@@ -23,5 +23,7 @@ export declare class HardenedFleet extends pulumi.ComponentResource {
     readonly summary: pulumi.Output<FleetSummaryResult>;
     /** Each verified host's result, by host name: passed, and every check with what was observed. */
     readonly verification: pulumi.Output<Record<string, HostVerificationResult>>;
+    /** Hosts whose runtime apply stopped or hid containers, or took over a remap (opt-ins only), by host name. */
+    readonly containers: pulumi.Output<Record<string, ContainerEffectsResult>>;
     constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions);
 }

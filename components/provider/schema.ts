@@ -59,10 +59,18 @@ export const SCHEMA = {
                         "$ref": "#/types/hardened-hosts:index:HostVerificationResult"
                     },
                     "description": "Each verified host's result, by host name: passed, and every check with what was observed."
+                },
+                "containers": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "$ref": "#/types/hardened-hosts:index:ContainerEffectsResult"
+                    },
+                    "description": "Hosts whose runtime apply stopped or hid containers, or took over a remap (opt-ins only), by host name."
                 }
             },
             "required": [
                 "allocation",
+                "containers",
                 "summary",
                 "table",
                 "verification"
@@ -164,7 +172,17 @@ export const SCHEMA = {
                 "requireNoContainers": {
                     "type": "boolean",
                     "plain": true,
-                    "description": "userns-remap: refuse to switch while containers run. Default false (they are reported)."
+                    "description": "userns-remap: refuse to restart dockerd while containers run. Default false (existingContainers decides)."
+                },
+                "takeOverRemap": {
+                    "type": "boolean",
+                    "plain": true,
+                    "description": "userns-remap: take over a `userns-remap` to another user already in the host's daemon.json\n(an operator's own remap; its containers stop being visible). Default false: refused."
+                },
+                "existingContainers": {
+                    "type": "string",
+                    "plain": true,
+                    "description": "userns-remap: containers the apply would stop (dockerd restarts) or hide (another remapped\nroot): \"refuse\" (default) refuses before anything is written, naming them; \"stop\" does it,\nand the `containers` output records what was stopped and hidden."
                 },
                 "poolOwner": {
                     "type": "string",
@@ -343,6 +361,33 @@ export const SCHEMA = {
                 "observed",
                 "passed",
                 "severity"
+            ]
+        },
+        "hardened-hosts:index:ContainerEffectsResult": {
+            "type": "object",
+            "properties": {
+                "stopped": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "description": "Containers that ran and were stopped by the restart of dockerd."
+                },
+                "hidden": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "description": "Containers under the previous root that the switch hid."
+                },
+                "remapTakenOverFrom": {
+                    "type": "string",
+                    "description": "The operator's remap user that was taken over (`takeOverRemap`), if any."
+                }
+            },
+            "required": [
+                "hidden",
+                "stopped"
             ]
         }
     },

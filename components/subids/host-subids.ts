@@ -30,6 +30,13 @@ export interface HostSubidsArgs {
      */
     dockerConfig?: pulumi.Input<string>;
     /**
+     * With `dockerConfig`: the runtime step's own opt-ins (`DockerUsernsRemap`), so that the switch
+     * it would refuse (an operator's remap not taken over, containers it would stop or hide) is
+     * refused here first, before this step writes. Defaults as there: false, "refuse".
+     */
+    takeOverRemap?: pulumi.Input<boolean>;
+    existingContainers?: pulumi.Input<"refuse" | "stop">;
+    /**
      * A record of accounts the runtime step created (`docker-remap.sh`'s
      * `/etc/docker/daemon.json.hardened-hosts.user`): `pulumi destroy` deletes them after our lines
      * are gone, when nothing else uses them (no process runs as the user, it has no other range,
@@ -108,12 +115,15 @@ export class HostSubids extends pulumi.ComponentResource {
                 connection: args.connection,
                 script: "subids/subids-host.sh",
                 // The lines first: a preview shortens long values, and they are what it must show.
-                create: pulumi.all([this.lines, systemOwners, dockerConfig, stack]).apply(([l, sys, cfg, st]) => [
+                create: pulumi.all([this.lines, systemOwners, dockerConfig, stack, args.takeOverRemap ?? false, args.existingContainers ?? "refuse"]).apply(([l, sys, cfg, st, takeOver, ctr]) => [
                     "apply",
                     ...l,
                     "--stack", st,
                     ...[...sys].sort().flatMap((o) => ["--system", o]),
                     ...(cfg ? ["--docker-config", cfg] : []),
+                    // Only the opt-ins: the defaults are the script's, and the line stays as it was.
+                    ...(cfg && takeOver ? ["--take-over-remap", "yes"] : []),
+                    ...(cfg && ctr === "stop" ? ["--containers", "stop"] : []),
                 ]),
                 delete: pulumi.all([args.deleteAccountsRecordedIn ?? "", stack]).apply(([r, st]) =>
                     ["remove", "--stack", st, ...(r ? ["--delete-accounts", r] : [])]),

@@ -32,6 +32,11 @@
 #                         it must be a regular file holding one JSON object, with no UTF-8 byte order
 #                         mark (dockerd refuses one), and its folder must have room for it twice;
 #                         with --stack, no other stack may own its settings (PATH.hardened-hosts.stack).
+#                         With one --system owner (the remap user the runtime step switches dockerd
+#                         to), what that step refuses is refused here first: an operator's remap
+#                         unless --take-over-remap yes, and (--containers refuse, the default)
+#                         containers the switch would stop or hide.
+#   --containers refuse|stop, --take-over-remap yes|no   the runtime step's own settings (above)
 # Before writing, the folders of both files must have room for the new text (with its backup);
 # a write that fails anyway leaves no temp file and the files as they were.
 #
@@ -50,6 +55,9 @@ set -euo pipefail
 # comes ahead of this script on stdin; run from its file, the script sources it.
 # shellcheck source=SCRIPTDIR/../host/prelude.sh
 [ "${HH_PRELUDE:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../host/prelude.sh"
+# Its part (components/host/script.ts SCRIPT_PARTS): what the runtime step refuses on a userns-remap host.
+# shellcheck source=SCRIPTDIR/../docker/docker-switch.sh
+[ "${HH_DOCKER_SWITCH:-}" = 1 ] || . "$(dirname -- "${BASH_SOURCE[0]}")/../docker/docker-switch.sh"
 readonly TOOL=subids
 
 # The markers of a block written without --stack (and by every version before stacks were named).
@@ -71,11 +79,11 @@ fi
 
 # Globals: action, entries and planned are set by parse_args; work by main; conflicts, present
 # and repaired by plan_files; changed by write_files. The reports read them.
-action="" planned="" work="" docker_config="" write_error="" accounts_record="" stack=""
+action="" planned="" work="" docker_config="" write_error="" accounts_record="" stack="" containers_mode=refuse take_over=no
 deleted_accounts=() kept_accounts=()
 entries=() conflicts=() present=() changed=() repaired=() system_owners=()
 
-usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply [--stack P/S] [--system NAME]... [--docker-config PATH] OWNER:START:COUNT... | remove [--stack P/S] [--delete-accounts RECORD] | show"; }
+usage() { fail "$EXIT_USAGE" "usage: subids-host.sh check|apply [--stack P/S] [--system NAME]... [--docker-config PATH [--containers refuse|stop] [--take-over-remap yes|no]] OWNER:START:COUNT... | remove [--stack P/S] [--delete-accounts RECORD] | show"; }
 
 # --stack P/S: Pulumi project and stack names (no ':' and no blank: a marker must never read as an
 # entry, nor as another marker).
@@ -127,7 +135,13 @@ parse_args() {
           [ $# -ge 2 ] || fail "$EXIT_USAGE" "--docker-config needs a PATH"
           [[ "$2" == /* ]] || fail "$EXIT_USAGE" "--docker-config '$2': expected an absolute path"
           docker_config=$2; shift 2 ;;
-        *) fail "$EXIT_USAGE" "$action does not take '$1' (it takes --stack P/S, --system NAME, --docker-config PATH)" ;;
+        --containers)
+          case "${2:-}" in refuse|stop) ;; *) fail "$EXIT_USAGE" "--containers must be refuse or stop" ;; esac
+          containers_mode=$2; shift 2 ;;
+        --take-over-remap)
+          case "${2:-}" in yes|no) ;; *) fail "$EXIT_USAGE" "--take-over-remap must be yes or no" ;; esac
+          take_over=$2; shift 2 ;;
+        *) fail "$EXIT_USAGE" "$action does not take '$1' (it takes --stack P/S, --system NAME, --docker-config PATH, --containers refuse|stop, --take-over-remap yes|no)" ;;
       esac
     done
     set -- ${rest[@]+"${rest[@]}"}
@@ -506,6 +520,20 @@ check_docker_config() {
   fi
 }
 
+# --docker-config with one --system owner (HostSubids on a userns-remap host: the remap user):
+# the runtime step next switches dockerd to that owner's planned range. What it would refuse (an
+# operator's remap not taken over, containers it would stop or hide: docker-switch.sh) is refused
+# here, before this step writes anything (--containers, --take-over-remap: the runtime step's own).
+check_remap_switch() {
+  [ -n "$docker_config" ] && [ ${#system_owners[@]} -eq 1 ] || return 0
+  local e start="" msg
+  for e in "${entries[@]}"; do
+    [ "${e%%:*}" != "${system_owners[0]}" ] || { start=${e#*:}; start=${start%%:*}; break; }
+  done
+  [ -n "$start" ] || return 0
+  while IFS= read -r msg; do [ -z "$msg" ] || conflicts+=("$msg"); done < <(switch_refusals "$docker_config" "${system_owners[0]}" "$start" "$containers_mode" "$take_over")
+}
+
 # A plan that conflicts with the host is refused, nothing written. The first LIST_MAX conflicts
 # are named, then how many more: thousands of overlapping lines must not make a report (or an
 # error message) of megabytes.
@@ -625,6 +653,7 @@ main() {
       plan_files
       while IFS= read -r msg; do [ -z "$msg" ] || conflicts+=("$msg"); done < <(check_system_owners)
       check_docker_config
+      check_remap_switch
       check_room
       refuse_conflicts
       [ "$action" = check ] || write_files

@@ -12,12 +12,14 @@ import { PrivateDockerd, TestSubids, accountExists, busyboxImage, deleteAccount,
 // before a restart. The machine's /etc/docker is never touched (HH_DOCKER_CONFIG); the remap
 // user's range goes into the real /etc/subuid as in docker-remap.test.ts.
 const scriptText = readHostScript("docker/docker-remap.sh");
+const subidsText = readHostScript("subids/subids-host.sh");
 
 describe("docker-remap.sh leaves the host as found when it fails (private dockerd folder, real /etc/subuid)", function () {
     this.timeout(120_000);
     const suffix = crypto.randomBytes(3).toString("hex");
     const user = `hhf-${suffix}`;
     const subids = new TestSubids(user, randomSubidStart());
+    const subidsLine = subids.line;
     let d: PrivateDockerd | undefined;
     const mounts: string[] = [];
     const dd = () => {
@@ -158,7 +160,10 @@ describe("docker-remap.sh leaves the host as found when it fails (private docker
         const pid = d0.pid();
         const r = runScript(d0.config, ["apply", "--user", user, "--containers", "refuse"]);
         assert.equal(r.status, 3, r.stderr);
-        assert.match(r.json.error, /^the switch would stop 1 running container\(s\) \(live\) and hide 2 container\(s\) \((live parked|parked live)\) under the current root: nothing changed; ask for it explicitly \(existingContainers: stop, --containers stop\)$/);
+        const refusal = /^the switch would stop 1 running container\(s\) \(live\) and hide 2 container\(s\) \((live parked|parked live)\) under the current root; ask for it explicitly \(existingContainers: stop, --containers stop\): nothing changed$/;
+        assert.match(r.json.error, refusal);
+        // refuse is the default: no --containers says the same.
+        assert.match(runScript(d0.config, ["apply", "--user", user]).json.error, refusal);
         assert.equal(fs.readFileSync(d0.config, "utf8"), '{\n  "debug": false\n}\n');
         assert.deepEqual(etcFiles(), etc, "no account made");
         assert.equal(d0.pid(), pid, "dockerd not restarted");
@@ -166,6 +171,17 @@ describe("docker-remap.sh leaves the host as found when it fails (private docker
         const plan = runScript(d0.config, ["plan", "--user", user, "--containers", "refuse"]);
         assert.equal(plan.status, 0, "plan reports, it does not refuse");
         assert.deepEqual(plan.json.runningContainers, ["live"]);
+        // The subids step, which runs first, refuses the same switch before it writes anything
+        // (its --docker-config preflight, with the remap user as its one --system owner).
+        const subids = (...extra: string[]) => {
+            const x = run("bash", ["-s", "--", "check", subidsLine, "--system", user, "--docker-config", d0.config, ...extra], d0.env, 60_000, subidsText);
+            return { status: x.status, json: JSON.parse(x.stdout.trim().split("\n").pop() ?? ""), stderr: x.stderr };
+        };
+        const refused = subids();
+        assert.equal(refused.status, 3, refused.stderr);
+        assert.match(refused.json.error, refusal);
+        assert.equal(subids("--containers", "stop").status, 0, "the opt-in lets the subids step go ahead");
+        assert.deepEqual(etcFiles(), etc);
     });
 
     it("a write failing after the remap user was created (daemon.json's target on a read-only mount): the account, backup and record are undone, /etc as found", function () {
@@ -181,7 +197,8 @@ describe("docker-remap.sh leaves the host as found when it fails (private docker
         const before = tree(dir);
         const etc = etcFiles();
         const hadDash = fs.existsSync("/etc/subuid-");
-        const r = runScript(config, ["apply", "--user", user]);
+        // (The private daemon may still run the last test's containers: their fate is not this test's.)
+        const r = runScript(config, ["apply", "--user", user, "--containers", "stop"]);
         assert.equal(r.status, 1, r.stderr);
         assert.match(r.json.error, new RegExp(`^cannot create a temp file in ${ro}: .*: nothing changed \\(this run's writes and accounts were undone\\)$`));
         assert.match(r.stderr, new RegExp(`created system user ${user}`), "the account had been created");

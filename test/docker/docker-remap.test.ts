@@ -298,7 +298,9 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
 
     it("apply: keeps every other key, owner and mode; docker runs remapped to the user's range", function () {
         dockerd().dockerOk("run", "-d", "--name", "busy", busyboxImage, ...sleeper);
-        const r = runScript(["apply", "--user", user, "--require-no-containers", "no"]);
+        // A container runs: the switch stops and hides it only when asked (--containers stop; the
+        // default, refuse, is docker-remap-shared.test.ts's). Later applies here ask too.
+        const r = runScript(["apply", "--user", user, "--containers", "stop", "--require-no-containers", "no"]);
         timings["apply (restart included)"] = r.ms;
         assert.equal(r.status, 0, r.stderr);
         const j = r.json;
@@ -370,7 +372,7 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
     });
 
     it("a later apply with new options (jq as the JSON tool) keeps the first backup and stays remapped", function () {
-        const r = runScript(["apply", "--user", user, "--options", '{"max-concurrent-uploads": 2}'], { HH_DOCKER_JSON_TOOL: "jq" });
+        const r = runScript(["apply", "--user", user, "--containers", "stop", "--options", '{"max-concurrent-uploads": 2}'], { HH_DOCKER_JSON_TOOL: "jq" });
         timings["apply with new options (restart)"] = r.ms;
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.json.changed, true);
@@ -383,10 +385,10 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
     for (const tool of ["python3", "jq"]) {
         it(`a key dropped from --options goes back to the original's value, or away (${tool})`, function () {
             // The previous test left max-concurrent-uploads managed; "debug" overrides an original key.
-            const set = runScript(["apply", "--user", user, "--options", '{"max-concurrent-uploads": 2, "debug": true}'], { HH_DOCKER_JSON_TOOL: tool });
+            const set = runScript(["apply", "--user", user, "--containers", "stop", "--options", '{"max-concurrent-uploads": 2, "debug": true}'], { HH_DOCKER_JSON_TOOL: tool });
             assert.equal(set.status, 0, set.stderr);
             assert.equal(JSON.parse(configBytes()).debug, true);
-            const r = runScript(["apply", "--user", user, "--range", `${start}:65536`], { HH_DOCKER_JSON_TOOL: tool });
+            const r = runScript(["apply", "--user", user, "--containers", "stop", "--range", `${start}:65536`], { HH_DOCKER_JSON_TOOL: tool });
             assert.equal(r.status, 0, r.stderr);
             assert.match(r.stderr, /no longer managed, back to the original or removed: max-concurrent-uploads debug/);
             assert.deepEqual(JSON.parse(configBytes()), { ...JSON.parse(ORIGINAL), "userns-remap": user });
@@ -397,7 +399,7 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
 
     it("--range that is not the user's first range: exit 3, daemon.json untouched", function () {
         const before = configBytes();
-        const r = runScript(["apply", "--user", user, "--range", `${start + 65536}:65536`]);
+        const r = runScript(["apply", "--user", user, "--containers", "stop", "--range", `${start + 65536}:65536`]);
         assert.equal(r.status, 3, r.stderr);
         assert.match(r.json.error, new RegExp(`first range is subuid ${start}:65536, subgid ${start}:65536, not the planned ${start + 65536}:65536`));
         assert.equal(configBytes(), before);
@@ -441,7 +443,7 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
         fs.renameSync(cfg, target);
         fs.symlinkSync(target, cfg);
         try {
-            const r = runScript(["apply", "--user", user, "--range", `${start}:65536`]);
+            const r = runScript(["apply", "--user", user, "--containers", "stop", "--range", `${start}:65536`]);
             assert.equal(r.status, 0, r.stderr);
             assert.ok(fs.lstatSync(cfg).isSymbolicLink(), "still a link");
             assert.equal(JSON.parse(fs.readFileSync(target, "utf8"))["userns-remap"], user);
@@ -479,7 +481,7 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
             return { status: r.status, json: JSON.parse(out.trim().split("\n").pop() ?? ""), out, err };
         };
         try {
-            const a = raw(["apply", "--user", user, "--range", `${start}:65536`]);
+            const a = raw(["apply", "--user", user, "--containers", "stop", "--range", `${start}:65536`]);
             assert.equal(a.status, 0, a.err);
             assert.ok(fs.lstatSync(cfg).isSymbolicLink(), "still a link");
             assert.equal(JSON.parse(fs.readFileSync(target, "utf8"))["userns-remap"], user);
@@ -503,7 +505,7 @@ describe("docker-remap.sh (real dockerd 20.10, private daemon, real /etc/subuid)
         dd.dockerOk("rm", "-f", "busy");
         fs.rmSync(dd.config);
         dd.start(); // the hook runs dockerd with an empty object when daemon.json is absent
-        const a = runScript(["apply", "--user", user, "--options", '{"log-level": "info"}']);
+        const a = runScript(["apply", "--user", user, "--containers", "stop", "--options", '{"log-level": "info"}']);
         timings["apply creating daemon.json"] = a.ms;
         assert.equal(a.status, 0, a.stderr);
         assert.deepEqual(JSON.parse(configBytes()), { "log-level": "info", "userns-remap": user });

@@ -46,12 +46,17 @@ describe("DockerUsernsRemap (mocks)", function () {
         const d = new mod.DockerUsernsRemap("host-u-docker", { connection, range });
         await promiseOf(d.command.urn);
         assert.doesNotMatch(commandOf("host-u-docker-daemon")!.inputs.create, /take-over-remap/, "not asked: not passed (the script refuses)");
-        assert.doesNotMatch(commandOf("host-u-docker-daemon")!.inputs.create, /--containers/, "report (the default): not passed");
+        assert.doesNotMatch(commandOf("host-u-docker-daemon")!.inputs.create, /--containers/, "refuse (the default, the script's too): not passed");
         const e = new mod.DockerUsernsRemap("host-v-docker", { connection, range, existingContainers: "refuse" });
         await promiseOf(e.command.urn);
-        assert.match(commandOf("host-v-docker-daemon")!.inputs.create, / --containers refuse$/);
-        assert.throws(() => new mod.DockerUsernsRemap("host-w-docker", { connection, range, existingContainers: "kill" as never }),
-            /existingContainers: "kill" is not "report", "refuse" or "stop"/);
+        assert.doesNotMatch(commandOf("host-v-docker-daemon")!.inputs.create, /--containers/, "refuse, said: the same command line as the default");
+        const f = new mod.DockerUsernsRemap("host-x-docker", { connection, range, existingContainers: "stop" });
+        await promiseOf(f.command.urn);
+        assert.match(commandOf("host-x-docker-daemon")!.inputs.create, / --containers stop$/, "the opt-in");
+        for (const old of ["kill", "report"]) {
+            assert.throws(() => new mod.DockerUsernsRemap(`host-w-${old}-docker`, { connection, range, existingContainers: old as never }),
+                new RegExp(`existingContainers: "${old}" is not "refuse" \\(the default\\) or "stop"`));
+        }
     });
 
     const invalid: [string, object, RegExp][] = [

@@ -10,7 +10,8 @@ const FILES = ["/etc/subuid", "/etc/subgid", "/etc/docker/daemon.json"];
 const HOSTS = ["fault-1", "fault-2", "fault-3"];
 
 interface HostEntry { name: string; runtime: string }
-const REMAP = "{ mode: userns-remap }";
+// fault-1 is busy: its containers may be stopped and hidden by the switch (issue 28: asked for).
+const REMAP = "{ mode: userns-remap, existingContainers: stop }";
 const ROOTLESS = "{ mode: docker-rootless, user: dockeruser }";
 const PODMAN = "{ mode: podman, user: podmanuser }";
 
@@ -60,7 +61,7 @@ describe("faults on lab hosts (real engine, SSH, systemd hosts)", function () {
     it("bad stack input fails at preview naming the key, and no host is even logged into", function () {
         const before = HOSTS.map(logins);
         stack!.setConfig(config(lab!.inventoryFile, [
-            { name: "fault-1", runtime: "{ mode: userns-remap, remapUser: root }" },
+            { name: "fault-1", runtime: "{ mode: userns-remap, remapUser: root, existingContainers: stop }" },
         ]));
         let r = stack!.pulumi(["preview"]);
         assert.notEqual(r.status, 0);
@@ -77,7 +78,7 @@ describe("faults on lab hosts (real engine, SSH, systemd hosts)", function () {
 
     it("a daemon that will not start with the new config is rolled back, and Docker serves again", function () {
         stack!.setConfig(config(lab!.inventoryFile, [
-            { name: "fault-1", runtime: "{ mode: userns-remap, daemonOptions: { default-runtime: hh-no-such-runtime } }" },
+            { name: "fault-1", runtime: "{ mode: userns-remap, daemonOptions: { default-runtime: hh-no-such-runtime }, existingContainers: stop }" },
         ]));
         const r = stack!.pulumi(["up", "--yes", "--skip-preview"]);
         assert.notEqual(r.status, 0, r.out);

@@ -80,7 +80,7 @@ describe("platform support on lab hosts presenting Ubuntu 24.04's AppArmor restr
             `  hardened-hosts:labInventory: ${L().inventoryFile}`,
             "  hardened-hosts:tenants: { tenant-a: {} }",
             "  hardened-hosts:hosts:",
-            `    - { name: ${H1}, runtime: { mode: userns-remap }, tenants: [tenant-a] }`,
+            `    - { name: ${H1}, runtime: { mode: userns-remap, existingContainers: stop }, tenants: [tenant-a] }`,
             `    - { name: ${H2}, runtime: { mode: docker-rootless, user: builder } }`,
             "",
         ].join("\n"));

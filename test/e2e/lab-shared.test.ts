@@ -23,14 +23,18 @@ const LAB = { name: "shrd", portBase: 22870, net: 87, hosts: 1, profile: "busy" 
 const H = `${LAB.name}-1`;
 const FILES = ["/etc/subuid", "/etc/subgid", "/etc/docker/daemon.json", "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"];
 
-function stackConfig(inventory: string, tenants: string, hostTenants: string): string {
+/**
+ * The busy host runs the lab's containers (lab-web, lab-worker): the switch stops and hides them,
+ * which the stack asks for (`existingContainers: stop`) except where a test proves the default.
+ */
+function stackConfig(inventory: string, tenants: string, hostTenants: string, containers: "stop" | "default" = "stop"): string {
     return [
         "config:",
         "  hardened-hosts:machines: lab",
         `  hardened-hosts:labInventory: ${inventory}`,
         `  hardened-hosts:tenants: ${tenants}`,
         "  hardened-hosts:hosts:",
-        `    - { name: ${H}, runtime: { mode: userns-remap }, tenants: ${hostTenants} }`,
+        `    - { name: ${H}, runtime: { mode: userns-remap${containers === "stop" ? ", existingContainers: stop" : ""} }, tenants: ${hostTenants} }`,
         "",
     ].join("\n");
 }
@@ -45,7 +49,8 @@ describe("hosts shared with others: system accounts, failures that leave nothing
     let destroyed = false;
     const L = () => lab!;
     const S = () => stack!;
-    const configure = (tenants: string, hostTenants: string) => S().setConfig(stackConfig(L().inventoryFile, tenants, hostTenants));
+    const configure = (tenants: string, hostTenants: string, containers: "stop" | "default" = "stop") =>
+        S().setConfig(stackConfig(L().inventoryFile, tenants, hostTenants, containers));
     const snapshot = () => L().snapshot(H, FILES);
     /** Files in /etc/docker and /etc that a run may leave behind: temp files, backups, records. */
     const leftovers = () => L().run(H, "ls -A /etc/docker; ls -A /etc | grep -E '^\\.(subuid|subgid)\\.hh\\.|hardened-hosts' || true").trim();
@@ -140,9 +145,23 @@ describe("hosts shared with others: system accounts, failures that leave nothing
         assert.equal(leftovers(), startLeft);
     });
 
-    it("up hardens the host; the remap user it creates is recorded as ours", function () {
+    it("running containers: by default the switch that would stop and hide them is refused, naming them, before anything is written", function () {
+        configure("{ tenant-a: {} }", "[tenant-a]", "default");
+        const out = timed("refused up (containers)", failedUp);
+        assert.match(out, /the switch would stop 2 running container\(s\) \((lab-web lab-worker|lab-worker lab-web)\) and hide 2 container\(s\) .*ask for it explicitly \(existingContainers: stop, --containers stop\): nothing changed/);
+        assert.match(out, new RegExp(`${H}-subids-write`), "refused by the first step that would write");
+        assert.deepEqual(snapshot(), start);
+        assert.equal(leftovers(), startLeft);
+        assert.match(L().run(H, "docker ps --format '{{.Names}}' | sort | tr '\\n' ' '"), /^lab-web lab-worker $/, "still running");
+    });
+
+    it("up hardens the host when asked to stop them (existingContainers: stop), and the outputs record what it stopped and hid; the remap user it creates is recorded as ours", function () {
+        configure("{ tenant-a: {} }", "[tenant-a]");
         timed("up", () => S().ok(["up", "--yes", "--skip-preview"]));
         const out = S().outputs();
+        const e = out.containers[H];
+        assert.deepEqual({ stopped: [...e.stopped].sort(), hidden: [...e.hidden].sort(), remapTakenOverFrom: e.remapTakenOverFrom },
+            { stopped: ["lab-web", "lab-worker"], hidden: ["lab-web", "lab-worker"], remapTakenOverFrom: null }, JSON.stringify(out.containers));
         assert.equal(out.hosts[H].passed, true, JSON.stringify(out.hosts[H]));
         assert.match(out.hosts[H].checks["subuid-managed-lines"], /^pass/i);
         assert.match(L().run(H, "cat /etc/docker/daemon.json.hardened-hosts.user"), /^user dockremap$/m);

@@ -25,7 +25,7 @@ function stackConfig(inventory: string, tenantBSize: number, [H1, H2, H3]: strin
     tenant-b: { size: ${tenantBSize} }
   hardened-hosts:hosts:
     - name: ${H1}
-      runtime: { mode: userns-remap, daemonOptions: { no-new-privileges: true } }
+      runtime: { mode: userns-remap, daemonOptions: { no-new-privileges: true }, existingContainers: stop }
       tenants: [tenant-a, tenant-b]
     - name: ${H2}
       runtime: { mode: docker-rootless, user: dockeruser }
@@ -121,6 +121,12 @@ function endToEnd({ suite, lab: labName, portBase, net }: (typeof SUITES)[number
             assert.deepEqual(daemon["log-opts"], { "max-size": "10m", "max-file": "3" });
             const start = out.allocation["dockremap"].start;
             assert.match(lab!.run(H1, "cat /etc/subuid"), new RegExp(`^dockremap:${start}:65536$`, "m"));
+            // The busy host's containers were stopped and hidden because the stack asked
+            // (existingContainers: stop), and the outputs say so; no other host stopped anything.
+            const sorted = (e: { stopped: string[]; hidden: string[]; remapTakenOverFrom: string | null }) =>
+                ({ stopped: [...e.stopped].sort(), hidden: [...e.hidden].sort(), remapTakenOverFrom: e.remapTakenOverFrom });
+            assert.deepEqual(Object.keys(out.containers), [H1], JSON.stringify(out.containers));
+            assert.deepEqual(sorted(out.containers[H1]), { stopped: ["lab-web", "lab-worker"], hidden: ["lab-web", "lab-worker"], remapTakenOverFrom: null });
         });
 
         it("a second preview shows no changes", function () {

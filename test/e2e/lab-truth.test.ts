@@ -22,7 +22,9 @@ interface Plan {
     tenants?: string;
 }
 
-const REMAP = "{ mode: userns-remap, daemonOptions: { no-new-privileges: true } }";
+// The busy host's own containers (and those a drift test starts again) may be stopped and hidden
+// by a switch: this stack asks for it (issue 28: refused by default).
+const REMAP = "{ mode: userns-remap, daemonOptions: { no-new-privileges: true }, existingContainers: stop }";
 const base: Plan = {
     h1: `{ runtime: ${REMAP}, tenants: [tenant-a, tenant-b] }`,
     h2: "{ runtime: { mode: docker-rootless, user: dockeruser }, tenants: [tenant-a] }",
@@ -242,10 +244,10 @@ describe("truthful outputs: drift seen and repaired, no input change un-hardens 
         up();
         assertRemapped(H1, "dockremap");
 
-        apply({ ...base, h1: `{ runtime: { mode: userns-remap, daemonOptions: { no-new-privileges: true, icc: false } }, tenants: [tenant-a, tenant-b] }` });
+        apply({ ...base, h1: `{ runtime: { mode: userns-remap, daemonOptions: { no-new-privileges: true, icc: false }, existingContainers: stop }, tenants: [tenant-a, tenant-b] }` });
         up();
         assert.match(L().run(H1, "cat /etc/docker/daemon.json"), /"icc": false/);
-        apply({ ...base, h1: "{ runtime: { mode: userns-remap }, tenants: [tenant-a, tenant-b] }" });
+        apply({ ...base, h1: "{ runtime: { mode: userns-remap, existingContainers: stop }, tenants: [tenant-a, tenant-b] }" });
         up();
         const after = JSON.parse(L().run(H1, "cat /etc/docker/daemon.json"));
         const original = JSON.parse(Buffer.from(startBytes[H1]["/etc/docker/daemon.json"]!, "base64").toString("utf8"));
@@ -253,7 +255,7 @@ describe("truthful outputs: drift seen and repaired, no input change un-hardens 
         assert.deepEqual(after["no-new-privileges"], original["no-new-privileges"]);
         assertRemapped(H1, "dockremap");
 
-        apply({ ...base, h1: "{ runtime: { mode: userns-remap, remapUser: remapper }, tenants: [tenant-a, tenant-b] }" });
+        apply({ ...base, h1: "{ runtime: { mode: userns-remap, remapUser: remapper, existingContainers: stop }, tenants: [tenant-a, tenant-b] }" });
         up();
         assertRemapped(H1, "remapper");
         S().ok(["preview", "--refresh", "--expect-no-changes"]);

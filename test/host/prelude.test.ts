@@ -53,6 +53,7 @@ describe("host scripts share one prelude", function () {
     it("a script's parts define only (functions and their guard), redefine nothing of the prelude, and use exit codes by name", function () {
         const shared = new Set(functions(prelude));
         const seen = new Set<string>();
+        const checkedParts = new Set<string>();
         for (const [script, parts] of Object.entries(SCRIPT_PARTS)) {
             const shipped = readHostScript(script);
             let at = shipped.indexOf(file(parts[0]!));
@@ -61,8 +62,12 @@ describe("host scripts share one prelude", function () {
                 // Sent in order, between the prelude and the script.
                 assert.ok(shipped.indexOf(text) >= at, `${part} comes in order in what ${script} ships`);
                 at = shipped.indexOf(text);
-                assert.deepEqual(functions(text).filter((f) => shared.has(f) || seen.has(f)), [], `${part} redefines a function`);
-                for (const f of functions(text)) seen.add(f);
+                // A part shipped with several scripts (docker-switch.sh) is checked once for redefinitions.
+                if (!checkedParts.has(part)) {
+                    assert.deepEqual(functions(text).filter((f) => shared.has(f) || seen.has(f)), [], `${part} redefines a function`);
+                    for (const f of functions(text)) seen.add(f);
+                    checkedParts.add(part);
+                }
                 assert.doesNotMatch(text, /\bfail [0-9]/, `${part}: fail with a number`);
                 // Outside functions: comments, blank lines and the one guard assignment only.
                 let depth = 0;
@@ -74,7 +79,7 @@ describe("host scripts share one prelude", function () {
                     else if (line === "}") depth = 0;
                 }
                 const guard = /^HH_([A-Z_]+)=1$/m.exec(text)?.[0].replace("=1", "");
-                assert.ok(guard && file(script).includes(`[ "\${${guard}:-}" = 1 ] || . "$(dirname -- "\${BASH_SOURCE[0]}")/${path.basename(part)}"`),
+                assert.ok(guard && file(script).includes(`[ "\${${guard}:-}" = 1 ] || . "$(dirname -- "\${BASH_SOURCE[0]}")/${path.relative(path.dirname(script), part)}"`),
                     `${script} sources ${part} from its file unless it came on stdin`);
             }
         }

@@ -30,7 +30,7 @@ describe("component provider schema (components/provider/schema.ts)", function (
         assert.deepEqual(fleet.inputProperties.hosts, { ...fleet.inputProperties.hosts, type: "object", additionalProperties: { $ref: ref("FleetHost") } });
         assert.equal(fleet.inputProperties.hosts!.plain, undefined);
         assert.deepEqual(fleet.inputProperties.tenants!.additionalProperties, { $ref: ref("FleetTenant") });
-        assert.deepEqual(fleet.required, ["allocation", "summary", "table", "verification"]);
+        assert.deepEqual(fleet.required, ["allocation", "containers", "summary", "table", "verification"]);
         assert.equal(fleet.properties.allocation!.additionalProperties!.$ref, ref("AllocatedRange"));
         assert.equal(fleet.properties.verification!.additionalProperties!.$ref, ref("HostVerificationResult"));
         assert.equal(fleet.properties.summary!.$ref, ref("FleetSummaryResult"));
@@ -53,8 +53,8 @@ describe("component provider schema (components/provider/schema.ts)", function (
         assert.deepEqual(runtime.required, ["mode"]);
         assert.equal(runtime.properties.mode!.type, "string");
         assert.deepEqual(Object.keys(runtime.properties).sort(), [
-            "createUser", "daemonOptions", "installDocker", "installPodman", "mode", "poolOwner", "remapUser", "requireNoContainers",
-            "restrictShell", "size", "slots", "user",
+            "createUser", "daemonOptions", "existingContainers", "installDocker", "installPodman", "mode", "poolOwner", "remapUser", "requireNoContainers",
+            "restrictShell", "size", "slots", "takeOverRemap", "user",
         ]);
         assert.deepEqual(runtime.properties.daemonOptions!.additionalProperties, { $ref: "pulumi.json#/Any" });
     });

@@ -39,7 +39,20 @@ describe("stack config", function () {
         ["a tenant that is not declared", { machines: "existing", hosts: [{ ...host, tenants: ["ghost"] }] }, /hardened-hosts:hosts\[0\]\.tenants\[0\]: "ghost" is not one of hardened-hosts:tenants/],
         ["a tenant size under 65536", { machines: "existing", tenants: { t: { size: 1000 } }, hosts: [host] }, /hardened-hosts:tenants\.t\.size: must be an integer of at least 65536/],
         ["a host name used twice", { machines: "existing", hosts: [host, host] }, /hardened-hosts:hosts\[1\]\.name: "node-1" is used twice/],
+        ["existingContainers: report (gone: refuse or stop)", { machines: "existing", hosts: [{ ...host, runtime: { mode: "userns-remap", existingContainers: "report" } }] },
+            /hardened-hosts:hosts\[0\]\.runtime\.existingContainers: "report" is not "refuse" \(the default\) or "stop"/],
+        ["takeOverRemap not a boolean", { machines: "existing", hosts: [{ ...host, runtime: { mode: "userns-remap", takeOverRemap: "yes" } }] },
+            /hardened-hosts:hosts\[0\]\.runtime\.takeOverRemap: must be true or false/],
+        ["a misspelt userns-remap setting", { machines: "existing", hosts: [{ ...host, runtime: { mode: "userns-remap", existingContainer: "stop" } }] },
+            /hardened-hosts:hosts\[0\]\.runtime\.existingContainer: is not a userns-remap setting \(remapUser, daemonOptions, takeOverRemap, existingContainers\)/],
     ];
+
+    it("reads the opt-ins that let a userns-remap switch stop containers and take over an operator's remap", function () {
+        const plan = parseStackConfig(from({ machines: "existing", hosts: [{ ...host, runtime: { mode: "userns-remap", existingContainers: "stop", takeOverRemap: true } }] }));
+        assert.equal(plan.kind, "existing");
+        if (plan.kind !== "existing") return;
+        assert.deepEqual(plan.hosts[0]?.runtime, { mode: "userns-remap", existingContainers: "stop", takeOverRemap: true });
+    });
     for (const [what, values, message] of bad) {
         it(`names the key for ${what}`, function () {
             assert.throws(() => parseStackConfig(from(values)), message);

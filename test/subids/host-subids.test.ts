@@ -29,8 +29,9 @@ describe("HostSubids (mocks)", function () {
         // The block is marked with the program's project/stack (the mocks': hardened-hosts/test).
         assert.equal(cmd.inputs.create, "sudo -n bash -s -- apply tenant-a:2147483648:65536 tenant-b:2147549184:65536 --stack hardened-hosts/test");
         assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove --stack hardened-hosts/test");
-        // The prelude, then the script, on stdin.
-        assert.equal(cmd.inputs.stdin, `${fs.readFileSync(path.join(repoRoot, "components/host/prelude.sh"), "utf8")}\n${fs.readFileSync(path.join(repoRoot, "components/subids/subids-host.sh"), "utf8")}`);
+        // The prelude, the script's part (what the runtime step refuses: docker-switch.sh), then the script, on stdin.
+        assert.equal(cmd.inputs.stdin, ["host/prelude.sh", "docker/docker-switch.sh", "subids/subids-host.sh"]
+            .map((f) => fs.readFileSync(path.join(repoRoot, "components", f), "utf8")).join("\n"));
         assert.ok(isSecret(cmd.inputs.connection), "the whole connection (with its key) is secret");
     });
 

@@ -112,6 +112,17 @@ export class TestLab {
     }
 
     /**
+     * Removes every Docker container of the busy hosts (the profile runs lab-web and lab-worker):
+     * hosts with Docker and no workloads, for tests whose subject is not what a switch does to
+     * containers (a userns-remap switch that would stop or hide them is refused by default, #28).
+     */
+    removeContainers(): void {
+        for (const h of this.inventory.hosts.filter((x) => x.profile === "busy")) {
+            this.run(h.name, "ids=$(docker ps -aq); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null");
+        }
+    }
+
+    /**
      * The exact bytes of `files` on a host, base64, or null when absent: compared before `up`
      * and after `destroy`.
      */
