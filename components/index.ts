@@ -27,6 +27,8 @@ export { HardenedHost, RUNTIME_MODES, runtimeOwner, runtimeRangeSize } from "./f
 export type { HardenedHostArgs, PodmanAutoRuntime, RuntimeSpec, RootlessRuntimeSpec, UsernsRemapRuntime } from "./fleet/hardened-host";
 export { HardenedFleet } from "./fleet/hardened-fleet";
 export type { FleetHostSpec, HardenedFleetArgs } from "./fleet/hardened-fleet";
+export { ledgerFromStack, sharedLedgerProblem } from "./fleet/shard";
+export type { SharedLedger } from "./fleet/shard";
 export * from "./machines";
 export * from "./platform";
 // EC2 is the `hardened-hosts/ec2` entry (./ec2.ts): @pulumi/aws is loaded only by programs that use it.

@@ -21,7 +21,8 @@ export { ConfigError } from "./config-error";
 export interface FleetHostConfig {
     name: string;
     runtime: RuntimeSpec;
-    tenants: string[];
+    /** Its tenants; undefined on a shard's host that names none: every tenant of the ledger. */
+    tenants?: string[];
 }
 
 /** A bring-your-own host from config (`hardened-hosts:hosts`). */
@@ -54,15 +55,22 @@ export interface LabHostConfig extends FleetHostConfig, Omit<LabHost, "name"> {}
 
 type Tenants = Record<string, { size?: number }>;
 
+/**
+ * What a fleet's hosts take their ranges from: the stack's own ledger (its tenants), or, for a
+ * shard, the ledger another stack publishes (`hardened-hosts:ledgerStack`; #29).
+ */
+export type FleetRanges = { tenants: Tenants; ledgerStack?: undefined } | { tenants: Record<string, never>; ledgerStack: string };
+
 /** What the stack program builds. */
 export type StackPlan =
     | { kind: "probe" }
-    | { kind: "existing"; hosts: ExistingHostConfig[]; tenants: Tenants; reportOnly: boolean }
-    | { kind: "aws"; aws: AwsConfig; hosts: FleetHostConfig[]; tenants: Tenants; reportOnly: boolean }
-    | { kind: "lab"; inventory: string; hosts: LabHostConfig[]; tenants: Tenants; reportOnly: boolean };
+    | { kind: "ledger"; tenants: Tenants; runtimeOwners: Tenants }
+    | ({ kind: "existing"; hosts: ExistingHostConfig[]; reportOnly: boolean } & FleetRanges)
+    | ({ kind: "aws"; aws: AwsConfig; hosts: FleetHostConfig[]; reportOnly: boolean } & FleetRanges)
+    | ({ kind: "lab"; inventory: string; hosts: LabHostConfig[]; reportOnly: boolean } & FleetRanges);
 
 /** The values of `hardened-hosts:machines`. */
-export const MACHINE_KINDS = ["probe", "existing", "aws", "lab"] as const;
+export const MACHINE_KINDS = ["probe", "ledger", "existing", "aws", "lab"] as const;
 
 /**
  * The runtime a lab host gets when config does not say (documented in Pulumi.yaml): the `busy`
@@ -168,11 +176,19 @@ function parseRuntime(v: unknown, key: string): RuntimeSpec {
     }
 }
 
-function parseHostTenants(v: unknown, key: string, ns: string, tenants: Tenants): string[] {
+/**
+ * A host's tenants: names of the stack's tenants (default none), or on a shard ("ledger": the
+ * tenants are the ledger stack's, checked when it is read) any owner names (default: every tenant
+ * of the ledger).
+ */
+function parseHostTenants(v: unknown, key: string, ns: string, tenants: Tenants | "ledger"): string[] | undefined {
+    if (v === undefined && tenants === "ledger") return undefined;
     const hostTenants = v ?? [];
     if (!Array.isArray(hostTenants)) throw new ConfigError(key, "must be a list of tenant names");
     hostTenants.forEach((t, j) => {
-        if (typeof t !== "string" || !Object.prototype.hasOwnProperty.call(tenants, t)) {
+        if (tenants === "ledger") {
+            if (typeof t !== "string" || !isValidOwner(t)) throw new ConfigError(`${key}[${j}]`, `${JSON.stringify(t)} is not a tenant name`);
+        } else if (typeof t !== "string" || !Object.prototype.hasOwnProperty.call(tenants, t)) {
             throw new ConfigError(`${key}[${j}]`, `${JSON.stringify(t)} is not one of ${ns}:tenants`);
         }
     });
@@ -185,7 +201,7 @@ function parseHostName(h: Raw, key: string): string {
     return name;
 }
 
-function parseExistingHost(v: unknown, key: string, ns: string, tenants: Tenants): ExistingHostConfig {
+function parseExistingHost(v: unknown, key: string, ns: string, tenants: Tenants | "ledger"): ExistingHostConfig {
     const h = obj(v, key);
     const name = parseHostName(h, key);
     const address = str(h["address"], `${key}.address`);
@@ -216,7 +232,7 @@ const CONNECTION_FIELDS = ["address", "port", "user", "hostKey", "privateKeyConf
  * runtime and tenants; connection settings are refused with `where` (where they come from),
  * anything else as unknown (a typo would otherwise be ignored).
  */
-function parseFleetHost(v: unknown, key: string, ns: string, tenants: Tenants, where: string, defaultRuntime?: (name: string) => RuntimeSpec | undefined): FleetHostConfig {
+function parseFleetHost(v: unknown, key: string, ns: string, tenants: Tenants | "ledger", where: string, defaultRuntime?: (name: string) => RuntimeSpec | undefined): FleetHostConfig {
     const h = obj(v, key);
     for (const field of Object.keys(h)) {
         if (CONNECTION_FIELDS.includes(field)) throw new ConfigError(`${key}.${field}`, `is not set here: ${where}; remove it`);
@@ -240,18 +256,35 @@ function uniqueNames(hosts: { name: string }[], source: HostSource): void {
     });
 }
 
-function parseTenants(get: (key: string) => unknown, ns: string): Tenants {
-    const rawTenants = obj(get("tenants") ?? {}, `${ns}:tenants`);
+function parseTenants(get: (key: string) => unknown, ns: string, key = "tenants"): Tenants {
+    const rawTenants = obj(get(key) ?? {}, `${ns}:${key}`);
     const tenants: Tenants = {};
     for (const [owner, spec] of Object.entries(rawTenants)) {
-        if (!isValidOwner(owner)) throw new ConfigError(`${ns}:tenants.${owner}`, "is not a valid login name");
-        const size = spec === null || spec === undefined ? undefined : obj(spec, `${ns}:tenants.${owner}`)["size"];
+        if (!isValidOwner(owner)) throw new ConfigError(`${ns}:${key}.${owner}`, "is not a valid login name");
+        const size = spec === null || spec === undefined ? undefined : obj(spec, `${ns}:${key}.${owner}`)["size"];
         if (size !== undefined && (!Number.isInteger(size) || (size as number) < 65536)) {
-            throw new ConfigError(`${ns}:tenants.${owner}.size`, "must be an integer of at least 65536");
+            throw new ConfigError(`${ns}:${key}.${owner}.size`, "must be an integer of at least 65536");
         }
         tenants[owner] = size === undefined ? {} : { size: size as number };
     }
     return tenants;
+}
+
+/**
+ * A fleet's ranges: its own tenants, or (`hardened-hosts:ledgerStack`, a shard) the ledger
+ * another stack of the project publishes, which decides tenants, sizes and pool (#29).
+ */
+function parseFleetRanges(get: (key: string) => unknown, ns: string): FleetRanges {
+    const ledgerStack = get("ledgerStack");
+    if (ledgerStack === undefined) return { tenants: parseTenants(get, ns) };
+    const key = `${ns}:ledgerStack`;
+    if (typeof ledgerStack !== "string" || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/.test(ledgerStack)) {
+        throw new ConfigError(key, "must be a stack name: STACK, or ORGANIZATION/PROJECT/STACK");
+    }
+    if (get("tenants") !== undefined) {
+        throw new ConfigError(`${ns}:tenants`, `is the ledger stack's (${key} = ${ledgerStack}): a shard takes its tenants from there; remove it`);
+    }
+    return { tenants: {}, ledgerStack };
 }
 
 function parseReportOnly(get: (key: string) => unknown, ns: string): boolean {
@@ -360,7 +393,8 @@ function defined<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } 
     return (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
 }
 
-function parseLab(get: (key: string) => unknown, ns: string, tenants: Tenants, env: ConfigEnvironment, source: HostSource): { inventory: string; hosts: LabHostConfig[] } {
+function parseLab(get: (key: string) => unknown, ns: string, ranges: FleetRanges, env: ConfigEnvironment, source: HostSource): { inventory: string; hosts: LabHostConfig[] } {
+    const tenants = ranges.ledgerStack === undefined ? ranges.tenants : "ledger";
     const key = `${ns}:labInventory`;
     const setting = get("labInventory") ?? LAB_INVENTORY_DEFAULT;
     if (typeof setting !== "string" || setting.length === 0 || setting.includes("\0")) throw new ConfigError(key, "must be a file path");
@@ -371,7 +405,7 @@ function parseLab(get: (key: string) => unknown, ns: string, tenants: Tenants, e
     let hosts: FleetHostConfig[];
     if (source.value === undefined) {
         // Every inventory host, its profile's runtime, every fleet tenant.
-        hosts = inventory.hosts.map((h) => ({ name: h.name, runtime: LAB_DEFAULT_RUNTIMES[h.profile], tenants: Object.keys(tenants) }));
+        hosts = inventory.hosts.map((h) => ({ name: h.name, runtime: LAB_DEFAULT_RUNTIMES[h.profile], ...(tenants === "ledger" ? {} : { tenants: Object.keys(tenants) }) }));
     } else {
         const where = `it comes from the lab inventory (${key} = ${file})`;
         hosts = hostList(source).map((h, i) => {
@@ -406,16 +440,33 @@ export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-h
     switch (machines) {
         case "probe":
             return { kind: "probe" };
-        case "existing": {
+        case "ledger": {
+            // A ledger stack: the fleet's allocation, published for its shards; no host.
+            for (const k of ["hosts", "hostsFile", "ledgerStack"]) {
+                if (get(k) !== undefined) throw new ConfigError(`${ns}:${k}`, "is not a setting of a ledger stack (machines = ledger): its shards list the hosts");
+            }
             const tenants = parseTenants(get, ns);
+            const runtimeOwners = parseTenants(get, ns, "runtimeOwners");
+            for (const o of Object.keys(runtimeOwners)) {
+                if (o in tenants) throw new ConfigError(`${ns}:runtimeOwners.${o}`, `is also a tenant: one owner, one range`);
+            }
+            if (Object.keys(tenants).length + Object.keys(runtimeOwners).length === 0) {
+                throw new ConfigError(`${ns}:tenants`, "a ledger stack needs at least one tenant or runtime owner");
+            }
+            return { kind: "ledger", tenants, runtimeOwners };
+        }
+        case "existing": {
+            const ranges = parseFleetRanges(get, ns);
+            const tenants = ranges.ledgerStack === undefined ? ranges.tenants : "ledger";
             const source = hostSource(get, ns, env);
             const hosts = hostList(source).map((h, i) => parseExistingHost(h, `${source.key}[${i}]`, ns, tenants));
             uniqueNames(hosts, source);
-            return { kind: "existing", hosts, tenants, reportOnly: parseReportOnly(get, ns) };
+            return { kind: "existing", hosts, ...ranges, reportOnly: parseReportOnly(get, ns) };
         }
         case "aws": {
             const aws = parseAws(get("aws"), ns);
-            const tenants = parseTenants(get, ns);
+            const ranges = parseFleetRanges(get, ns);
+            const tenants = ranges.ledgerStack === undefined ? ranges.tenants : "ledger";
             const where = `it comes from the EC2 instance (its address, the login user of ${ns}:aws.distro, the key of ${ns}:aws.publicKey)`;
             const source = hostSource(get, ns, env);
             const hosts = hostList(source).map((h, i) => parseFleetHost(h, `${source.key}[${i}]`, ns, tenants, where));
@@ -426,12 +477,12 @@ export function parseStackConfig(get: (key: string) => unknown, ns = "hardened-h
                 const refused = imageSupportProblem(aws.distro, h.runtime.mode);
                 if (refused !== undefined) throw new ConfigError(`${source.key}[${i}].runtime.mode`, `${refused} (${ns}:aws.distro is ${JSON.stringify(aws.distro)})`);
             });
-            return { kind: "aws", aws, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
+            return { kind: "aws", aws, hosts, ...ranges, reportOnly: parseReportOnly(get, ns) };
         }
         case "lab": {
-            const tenants = parseTenants(get, ns);
-            const { inventory, hosts } = parseLab(get, ns, tenants, env, hostSource(get, ns, env));
-            return { kind: "lab", inventory, hosts, tenants, reportOnly: parseReportOnly(get, ns) };
+            const ranges = parseFleetRanges(get, ns);
+            const { inventory, hosts } = parseLab(get, ns, ranges, env, hostSource(get, ns, env));
+            return { kind: "lab", inventory, hosts, ...ranges, reportOnly: parseReportOnly(get, ns) };
         }
         default:
             throw new ConfigError(`${ns}:machines`, `${JSON.stringify(machines)} is not one of ${MACHINE_KINDS.map((k) => JSON.stringify(k)).join(", ")}`);

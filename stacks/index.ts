@@ -3,9 +3,9 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 // The library only through its public entries, as a user's program has it (package.json
 // "exports"; here Node resolves the package's own name to this checkout's dist/).
-import { FleetHostSpec, HardenedFleet, describeDecision, existingMachineConnection, hostSummary } from "hardened-hosts";
+import { FleetHostSpec, HardenedFleet, SubidLedger, describeDecision, existingMachineConnection, hostSummary, ledgerFromStack } from "hardened-hosts";
 import type { Ec2Machine } from "hardened-hosts/ec2";
-import { FleetHostConfig, StackPlan, parseStackConfig } from "./config";
+import { FleetHostConfig, FleetRanges, StackPlan, parseStackConfig } from "./config";
 import { readLabPrivateKey } from "./lab-inventory";
 
 // The stack program: what it builds is decided by the typed config (see Pulumi.yaml and
@@ -22,11 +22,12 @@ const projectRoot = path.resolve(__dirname, "..");
 function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
     // Every fleet kind ends in one HardenedFleet: after the connection, one code path.
     const fleet = <H extends FleetHostConfig>(
-        plan: { hosts: H[]; tenants: Record<string, { size?: number }>; reportOnly: boolean },
+        plan: { hosts: H[]; reportOnly: boolean } & FleetRanges,
         machine: (h: H) => Pick<FleetHostSpec, "connection" | "dependsOn">,
     ) => {
         const f = new HardenedFleet("fleet", {
-            tenants: plan.tenants,
+            // A shard's ranges come from its ledger stack's outputs (#29); others keep their own ledger.
+            ...(plan.ledgerStack === undefined ? { tenants: plan.tenants } : { ledger: ledgerFromStack(plan.ledgerStack) }),
             hosts: Object.fromEntries(plan.hosts.map((h) => [h.name, {
                 ...machine(h),
                 runtime: h.runtime,
@@ -61,6 +62,17 @@ function build(p: StackPlan): Record<string, pulumi.Input<unknown>> {
             // A stack that sets nothing: proves the offline toolchain works, touching no host.
             const probe = new command.local.Command("toolchain-probe", { create: "uname -srm" });
             return { kernel: probe.stdout };
+        }
+        case "ledger": {
+            // The allocation of a fleet split over shard stacks (#29): published as outputs, read
+            // by each shard through a StackReference (hardened-hosts:ledgerStack). Its name and
+            // scope are the ones a fleet's own ledger has ("fleet-subids", "fleet").
+            const owners = { ...p.runtimeOwners, ...p.tenants };
+            const ledger = new SubidLedger("fleet-subids", {
+                scope: "fleet",
+                requests: Object.keys(owners).sort().map((owner) => (owners[owner]!.size === undefined ? { owner } : { owner, size: owners[owner]!.size! })),
+            });
+            return { allocation: ledger.allocation, allocationTable: ledger.table, tenants: Object.keys(p.tenants).sort() };
         }
         case "existing":
             return fleet(p, (h) => ({ connection: sshHost(h, cfg.requireSecret(h.privateKeyKey)) }));
@@ -117,6 +129,8 @@ interface StackOutputs {
     kernel?: pulumi.Input<unknown>;
     /** Fleets (existing, aws, lab): owner -> {start, count}, the fleet-wide allocation. */
     allocation?: pulumi.Input<unknown>;
+    /** ledger: the tenants of the allocation (a shard's host that names none gets them all). */
+    tenants?: pulumi.Input<unknown>;
     /** Fleets: the allocation as a table, for reading. */
     allocationTable?: pulumi.Input<unknown>;
     /** Fleets: hosts passed and failed, and the failing checks. */

@@ -4,12 +4,13 @@ import type { ContainerEffects } from "../docker/remap";
 import { HostConnection } from "../host/connection";
 import { Problems } from "../host/validate";
 import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, autoPoolProblem, autoSizeProblem, autoSlotsProblem } from "../podman/podman-auto";
-import { Allocation, IdPool } from "../subids/allocator";
+import { Allocation, IdPool, formatAllocationTable } from "../subids/allocator";
 import { SubidLedger } from "../subids/ledger";
 import { isValidOwner } from "../subids/ranges";
 import { FleetSummary, HostResult, fleetSummary } from "../verify/checks";
 import { HardenedHost, RuntimeSpec, runtimeOwner, runtimeRangeSize } from "./hardened-host";
 import { fleetOwnerProblems } from "./owners";
+import { SharedLedger, sharedLedgerProblem } from "./shard";
 
 /** One host of a fleet. */
 export interface FleetHostSpec {
@@ -35,6 +36,14 @@ export interface HardenedFleetArgs {
     pool?: IdPool;
     /** Hand out removed owners' ranges again. Default false (they stay retired). */
     reuseRetiredRanges?: boolean;
+    /**
+     * A shard of a fleet: the ranges come from a ledger another stack owns (`ledgerFromStack`)
+     * instead of a ledger of this fleet's own; `tenants`, `pool` and `reuseRetiredRanges` are then
+     * the ledger stack's business. A host that names no tenants gets every tenant of the ledger.
+     * Every owner the hosts need must be in the ledger (checked when it is read, before any host
+     * is touched); nothing is written that the ledger did not give.
+     */
+    ledger?: SharedLedger;
 }
 
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -54,8 +63,15 @@ export function fleetArgsProblems(args: HardenedFleetArgs, problems: Problems): 
     }
     const hostNames = Object.keys(args.hosts).sort();
     if (hostNames.length === 0) problems.add("hosts", "at least one host is needed");
+    if (args.ledger) {
+        // A shard: the ledger stack decides owners, sizes and pool (checked when it is read).
+        for (const k of ["tenants", "pool", "reuseRetiredRanges"] as const) {
+            if (args[k] !== undefined) problems.add(k, `is the ledger's (${args.ledger.source}), not a shard's: set it there`);
+        }
+    }
     for (const host of hostNames) {
         if (!HOST_NAME.test(host)) problems.add(`hosts.${host}`, `host names must match ${HOST_NAME.source}`);
+        if (args.ledger) continue;
         for (const t of args.hosts[host]!.tenants ?? []) {
             if (!(t in tenants)) problems.add(`hosts.${host}.tenants`, `${JSON.stringify(t)} is not one of the fleet's tenants`);
         }
@@ -127,14 +143,31 @@ export class HardenedFleet extends pulumi.ComponentResource {
         const sizes = fleetArgsProblems(args, problems);
         problems.throwIfAny();
         const hostNames = Object.keys(args.hosts).sort();
-        const ledger = new SubidLedger(`${name}-subids`, {
-            scope: name,
-            requests: [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([owner, size]) => (size === undefined ? { owner } : { owner, size })),
-            pool: args.pool,
-            reuseRetiredRanges: args.reuseRetiredRanges,
-        }, { parent: this });
-        this.allocation = ledger.allocation;
-        this.table = ledger.table;
+        // Each host's owners: its runtime's, and its tenants (a shard's host without a list: every
+        // tenant of the shared ledger).
+        let hostOwners: (host: string) => pulumi.Output<string[]>;
+        if (args.ledger) {
+            const share = args.ledger;
+            const needs = {
+                hostTenants: Object.fromEntries(hostNames.map((h) => [h, args.hosts[h]!.tenants])),
+                runtimes: Object.fromEntries(hostNames.map((h) => [h, args.hosts[h]!.runtime])),
+            };
+            const checked = problems.check("ledger", pulumi.all([share.allocation, share.tenants]),
+                ([a, t]) => sharedLedgerProblem(a, t, needs, share.source));
+            this.allocation = checked.apply(([a]) => a as Allocation);
+            this.table = this.allocation.apply(formatAllocationTable);
+            hostOwners = (h) => checked.apply(([, t]) => [runtimeOwner(args.hosts[h]!.runtime), ...(args.hosts[h]!.tenants ?? (t as string[]))]);
+        } else {
+            const ledger = new SubidLedger(`${name}-subids`, {
+                scope: name,
+                requests: [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([owner, size]) => (size === undefined ? { owner } : { owner, size })),
+                pool: args.pool,
+                reuseRetiredRanges: args.reuseRetiredRanges,
+            }, { parent: this });
+            this.allocation = ledger.allocation;
+            this.table = ledger.table;
+            hostOwners = (h) => pulumi.output([runtimeOwner(args.hosts[h]!.runtime), ...(args.hosts[h]!.tenants ?? [])]);
+        }
 
         // The hosts' commands go through one explicit Command provider of the fleet's (unless the
         // caller gave the fleet one). Why: the engine starts a default provider only when the first
@@ -149,11 +182,10 @@ export class HardenedFleet extends pulumi.ComponentResource {
         this.hosts = {};
         for (const host of hostNames) {
             const spec = args.hosts[host]!;
-            const owners = [runtimeOwner(spec.runtime), ...(spec.tenants ?? [])];
             this.hosts[host] = new HardenedHost(host, {
                 connection: spec.connection,
                 runtime: spec.runtime,
-                allocation: ledger.allocation.apply((a) => Object.fromEntries(owners.map((o) => [o, a[o]!]))),
+                allocation: pulumi.all([this.allocation, hostOwners(host)]).apply(([a, owners]) => Object.fromEntries(owners.map((o) => [o, a[o]!]))),
                 verify: spec.verify,
                 dependsOn: spec.dependsOn,
                 // The fleet's own dependsOn reaches every host's commands (children do not inherit it).

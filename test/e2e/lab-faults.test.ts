@@ -1,7 +1,6 @@
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { TestLab, labAvailable } from "../support/lab";
-import { ProjectStack, StackRun } from "../support/project-stack";
+import { ProjectStack } from "../support/project-stack";
 
 // Faults, on real lab hosts through the real engine: bad input, a daemon that will not start,
 // a host that is down, and SSH cut in the middle of a run. Each ends with the hosts converged
@@ -119,7 +118,7 @@ describe("faults on lab hosts (real engine, SSH, systemd hosts)", function () {
 
     it("SSH cut in the middle of a run: the re-run converges", async function () {
         // fault-3 is not hardened yet; its runtime step installs Podman with apt: cut SSH then.
-        const run = runAsync(stack!, ["up", "--yes", "--skip-preview", "--continue-on-error"]);
+        const run = stack!.start(["up", "--yes", "--skip-preview", "--continue-on-error"]);
         let cut = false;
         for (let i = 0; i < 600 && !run.done; i++) {
             if (lab!.sh("fault-3", "pgrep -f 'apply --mode podman' >/dev/null").status === 0) {
@@ -150,19 +149,3 @@ function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Starts `pulumi ARGS` on the stack without waiting (ProjectStack.pulumi waits). */
-function runAsync(stack: ProjectStack, args: string[]): { done: boolean; result: Promise<StackRun> } {
-    const handle = { done: false, result: undefined as unknown as Promise<StackRun> };
-    handle.result = new Promise((resolve) => {
-        const { cmd, env } = stack.command(args);
-        const child = spawn("bash", cmd, { env, cwd: "/" });
-        let stdout = "", stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => {
-            handle.done = true;
-            resolve({ status: code ?? -1, out: stdout + stderr, stdout });
-        });
-    });
-    return handle;
-}

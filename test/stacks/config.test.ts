@@ -30,7 +30,7 @@ describe("stack config", function () {
 
     const host = { name: "node-1", address: "10.0.0.1" };
     const bad: [string, Record<string, unknown>, RegExp][] = [
-        ["an unknown machines kind", { machines: "vagrant" }, /hardened-hosts:machines: "vagrant" is not one of "probe", "existing", "aws", "lab"/],
+        ["an unknown machines kind", { machines: "vagrant" }, /hardened-hosts:machines: "vagrant" is not one of "probe", "ledger", "existing", "aws", "lab"/],
         ["no hosts", { machines: "existing" }, /hardened-hosts:hosts: must be a non-empty list/],
         ["an address with shell characters", { machines: "existing", hosts: [{ ...host, address: "10.0.0.1;reboot" }] }, /hardened-hosts:hosts\[0\]\.address: /],
         ["a port out of range", { machines: "existing", hosts: [{ ...host, port: 70000 }] }, /hardened-hosts:hosts\[0\]\.port: /],
@@ -46,6 +46,34 @@ describe("stack config", function () {
         ["a misspelt userns-remap setting", { machines: "existing", hosts: [{ ...host, runtime: { mode: "userns-remap", existingContainer: "stop" } }] },
             /hardened-hosts:hosts\[0\]\.runtime\.existingContainer: is not a userns-remap setting \(remapUser, daemonOptions, takeOverRemap, existingContainers\)/],
     ];
+
+    describe("shards of a fleet (#29)", function () {
+        it("a ledger stack: tenants and runtime owners, no hosts", function () {
+            assert.deepEqual(parseStackConfig(from({ machines: "ledger", tenants: { "tenant-a": {} }, runtimeOwners: { dockremap: {}, containers: { size: 1048576 } } })),
+                { kind: "ledger", tenants: { "tenant-a": {} }, runtimeOwners: { dockremap: {}, containers: { size: 1048576 } } });
+        });
+        it("a shard: no tenants of its own; a host without a list gets every ledger tenant, a list names any owner", function () {
+            const plan = parseStackConfig(from({ machines: "existing", ledgerStack: "ledger", hosts: [host, { ...host, name: "node-2", tenants: ["team-x"] }] }));
+            assert.equal(plan.kind, "existing");
+            if (plan.kind !== "existing") return;
+            assert.equal(plan.ledgerStack, "ledger");
+            assert.deepEqual(plan.tenants, {});
+            assert.equal(plan.hosts[0]!.tenants, undefined);
+            assert.deepEqual(plan.hosts[1]!.tenants, ["team-x"]);
+        });
+        const shardBad: [string, Record<string, unknown>, RegExp][] = [
+            ["tenants on a shard", { machines: "existing", ledgerStack: "ledger", tenants: { t: {} }, hosts: [host] }, /hardened-hosts:tenants: is the ledger stack's \(hardened-hosts:ledgerStack = ledger\)/],
+            ["a ledger stack name with a space", { machines: "existing", ledgerStack: "my ledger", hosts: [host] }, /hardened-hosts:ledgerStack: must be a stack name/],
+            ["hosts on a ledger stack", { machines: "ledger", tenants: { t: {} }, hosts: [host] }, /hardened-hosts:hosts: is not a setting of a ledger stack/],
+            ["an owner both tenant and runtime owner", { machines: "ledger", tenants: { t: {} }, runtimeOwners: { t: {} } }, /hardened-hosts:runtimeOwners\.t: is also a tenant/],
+            ["an empty ledger", { machines: "ledger" }, /a ledger stack needs at least one tenant or runtime owner/],
+        ];
+        for (const [what, values, message] of shardBad) {
+            it(`names the key for ${what}`, function () {
+                assert.throws(() => parseStackConfig(from(values)), message);
+            });
+        }
+    });
 
     it("reads the opt-ins that let a userns-remap switch stop containers and take over an operator's remap", function () {
         const plan = parseStackConfig(from({ machines: "existing", hosts: [{ ...host, runtime: { mode: "userns-remap", existingContainers: "stop", takeOverRemap: true } }] }));

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,13 +16,18 @@ export interface StackRun {
  * A temporary stack of the project's own program (stacks/index.ts) with its own file backend.
  * Its settings file (stacks/Pulumi.<stack>.yaml) and backend are removed by `dispose()`.
  * pulumi runs from another directory (-C names the project): nothing may depend on the cwd.
+ * Stacks that read each other (a shard's StackReference to its ledger stack) share one backend:
+ * pass the first one's `stateDir` to the others, and dispose of the first last.
  */
 export class ProjectStack {
     readonly name = `hh-test-${crypto.randomBytes(3).toString("hex")}`;
-    readonly stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hh-stack-state-"));
+    readonly stateDir: string;
     readonly stackFile = path.join(repoRoot, "stacks", `Pulumi.${this.name}.yaml`);
+    private readonly ownsState: boolean;
 
-    constructor() {
+    constructor(opts: { stateDir?: string } = {}) {
+        this.ownsState = opts.stateDir === undefined;
+        this.stateDir = opts.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "hh-stack-state-"));
         const r = this.pulumi(["stack", "init"]);
         if (r.status !== 0) {
             this.dispose();
@@ -49,6 +54,25 @@ export class ProjectStack {
         this.runs.push({ args, started: new Date(t0), seconds: (Date.now() - t0) / 1000, out: `${r.stdout}${r.stderr}` });
         if (r.error) throw r.error;
         return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+    }
+
+    /** Starts `pulumi ARGS` without waiting: `done` turns true when it ends, `result` resolves then. */
+    start(args: string[]): { done: boolean; result: Promise<StackRun> } {
+        const handle = { done: false, result: undefined as unknown as Promise<StackRun> };
+        const t0 = Date.now();
+        handle.result = new Promise((resolve) => {
+            const { cmd, env } = this.command(args);
+            const child = spawn("bash", cmd, { env, cwd: "/" });
+            let stdout = "", stderr = "";
+            child.stdout.on("data", (d) => (stdout += d));
+            child.stderr.on("data", (d) => (stderr += d));
+            child.on("close", (code) => {
+                handle.done = true;
+                this.runs.push({ args, started: new Date(t0), seconds: (Date.now() - t0) / 1000, out: stdout + stderr });
+                resolve({ status: code ?? -1, out: stdout + stderr, stdout });
+            });
+        });
+        return handle;
     }
 
     /** Like `pulumi()`, but throws with the whole transcript when the command fails. */
@@ -79,6 +103,6 @@ export class ProjectStack {
 
     dispose(): void {
         fs.rmSync(this.stackFile, { force: true });
-        fs.rmSync(this.stateDir, { recursive: true, force: true });
+        if (this.ownsState) fs.rmSync(this.stateDir, { recursive: true, force: true });
     }
 }
