@@ -20,6 +20,9 @@ const arg = process.argv.indexOf("--hosts");
 const COUNTS = (arg > 0 ? process.argv[arg + 1]! : "100,300,1000").split(",").map(Number);
 if (COUNTS.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error("--hosts takes counts 1..5000, e.g. 100,300,1000");
 const TICK = 100; // USER_HZ on Linux
+// --profile DIR: the engine's own CPU and memory profiles (pulumi --profiling DIR/engine-N), for `go tool pprof`.
+const profArg = process.argv.indexOf("--profile");
+const PROFILE_DIR = profArg > 0 ? path.resolve(process.argv[profArg + 1]!) : undefined;
 
 /** The hosts file: N hosts in a documentation network (never contacted: a preview only). */
 function hostsFile(dir: string, n: number): string {
@@ -60,8 +63,8 @@ function tree(root: number): number[] {
     return out;
 }
 
-async function measure(stack: ProjectStack): Promise<{ seconds: number; status: number; cpu: Record<string, number>; peakProcess: number; peakTree: number; out: string }> {
-    const { cmd, env } = stack.command(["preview", "--suppress-progress"]);
+async function measure(stack: ProjectStack, n: number): Promise<{ seconds: number; status: number; cpu: Record<string, number>; peakProcess: number; peakTree: number; out: string }> {
+    const { cmd, env } = stack.command(["preview", "--suppress-progress", ...(PROFILE_DIR ? ["--profiling", path.join(PROFILE_DIR, `engine-${n}`)] : [])]);
     const t0 = Date.now();
     const child = spawn("bash", cmd, { env, cwd: "/" });
     const untrack = trackChild(child.pid!);
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
             const { spawnSync } = await import("node:child_process");
             const set = spawnSync("bash", cmd, { env, input: fs.readFileSync(key), encoding: "utf8" });
             if (set.status !== 0) throw new Error(`config set: ${set.stderr}`);
-            const m = await measure(stack);
+            const m = await measure(stack, n);
             if (m.status !== 0) throw new Error(`preview of ${n} hosts failed:\n${m.out.slice(-4000)}`);
             const resources = /(\d+) to create/.exec(m.out)?.[1] ?? "?";
             const cpu = Object.entries(m.cpu).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");

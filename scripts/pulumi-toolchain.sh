@@ -75,16 +75,40 @@ write_go_mod() { # write_go_mod <dir> <module name> <require lines...>
     printf ')\n\nreplace %s\n' "$CLIPBOARD_REPLACE"; } > "$dir/go.mod"
 }
 
+# Patches to the engine's own module (scripts/patches/pulumi-pkg-*.patch, applied with git apply
+# to a copy of github.com/pulumi/pulumi/pkg/v3 from the module cache, used through a replace
+# line): pulumi-pkg-preview-snapshot.patch stops a preview from serializing the whole deployment
+# after every step only to discard it (quadratic in resources: docs/notes/fleet-scale.md). The
+# binary records the patches' digest beside it; a change rebuilds.
+cli_patches() { local f; for f in "$repo"/scripts/patches/pulumi-pkg-*.patch; do [ ! -e "$f" ] || printf '%s\n' "$f"; done; }
+cli_patch_digest() { { echo "v$HH_PULUMI_VERSION"; cli_patches | while read -r f; do cat "$f"; done; } | sha256sum | cut -c1-16; }
+
 build_cli() {
-  if [ -x "$bin/pulumi" ] && [ "$("$bin/pulumi" version 2>/dev/null)" = "v$HH_PULUMI_VERSION" ]; then
-    log "pulumi v$HH_PULUMI_VERSION: cached at $bin/pulumi"
+  local digest; digest=$(cli_patch_digest)
+  if [ -x "$bin/pulumi" ] && [ "$("$bin/pulumi" version 2>/dev/null)" = "v$HH_PULUMI_VERSION" ] &&
+     [ "$(cat "$bin/pulumi.patches" 2>/dev/null)" = "$digest" ]; then
+    log "pulumi v$HH_PULUMI_VERSION (patches $digest): cached at $bin/pulumi"
     return
   fi
   need go "the Pulumi CLI is built from its Go module"
-  step "pulumi v$HH_PULUMI_VERSION: building from github.com/pulumi/pulumi/pkg/v3 (cold: several minutes)"
+  need git "the engine's patches are applied with git apply"
+  step "pulumi v$HH_PULUMI_VERSION: building from github.com/pulumi/pulumi/pkg/v3 with $(cli_patches | wc -l) patch(es) (cold: several minutes)"
   write_go_mod "$src/cli" hardened-hosts/toolchain/cli \
     "github.com/pulumi/pulumi/pkg/v3 v$HH_PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 v$HH_PULUMI_VERSION"
+  # The module's pristine copy (read-only in the module cache), patched in a folder of our own.
+  local pristine patched="$src/pkg-v$HH_PULUMI_VERSION-patched" f
+  pristine=$(cd "$src/cli" && GOFLAGS=-mod=mod go mod download -json "github.com/pulumi/pulumi/pkg/v3@v$HH_PULUMI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$pristine" ] || { log "error: github.com/pulumi/pulumi/pkg/v3@v$HH_PULUMI_VERSION is not in the module cache"; exit 1; }
+  rm -rf "$patched"
+  cp -R "$pristine" "$patched"
+  chmod -R u+w "$patched"
+  while read -r f; do
+    (cd "$patched" && git apply -p1 "$f") || { log "error: $f does not apply to pkg/v3@v$HH_PULUMI_VERSION"; exit 1; }
+    log "  patched: ${f#"$repo"/}"
+  done < <(cli_patches)
+  printf '\nreplace github.com/pulumi/pulumi/pkg/v3 => %s\n' "$patched" >> "$src/cli/go.mod"
   go_build "$src/cli" "$bin/pulumi" "$HH_PULUMI_VERSION" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  printf '%s\n' "$digest" > "$bin/pulumi.patches"
   done_step
 }
 

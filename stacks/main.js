@@ -7,7 +7,8 @@
 // of 11, 2026-12-07; docs/notes/fleet-scale.md): without the deferred closure serializer +26%
 // CPU and +31% wall time, without the transpile cache (ts-node, transpile-only) +28% CPU and
 // +54% wall time. Three more patches were removed that day, each under 10% (promise stack
-// formatting, the SDK's debug trace, google-protobuf's string codec).
+// formatting, the SDK's debug trace, google-protobuf's string codec). At fleet scale the stack
+// formatting is back, as one line below.
 "use strict";
 const path = require("node:path");
 const root = path.resolve(__dirname, "..");
@@ -17,6 +18,11 @@ require("../scripts/source-digest").checkFresh(root);
 // only for the SDK versions it lists, and test/stacks/lazy-closure.test.ts fails on any other).
 require("./lazy-closure").install(root);
 require("./transpile-cache").register();
+// Stack traces formatted by V8 itself, not by the source-map-support the SDK's runner installs:
+// the SDK takes a stack for every resource (its source position) and every promise it tracks
+// (debuggable.js), and mapping each frame cost 21% of the program's CPU in a preview-only plan
+// of 100 hosts (17 s -> 13 s, bench:plan; #29). Traces of this program then name transpiled lines.
+Error.prepareStackTrace = undefined;
 
 // The stack outputs are what the main module exports.
 module.exports = require("./index.ts");
