@@ -81,7 +81,9 @@ async function measure(stack: ProjectStack, n: number): Promise<{ seconds: numbe
                 const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
                 const seconds = (Number(f[11]) + Number(f[12])) / TICK;
                 const rss = Number(f[21]) * 4096;
-                const known = cpu.get(pid) ?? { kind: kindOf(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")), seconds: 0 };
+                // Classified at every sample: the first may see bash before it execs pulumi.
+                const known = cpu.get(pid) ?? { kind: "other" as Kind, seconds: 0 };
+                known.kind = kindOf(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"));
                 known.seconds = Math.max(known.seconds, seconds);
                 cpu.set(pid, known);
                 peakProcess = Math.max(peakProcess, rss);
