@@ -294,6 +294,21 @@ export const MANAGED_END = "# END hardened-hosts managed block";
  */
 export const MANAGED_END_ADDED_NEWLINE = "# END hardened-hosts managed block (final newline added)";
 
+/**
+ * The markers of one stack's block (`project/stack`, as subids-host.sh `--stack` writes them):
+ * stacks sharing a host keep a block each, and another stack's block is foreign. Without a stack,
+ * the markers above (every block written before stacks were named).
+ */
+export function managedMarkers(stack?: string): { begin: string; end: string; endAddedNewline: string } {
+    if (stack === undefined) return { begin: MANAGED_BEGIN, end: MANAGED_END, endAddedNewline: MANAGED_END_ADDED_NEWLINE };
+    if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(stack)) throw new SubidError(`stack ${JSON.stringify(stack)} is not PROJECT/STACK`, "stack");
+    return {
+        begin: `# BEGIN hardened-hosts managed block of ${stack} (do not edit)`,
+        end: `# END hardened-hosts managed block of ${stack}`,
+        endAddedNewline: `# END hardened-hosts managed block of ${stack} (final newline added)`,
+    };
+}
+
 /** Location of the managed block inside {@link SubidFile.lines}. */
 export interface ManagedBlock {
     /** Index (0-based, into `lines`) of the BEGIN marker. */
@@ -302,31 +317,45 @@ export interface ManagedBlock {
     readonly endIndex: number;
     /** True when the END marker is {@link MANAGED_END_ADDED_NEWLINE}. */
     readonly addedFinalNewline: boolean;
+    /** The block has the markers of before stacks were named, found for a stack that has none of its own (adopted). */
+    readonly legacy?: boolean;
 }
 
 /** Marker comparison ignores trailing whitespace (incl. `\r`) so an editor's touch does not orphan the block. */
-function markerOf(text: string): "begin" | "end" | "end-added-newline" | undefined {
+function markerOf(text: string, m = managedMarkers()): "begin" | "end" | "end-added-newline" | undefined {
     const t = text.replace(/\s+$/, "");
-    if (t === MANAGED_BEGIN) return "begin";
-    if (t === MANAGED_END) return "end";
-    if (t === MANAGED_END_ADDED_NEWLINE) return "end-added-newline";
+    if (t === m.begin) return "begin";
+    if (t === m.end) return "end";
+    if (t === m.endAddedNewline) return "end-added-newline";
     return undefined;
 }
 
 /**
- * Finds our block. Returns undefined when the file has no markers at all.
+ * Finds our block: `stack`'s (another stack's block is foreign: ignored here), or without one of
+ * its own the block of before stacks were named (adopted, `legacy`, as subids-host.sh reads it);
+ * without `stack`, that block only. Returns undefined when the file has no such markers.
  *
  * @throws SubidError (field `managedBlock`) when the markers are inconsistent:
  *   a BEGIN without END or vice versa, END before BEGIN, or more than one
  *   block. We refuse to guess which lines are ours; useradd re-sorting the
  *   file is the usual cause (it moves all comment lines to the end).
  */
-export function findManagedBlock(file: SubidFile): ManagedBlock | undefined {
+export function findManagedBlock(file: SubidFile, stack?: string): ManagedBlock | undefined {
+    if (stack !== undefined) {
+        const own = findBlockWith(file, managedMarkers(stack));
+        if (own) return own;
+        const legacy = findBlockWith(file, managedMarkers());
+        return legacy && { ...legacy, legacy: true };
+    }
+    return findBlockWith(file, managedMarkers());
+}
+
+function findBlockWith(file: SubidFile, markers: ReturnType<typeof managedMarkers>): ManagedBlock | undefined {
     const begins: number[] = [];
     const ends: number[] = [];
     let addedFinalNewline = false;
     file.lines.forEach((line, i) => {
-        const m = markerOf(line.text);
+        const m = markerOf(line.text, markers);
         if (m === "begin") {
             begins.push(i);
         } else if (m !== undefined) {
@@ -375,9 +404,9 @@ function asFile(file: SubidFile | string): SubidFile {
  *
  * @throws SubidError when the markers are inconsistent (see {@link findManagedBlock}).
  */
-export function managedEntries(file: SubidFile | string): SubidEntry[] {
+export function managedEntries(file: SubidFile | string, stack?: string): SubidEntry[] {
     const f = asFile(file);
-    const block = findManagedBlock(f);
+    const block = findManagedBlock(f, stack);
     if (!block) {
         return [];
     }
@@ -441,22 +470,29 @@ function newLine(text: string): SubidLine {
  *   line each, with `\n` endings (never `\r\n`: shadow ignores CRLF entries).
  *   When nothing changes the result equals the input byte-for-byte.
  *
+ * - `stack` (`project/stack`): that stack's block, with its markers (see {@link managedMarkers});
+ *   another stack's block is left as it is; a block of before stacks were named is adopted.
+ *
  * @throws SubidError for an invalid owner or range, overlapping entries, or
  *   inconsistent markers (see {@link findManagedBlock}).
  */
-export function withManagedEntries(file: SubidFile | string, entries: readonly SubidEntry[]): string {
+export function withManagedEntries(file: SubidFile | string, entries: readonly SubidEntry[], stack?: string): string {
     const f = asFile(file);
     const sorted = checkedEntries(entries);
     if (sorted.length === 0) {
-        return withoutManagedBlock(f);
+        return withoutManagedBlock(f, stack);
     }
     const inner = sorted.map((e) => newLine(formatEntry(e)));
-    const block = findManagedBlock(f);
+    const markers = managedMarkers(stack);
+    const block = findManagedBlock(f, stack);
     if (block) {
+        // An adopted block of before stacks were named gets this stack's markers.
         const lines = [
-            ...f.lines.slice(0, block.beginIndex + 1),
+            ...f.lines.slice(0, block.beginIndex),
+            block.legacy ? newLine(markers.begin) : f.lines[block.beginIndex] as SubidLine,
             ...inner,
-            ...f.lines.slice(block.endIndex),
+            block.legacy ? newLine(block.addedFinalNewline ? markers.endAddedNewline : markers.end) : f.lines[block.endIndex] as SubidLine,
+            ...f.lines.slice(block.endIndex + 1),
         ];
         // The END marker is our line; if it is the last line it gets its "\n".
         const atEnd = block.endIndex === f.lines.length - 1;
@@ -465,9 +501,9 @@ export function withManagedEntries(file: SubidFile | string, entries: readonly S
     const addNewline = f.lines.length > 0 && !f.trailingNewline;
     const lines = [
         ...f.lines,
-        newLine(MANAGED_BEGIN),
+        newLine(markers.begin),
         ...inner,
-        newLine(addNewline ? MANAGED_END_ADDED_NEWLINE : MANAGED_END),
+        newLine(addNewline ? markers.endAddedNewline : markers.end),
     ];
     return renderSubidFile({ lines, trailingNewline: true });
 }
@@ -485,9 +521,9 @@ export function withManagedEntries(file: SubidFile | string, entries: readonly S
  *
  * @throws SubidError when the markers are inconsistent (see {@link findManagedBlock}).
  */
-export function withoutManagedBlock(file: SubidFile | string): string {
+export function withoutManagedBlock(file: SubidFile | string, stack?: string): string {
     const f = asFile(file);
-    const block = findManagedBlock(f);
+    const block = findManagedBlock(f, stack);
     if (!block) {
         return renderSubidFile(f);
     }

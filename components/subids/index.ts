@@ -40,6 +40,7 @@ export {
     MANAGED_END,
     MANAGED_END_ADDED_NEWLINE,
     findManagedBlock,
+    managedMarkers,
     formatEntry,
     managedEntries,
     parseSubidFile,

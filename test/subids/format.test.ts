@@ -1,4 +1,8 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
 import {
     MANAGED_BEGIN,
@@ -269,5 +273,59 @@ describe("subids/format: managed block", function () {
             ),
             { numRuns: 300 },
         );
+    });
+});
+
+// Stacks sharing a host keep a block each (issue 28). format.ts reads and writes them as
+// subids-host.sh does: checked here against the script itself, on files under HH_ETC.
+describe("subids/format: stack-named blocks, byte for byte as subids-host.sh writes them", function () {
+    this.timeout(60_000);
+    const a: SubidEntry[] = [{ owner: "tenant-a", start: 2147483648, count: 65536 }];
+    const b: SubidEntry[] = [{ owner: "tenant-b", start: 2147549184, count: 65536 }];
+    const line = (e: SubidEntry[]) => e.map((x) => `${x.owner}:${x.start}:${x.count}`);
+    let etc = "";
+    const script = path.join(__dirname, "../../components/subids/subids-host.sh");
+    const run = (...args: string[]) => {
+        const r = spawnSync("bash", [script, ...args], { encoding: "utf8", env: { ...process.env, HH_ETC: etc } });
+        assert.equal(r.status, 0, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+        return fs.readFileSync(path.join(etc, "subuid"), "utf8");
+    };
+    const start = (text: string) => {
+        etc = fs.mkdtempSync(path.join(os.tmpdir(), "hh-format-"));
+        for (const f of ["subuid", "subgid"]) fs.writeFileSync(path.join(etc, f), text);
+        fs.writeFileSync(path.join(etc, "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+        fs.writeFileSync(path.join(etc, "group"), "root:x:0:\n");
+    };
+    afterEach(function () {
+        if (etc) fs.rmSync(etc, { recursive: true, force: true });
+    });
+
+    it("two stacks' blocks side by side: each reads and removes only its own", function () {
+        const original = "# host file\nalice:100000:65536";
+        start(original);
+        const withA = run("apply", ...line(a), "--stack", "proj/a");
+        assert.equal(withA, withManagedEntries(original, a, "proj/a"));
+        const withB = run("apply", ...line(b), "--stack", "proj/b");
+        assert.equal(withB, withManagedEntries(withA, b, "proj/b"));
+        assert.deepEqual(managedEntries(withB, "proj/a"), a);
+        assert.deepEqual(managedEntries(withB, "proj/b"), b);
+        assert.deepEqual(managedEntries(withB), [], "no block of before stacks were named");
+        const withoutA = run("remove", "--stack", "proj/a");
+        assert.equal(withoutA, withoutManagedBlock(withB, "proj/a"));
+        // The final newline A's block added stays: B's block came after it (removed in the
+        // other order, the file is back to its original bytes).
+        assert.equal(run("remove", "--stack", "proj/b"), `${original}\n`);
+        assert.equal(withoutManagedBlock(withoutA, "proj/b"), `${original}\n`);
+        assert.equal(withoutManagedBlock(withoutManagedBlock(withB, "proj/b"), "proj/a"), original);
+    });
+
+    it("a block of before stacks were named is adopted by a stack with none of its own, and gets its markers", function () {
+        const legacy = `# host file\n${block}\n`;
+        start(legacy);
+        assert.deepEqual(managedEntries(legacy, "proj/a"), [...ours].reverse());
+        const adopted = run("apply", ...line(a), "--stack", "proj/a");
+        assert.equal(adopted, withManagedEntries(legacy, a, "proj/a"));
+        assert.match(adopted, /^# BEGIN hardened-hosts managed block of proj\/a \(do not edit\)$/m);
+        assert.doesNotMatch(adopted, new RegExp(`^${MANAGED_BEGIN.replace(/[()]/g, "\\$&")}$`, "m"));
     });
 });
