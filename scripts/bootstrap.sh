@@ -22,7 +22,9 @@ cd "$repo"
 #   - jq: docker-remap.sh's JSON tool where python3 is missing (its tests run both tools)
 #   - python3: docker-remap.sh's preferred JSON tool (daemon.json parse, merge, compare)
 #   - procps: ps, the docker-remap tests check a container process's host UID with it
-readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client uidmap passwd docker.io busybox-static podman slirp4netns rootlesskit fuse-overlayfs acl jq python3 procps systemd-container mmdebstrap socat iptables iproute2 util-linux)
+#   - gcc, libc6-dev, libseccomp-dev, pkg-config: runc (cgo, seccomp) and the static pause that
+#     scripts/k8s-toolchain.sh builds for the kubelet-userns end-to-end test
+readonly DEBIAN_PACKAGES=(shellcheck openssh-server openssh-client uidmap passwd docker.io busybox-static podman slirp4netns rootlesskit fuse-overlayfs acl jq python3 procps systemd-container mmdebstrap socat iptables iproute2 util-linux gcc libc6-dev libseccomp-dev pkg-config)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 t0=$(date +%s)
@@ -69,4 +71,8 @@ npm_ci .
 npm_ci tools/command-provider
 
 bash scripts/pulumi-toolchain.sh
+# kubelet, containerd, runc, CNI plugins for test/e2e/lab-kubelet.test.ts: cached by version; a
+# cold build (~15 minutes on 2 cores) runs in the background while the tests before it run, and
+# that test waits for it (HH_K8S_TOOLCHAIN=skip: not at all).
+if [ "${HH_K8S_TOOLCHAIN:-}" != skip ]; then bash scripts/k8s-toolchain.sh --background; fi
 log "ready in $(elapsed)"

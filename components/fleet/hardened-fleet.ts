@@ -4,11 +4,12 @@ import type { ContainerEffects } from "../docker/remap";
 import { HostConnection } from "../host/connection";
 import { Problems } from "../host/validate";
 import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, autoPoolProblem, autoSizeProblem, autoSlotsProblem } from "../podman/podman-auto";
+import { DEFAULT_IDS_PER_POD, DEFAULT_MAX_PODS, idsPerPodProblem, kubeletRangeProblem, maxPodsProblem } from "../kubernetes/kubelet-userns";
 import { Allocation, IdPool, formatAllocationTable } from "../subids/allocator";
 import { SubidLedger } from "../subids/ledger";
 import { isValidOwner } from "../subids/ranges";
 import { FleetSummary, HostResult, fleetSummary } from "../verify/checks";
-import { HardenedHost, RuntimeSpec, runtimeOwner, runtimeRangeSize } from "./hardened-host";
+import { HardenedHost, RuntimeSpec, runtimeOwner, runtimeRangeAlignment, runtimeRangeSize } from "./hardened-host";
 import { fleetOwnerProblems } from "./owners";
 import { SharedLedger, sharedLedgerProblem } from "./shard";
 
@@ -91,11 +92,20 @@ export function fleetArgsProblems(args: HardenedFleetArgs, problems: Problems): 
             problems.add(`hosts.${host}.runtime.${autoSlotsProblem(slots) ? "slots" : "size"}`, why);
             if (why === undefined) problems.add(`hosts.${host}.runtime`, autoPoolProblem(slots, each));
         }
+        if (runtime.mode === "kubelet-userns") {
+            const ids = runtime.idsPerPod ?? DEFAULT_IDS_PER_POD, pods = runtime.maxPods ?? DEFAULT_MAX_PODS;
+            problems.add(`hosts.${host}.runtime.idsPerPod`, idsPerPodProblem(ids));
+            problems.add(`hosts.${host}.runtime.maxPods`, maxPodsProblem(pods));
+            if (idsPerPodProblem(ids) === undefined && maxPodsProblem(pods) === undefined) problems.add(`hosts.${host}.runtime`, kubeletRangeProblem(ids, pods));
+            if (idsPerPodProblem(ids) !== undefined || maxPodsProblem(pods) !== undefined) continue;
+        }
         const size = runtimeRangeSize(runtime);
         if (size !== undefined) {
             const seen = needs.get(owner);
             if (seen && seen.size !== size) {
                 problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but host ${seen.host} needs ${seen.size}: every host of one pool owner gets the same pool (same slots and size)`);
+            } else if (seen && runtimeRangeAlignment(args.hosts[seen.host]!.runtime) !== runtimeRangeAlignment(runtime)) {
+                problems.add(`hosts.${host}.runtime`, `needs ${JSON.stringify(owner)}'s range aligned to ${runtimeRangeAlignment(runtime) ?? 65536}, but host ${seen.host} needs ${runtimeRangeAlignment(args.hosts[seen.host]!.runtime) ?? 65536}: every host of one owner gets the same range (same idsPerPod)`);
             } else if (owner in tenants && (tenants[owner]!.size ?? 65536) !== size) {
                 problems.add(`hosts.${host}.runtime`, `needs a pool of ${size} IDs for ${JSON.stringify(owner)}, but the tenant of that name has ${tenants[owner]!.size ?? 65536}`);
             } else if (!seen) {
@@ -158,9 +168,19 @@ export class HardenedFleet extends pulumi.ComponentResource {
             this.table = this.allocation.apply(formatAllocationTable);
             hostOwners = (h) => checked.apply(([, t]) => [runtimeOwner(args.hosts[h]!.runtime), ...(args.hosts[h]!.tenants ?? (t as string[]))]);
         } else {
+            // Owners that need a start aligned to more than 65536 (kubelet-userns: idsPerPod).
+            const alignments = new Map<string, number>();
+            for (const host of hostNames) {
+                const a = runtimeRangeAlignment(args.hosts[host]!.runtime);
+                if (a !== undefined) alignments.set(runtimeOwner(args.hosts[host]!.runtime), a);
+            }
             const ledger = new SubidLedger(`${name}-subids`, {
                 scope: name,
-                requests: [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([owner, size]) => (size === undefined ? { owner } : { owner, size })),
+                requests: [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([owner, size]) => ({
+                    owner,
+                    ...(size === undefined ? {} : { size }),
+                    ...(alignments.has(owner) ? { alignment: alignments.get(owner)! } : {}),
+                })),
                 pool: args.pool,
                 reuseRetiredRanges: args.reuseRetiredRanges,
             }, { parent: this });

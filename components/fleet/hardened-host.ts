@@ -2,6 +2,7 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerEffects, DockerUsernsRemap, ExistingContainers } from "../docker/remap";
 import { HostConnection } from "../host/connection";
+import { DEFAULT_IDS_PER_POD, DEFAULT_MAX_PODS, KUBELET_ACCOUNTS_RECORD, KUBELET_OWNER, KubeletUserns, kubeletRangeSize } from "../kubernetes/kubelet-userns";
 import { Problems, componentError, systemAccountProblem } from "../host/validate";
 import { DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_POOL_OWNER, PodmanAuto, autoPoolSize } from "../podman/podman-auto";
 import { HostSupport } from "../platform/host-support";
@@ -10,7 +11,7 @@ import { RootlessRuntime } from "../rootless/runtime";
 import { Allocation } from "../subids/allocator";
 import { HostSubids } from "../subids/host-subids";
 import { IdRange } from "../subids/ranges";
-import { HostResult } from "../verify/checks";
+import { HostResult, VerifyRuntime } from "../verify/checks";
 import { HostVerification } from "../verify/verification";
 
 /** Rootful Docker with `userns-remap`. */
@@ -65,11 +66,31 @@ export interface PodmanAutoRuntime {
     installPodman?: boolean;
 }
 
+/**
+ * A Kubernetes node whose pods with `hostUsers: false` get their user namespaces from the
+ * `kubelet` range of the ledger (idsPerPod x maxPods IDs, aligned as kubelet needs), not from
+ * kubelet's default 65536..2^32. kubelet itself is not installed, stopped or taken over (see
+ * components/kubernetes/).
+ */
+export interface KubeletUsernsRuntime {
+    mode: "kubelet-userns";
+    /** IDs per pod (kubelet's `userNamespaces.idsPerPod`, a multiple of 65536). Default 65536. */
+    idsPerPod?: number;
+    /** Pods per node (kubelet's `maxPods`, written to the drop-in too). Default 110. */
+    maxPods?: number;
+    /** kubelet's `--config-dir` (the drop-in goes there). Default `/etc/kubernetes/kubelet.conf.d`. */
+    configDir?: string;
+    /** Restart a running kubelet when its range or drop-in changed (it reads them only at start). Default false. */
+    restartKubelet?: boolean;
+    /** kubelet's systemd unit (for restartKubelet). Default `kubelet`. */
+    kubeletUnit?: string;
+}
+
 /** How a host runs containers. */
-export type RuntimeSpec = UsernsRemapRuntime | RootlessRuntimeSpec | PodmanAutoRuntime;
+export type RuntimeSpec = UsernsRemapRuntime | RootlessRuntimeSpec | PodmanAutoRuntime | KubeletUsernsRuntime;
 
 /** Every runtime mode (exhaustive: a new mode fails to compile until it is listed). */
-const MODES: Record<RuntimeSpec["mode"], true> = { "userns-remap": true, "docker-rootless": true, podman: true, "podman-auto": true };
+const MODES: Record<RuntimeSpec["mode"], true> = { "userns-remap": true, "docker-rootless": true, podman: true, "podman-auto": true, "kubelet-userns": true };
 export const RUNTIME_MODES = Object.keys(MODES) as readonly RuntimeSpec["mode"][];
 
 /** The URN the runtime command of host `name` has in `mode` (names as HardenedHost gives them). */
@@ -78,7 +99,9 @@ function runtimeCommandUrn(name: string, mode: RuntimeSpec["mode"], host: pulumi
         ? pulumi.createUrn(`${name}-docker`, "hardened-hosts:docker:DockerUsernsRemap", host)
         : mode === "podman-auto"
             ? pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:podman:PodmanAuto", host)
-            : pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:rootless:RootlessRuntime", host);
+            : mode === "kubelet-userns"
+                ? pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:kubernetes:KubeletUserns", host)
+                : pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:rootless:RootlessRuntime", host);
     const command = mode === "userns-remap" ? `${name}-docker-daemon` : `${name}-${mode}-runtime`;
     return pulumi.createUrn(command, "command:remote:Command", component);
 }
@@ -93,6 +116,8 @@ export function runtimeOwner(runtime: RuntimeSpec): string {
             return runtime.user;
         case "podman-auto":
             return runtime.poolOwner ?? DEFAULT_POOL_OWNER;
+        case "kubelet-userns":
+            return KUBELET_OWNER;
         default: {
             const other: never = runtime;
             throw new Error(`unknown runtime mode ${JSON.stringify((other as { mode: unknown }).mode)}`);
@@ -112,11 +137,28 @@ export function runtimeRangeSize(runtime: RuntimeSpec): number | undefined {
             return undefined;
         case "podman-auto":
             return autoPoolSize(runtime.slots ?? DEFAULT_AUTO_SLOTS, runtime.size ?? DEFAULT_AUTO_SIZE);
+        case "kubelet-userns":
+            return kubeletRangeSize(runtime.idsPerPod ?? DEFAULT_IDS_PER_POD, runtime.maxPods ?? DEFAULT_MAX_PODS);
         default: {
             const other: never = runtime;
             throw new Error(`unknown runtime mode ${JSON.stringify((other as { mode: unknown }).mode)}`);
         }
     }
+}
+
+/**
+ * The start alignment the runtime's owner needs in the ledger when it is more than the ledger's
+ * 65536, or undefined: kubelet wants its range to start at a multiple of idsPerPod.
+ */
+export function runtimeRangeAlignment(runtime: RuntimeSpec): number | undefined {
+    if (runtime.mode !== "kubelet-userns") return undefined;
+    const ids = runtime.idsPerPod ?? DEFAULT_IDS_PER_POD;
+    return ids > 65536 ? ids : undefined;
+}
+
+/** Modes whose owner is a system account of the project's own (refused as an owner otherwise). */
+function systemOwnerMode(mode: RuntimeSpec["mode"]): boolean {
+    return mode === "userns-remap" || mode === "podman-auto" || mode === "kubelet-userns";
 }
 
 /** Arguments of {@link HardenedHost}. */
@@ -168,7 +210,7 @@ export class HardenedHost extends pulumi.ComponentResource {
         const problems = new Problems(this);
         // The remap user and a pool owner are the project's own (system) accounts; every other
         // owner (tenants, a rootless runtime's user) must not be a system account.
-        const systemOwner = args.runtime.mode === "userns-remap" || args.runtime.mode === "podman-auto" ? owner : undefined;
+        const systemOwner = systemOwnerMode(args.runtime.mode) ? owner : undefined;
         const allocation = problems.check("allocation", args.allocation, (a: Allocation) => {
             if (!a[owner]) return `has no range for the runtime's owner ${JSON.stringify(owner)}`;
             const system = Object.keys(a).filter((o) => o !== systemOwner && systemAccountProblem(o) !== undefined);
@@ -193,12 +235,14 @@ export class HardenedHost extends pulumi.ComponentResource {
         const subids = new HostSubids(`${name}-subids`, {
             connection: args.connection,
             allocation: args.allocation,
-            systemOwners: args.runtime.mode === "userns-remap" || args.runtime.mode === "podman-auto" ? [owner] : [],
+            systemOwners: systemOwnerMode(args.runtime.mode) ? [owner] : [],
             dockerConfig: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json" : undefined,
             takeOverRemap: args.runtime.mode === "userns-remap" ? args.runtime.takeOverRemap : undefined,
             existingContainers: args.runtime.mode === "userns-remap" ? args.runtime.existingContainers : undefined,
             // The remap user and group docker-remap.sh created go on destroy, after our lines.
-            deleteAccountsRecordedIn: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json.hardened-hosts.user" : undefined,
+            // kubelet-userns: the kubelet account, when kubelet-userns.sh created it.
+            deleteAccountsRecordedIn: args.runtime.mode === "userns-remap" ? "/etc/docker/daemon.json.hardened-hosts.user"
+                : args.runtime.mode === "kubelet-userns" ? KUBELET_ACCOUNTS_RECORD : undefined,
         }, { parent: this, dependsOn: [support] });
         const runtime = args.runtime;
         // A host's mode can change (userns-remap → podman, ...): the new mode's command takes
@@ -210,6 +254,7 @@ export class HardenedHost extends pulumi.ComponentResource {
         let runtimeCommand: command.remote.Command;
         let dockerHost: pulumi.Output<string> | undefined;
         let autoSize: pulumi.Output<number> | undefined;
+        let verifyRuntime: VerifyRuntime;
         switch (runtime.mode) {
             case "userns-remap": {
                 const remap = new DockerUsernsRemap(`${name}-docker`, {
@@ -226,6 +271,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                 runtimeResource = remap;
                 runtimeCommand = remap.command;
                 this.containers = remap.containers;
+                verifyRuntime = "docker-remap";
                 break;
             }
             case "docker-rootless":
@@ -243,6 +289,7 @@ export class HardenedHost extends pulumi.ComponentResource {
                 runtimeCommand = rootless.command;
                 // The script's report names the socket; verify.sh derives it itself when empty.
                 dockerHost = rootless.dockerHost.apply((h) => h ?? "");
+                verifyRuntime = runtime.mode;
                 break;
             }
             case "podman-auto": {
@@ -258,6 +305,25 @@ export class HardenedHost extends pulumi.ComponentResource {
                 runtimeResource = auto;
                 runtimeCommand = auto.command;
                 autoSize = auto.size;
+                verifyRuntime = runtime.mode;
+                break;
+            }
+            case "kubelet-userns": {
+                const kube = new KubeletUserns(`${name}-${runtime.mode}`, {
+                    connection: args.connection,
+                    range: this.runtimeRange,
+                    idsPerPod: runtime.idsPerPod,
+                    maxPods: runtime.maxPods,
+                    configDir: runtime.configDir,
+                    restartKubelet: runtime.restartKubelet,
+                    kubeletUnit: runtime.kubeletUnit,
+                    takesOver: takesOver(runtime.mode),
+                }, { parent: this, dependsOn: [subids] });
+                runtimeResource = kube;
+                runtimeCommand = kube.command;
+                // verify.sh reads the pods' maps against idsPerPod (its --auto-size).
+                autoSize = kube.idsPerPod;
+                verifyRuntime = runtime.mode;
                 break;
             }
             default: {
@@ -269,7 +335,7 @@ export class HardenedHost extends pulumi.ComponentResource {
         if (args.verify !== false) {
             const verify = new HostVerification(`${name}-verify`, {
                 connection: args.connection,
-                runtime: runtime.mode === "userns-remap" ? "docker-remap" : runtime.mode,
+                runtime: verifyRuntime,
                 user: owner,
                 expectedRange: this.runtimeRange,
                 autoSize,

@@ -32,6 +32,11 @@ export function fleetOwnerProblems(args: { tenants?: Record<string, unknown>; ho
             case "podman-auto":
                 if (runtime.poolOwner !== undefined) problems.add(`hosts.${host}.runtime.poolOwner`, systemAccountProblem(runtime.poolOwner));
                 break;
+            case "kubelet-userns":
+                // The owner is always `kubelet` (kubelet reads no other name): a system account of
+                // the mode's own, like the remap user; a tenant of that name would share its range.
+                remapUsers.set(runtimeOwner(runtime), [...(remapUsers.get(runtimeOwner(runtime)) ?? []), host]);
+                break;
         }
     }
     for (const owner of Object.keys(args.tenants ?? {}).sort()) problems.add(`tenants.${owner}`, systemAccountProblem(owner));
@@ -41,7 +46,10 @@ export function fleetOwnerProblems(args: { tenants?: Record<string, unknown>; ho
         for (const t of args.hosts[host]!.tenants ?? []) {
             const remapHosts = remapUsers.get(t);
             if (remapHosts) {
-                problems.add(`hosts.${host}.tenants`, `${JSON.stringify(t)} is the userns-remap user of host${remapHosts.length === 1 ? "" : "s"} ${remapHosts.join(", ")}: a tenant of that name would share Docker's remap range; pick another name (a fleet tenant of that name, on no host, only sizes the remap range)`);
+                const kube = args.hosts[remapHosts[0]!]!.runtime.mode === "kubelet-userns";
+                problems.add(`hosts.${host}.tenants`, kube
+                    ? `${JSON.stringify(t)} is the kubelet-userns owner of host${remapHosts.length === 1 ? "" : "s"} ${remapHosts.join(", ")}: a tenant of that name would share the pods' range; pick another name`
+                    : `${JSON.stringify(t)} is the userns-remap user of host${remapHosts.length === 1 ? "" : "s"} ${remapHosts.join(", ")}: a tenant of that name would share Docker's remap range; pick another name (a fleet tenant of that name, on no host, only sizes the remap range)`);
             }
         }
     }

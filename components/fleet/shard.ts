@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Allocation } from "../subids/allocator";
 import { IdRange, formatRange, isValidOwner, isValidRange, overlaps } from "../subids/ranges";
-import { RuntimeSpec, runtimeOwner, runtimeRangeSize } from "./hardened-host";
+import { RuntimeSpec, runtimeOwner, runtimeRangeAlignment, runtimeRangeSize } from "./hardened-host";
 
 /**
  * A fleet split over several stacks (by region, team or size) shares one allocation: one stack
@@ -79,6 +79,11 @@ export function sharedLedgerProblem(allocation: unknown, tenants: unknown, needs
             const exact = runtime.mode === "podman-auto";
             if (exact ? range.count !== size : range.count < size) {
                 sized.push(`${owner} has ${range.count} IDs there, ${host}'s ${runtime.mode} needs ${exact ? "" : "at least "}${size}`);
+            }
+            // kubelet wants its range to start at a multiple of idsPerPod.
+            const align = runtimeRangeAlignment(runtime);
+            if (align !== undefined && range.start % align !== 0) {
+                sized.push(`${owner} starts at ${range.start} there, not a multiple of ${host}'s idsPerPod ${align} (kubelet refuses it)`);
             }
         }
         for (const t of needs.hostTenants[host] ?? []) {

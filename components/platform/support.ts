@@ -14,9 +14,15 @@ import type { HostFacts } from "./facts";
 import { rootlessTools } from "../rootless/plan";
 
 /** The runtime modes of a `HardenedHost`. */
-export type SupportMode = "userns-remap" | "docker-rootless" | "podman" | "podman-auto";
+export type SupportMode = "userns-remap" | "docker-rootless" | "podman" | "podman-auto" | "kubelet-userns";
 /** Every mode, in the order tables list them. */
-export const SUPPORT_MODES: readonly SupportMode[] = ["userns-remap", "docker-rootless", "podman", "podman-auto"];
+export const SUPPORT_MODES: readonly SupportMode[] = ["userns-remap", "docker-rootless", "podman", "podman-auto", "kubelet-userns"];
+
+/**
+ * Releases where kubelet-userns ran on real hosts here (test/e2e/lab-kubelet.test.ts: bookworm
+ * lab hosts); the other modes' are {@link PROVEN}.
+ */
+export const PROVEN_KUBELET: Readonly<Partial<Record<Family, readonly string[]>>> = { debian: ["12"] };
 
 /**
  * Distribution families: the same packages, package manager and traps. `rhel` is RHEL and its
@@ -69,6 +75,13 @@ function aptRootless(mode: "docker-rootless" | "podman"): string[] {
 export function packagePlan(family: Family, mode: SupportMode): PackagePlan {
     const rootlessDockerBins: PackagePlan["requires"] = ["dockerd", "rootlesskit", "dockerd-rootless.sh", "slirp4netns", "newuidmap", "newgidmap"];
     const rootlessPodmanBins: PackagePlan["requires"] = ["podman", "slirp4netns", "newuidmap", "newgidmap"];
+    // kubelet-userns installs nothing (the node image brings kubelet, the CRI and OCI runtimes;
+    // kubelet-userns.sh checks their versions): only getsubids, kubelet's reader of its range.
+    if (mode === "kubelet-userns") {
+        return family === "debian" || family === "ubuntu"
+            ? { packages: ["uidmap"], installedBy: "by-hand", requires: ["getsubids"] }
+            : { packages: ["shadow-utils-subid"], installedBy: "by-hand", requires: ["getsubids"] };
+    }
     switch (family) {
         case "debian":
         case "ubuntu":
@@ -181,7 +194,7 @@ export function decideSupport(facts: HostFacts, mode: SupportMode): SupportDecis
         return refuse(`${distro}: the decision knows ${family} from ${MIN_VERSION[family]} on, not ${os.versionId || "an unversioned release"}`,
             `use ${family} ${MIN_VERSION[family]} or newer`);
     }
-    base.evidence = (PROVEN[family] ?? []).includes(os.versionId) ? "proven" : "recorded-facts";
+    base.evidence = ((mode === "kubelet-userns" ? PROVEN_KUBELET : PROVEN)[family] ?? []).includes(os.versionId) ? "proven" : "recorded-facts";
     const expectedPm = family === "debian" || family === "ubuntu" ? "apt" : "dnf";
     if (pm !== expectedPm) {
         return refuse(`${distro} has ${facts.packageManager ?? "no known package manager"}, not ${expectedPm}`, `install ${expectedPm} or use a standard image of ${family}`);
@@ -192,6 +205,10 @@ export function decideSupport(facts: HostFacts, mode: SupportMode): SupportDecis
     base.packages = plan.packages;
     base.installedBy = plan.installedBy;
     const missing = plan.requires.filter((b) => !facts.binaries[b]);
+    if (mode === "kubelet-userns" && missing.length > 0) {
+        return refuse(`${distro}: no getsubids (kubelet reads its range with it; shadow 4.11 or newer)`,
+            `install ${plan.packages.join(" ")} with ${pm} (a release whose shadow has getsubids) and run again`);
+    }
     if (plan.installedBy === "by-hand" && missing.length > 0) {
         const how = plan.packages.length > 0 ? `dnf install -y ${plan.packages.join(" ")}${plan.source ? ` (from ${plan.source})` : ""}` : "";
         if (plan.unavailable) {
@@ -263,7 +280,9 @@ export function decideSupport(facts: HostFacts, mode: SupportMode): SupportDecis
     if (!rootless && aa.restrictUnprivilegedUserns === 1) {
         base.notes.push("kernel.apparmor_restrict_unprivileged_userns is 1: it restricts unprivileged processes only, not the rootful daemon that makes this mode's namespaces");
     }
-    if (family !== "debian" && family !== "ubuntu") {
+    if (mode === "kubelet-userns") {
+        base.notes.push("the node's own kernel (>= 6.3), CRI runtime (containerd >= 2.0 or CRI-O >= 1.25), OCI runtime (runc >= 1.2 or crun >= 1.9) and kubelet's root dir (not overlayfs) are checked by kubelet-userns.sh on the host, before it writes");
+    } else if (family !== "debian" && family !== "ubuntu") {
         base.notes.push("verification builds its test image from a static busybox, which only Debian and Ubuntu install here: give HardenedHost's verify.image (an image already on the host) or verification fails, never passes");
     }
     const subMax = facts.loginDefs.SUB_UID_MAX ?? null;

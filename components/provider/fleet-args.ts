@@ -63,10 +63,11 @@ export interface FleetHost {
 /**
  * How a host runs containers: `mode` is one of "userns-remap" (rootful Docker with userns-remap),
  * "docker-rootless" or "podman" (rootless, for `user`), "podman-auto" (rootful Podman, a user
- * namespace per container). Each mode takes only its own settings.
+ * namespace per container), "kubelet-userns" (a Kubernetes node: pods with hostUsers: false get
+ * the `kubelet` range). Each mode takes only its own settings.
  */
 export interface FleetRuntime {
-    /** "userns-remap", "docker-rootless", "podman" or "podman-auto". */
+    /** "userns-remap", "docker-rootless", "podman", "podman-auto" or "kubelet-userns". */
     mode: string;
     /** docker-rootless, podman: the runtime's owner (a non-root login name). Required there. */
     user?: string;
@@ -101,6 +102,16 @@ export interface FleetRuntime {
     size?: number;
     /** podman-auto: install Podman when missing. Default true. */
     installPodman?: boolean;
+    /** kubelet-userns: IDs per pod (kubelet's userNamespaces.idsPerPod, a multiple of 65536). Default 65536. */
+    idsPerPod?: number;
+    /** kubelet-userns: pods per node (kubelet's maxPods; the range holds this many). Default 110. */
+    maxPods?: number;
+    /** kubelet-userns: kubelet's --config-dir, where the drop-in goes. Default `/etc/kubernetes/kubelet.conf.d`. */
+    configDir?: string;
+    /** kubelet-userns: restart a running kubelet when its range or drop-in changed. Default false. */
+    restartKubelet?: boolean;
+    /** kubelet-userns: kubelet's systemd unit. Default `kubelet`. */
+    kubeletUnit?: string;
 }
 
 /** A subordinate-ID range. */
@@ -202,6 +213,7 @@ const MODE_FIELDS: Record<RuntimeSpec["mode"], readonly string[]> = {
     "docker-rootless": ["user", "createUser", "restrictShell"],
     podman: ["user", "createUser", "restrictShell"],
     "podman-auto": ["poolOwner", "slots", "size", "installPodman"],
+    "kubelet-userns": ["idsPerPod", "maxPods", "configDir", "restartKubelet", "kubeletUnit"],
 };
 const HOST_FIELDS = ["address", "port", "user", "privateKey", "hostKey", "runtime", "tenants", "verify"];
 const FLEET_FIELDS = ["hosts", "tenants", "reportOnly", "reuseRetiredRanges"];
@@ -343,6 +355,13 @@ export function fleetArgsFromInputs(inputs: Raw, problems: Problems): HardenedFl
                 return defined({
                     mode: m, poolOwner: user("poolOwner"), installPodman: flag("installPodman"),
                     slots: typed<number>(`${key}.slots`, v["slots"], "number"), size: typed<number>(`${key}.size`, v["size"], "number"),
+                });
+            case "kubelet-userns":
+                // idsPerPod and maxPods are checked with the fleet's rules (fleetArgsProblems).
+                return defined({
+                    mode: m, idsPerPod: typed<number>(`${key}.idsPerPod`, v["idsPerPod"], "number"), maxPods: typed<number>(`${key}.maxPods`, v["maxPods"], "number"),
+                    configDir: typed<string>(`${key}.configDir`, v["configDir"], "string"), restartKubelet: flag("restartKubelet"),
+                    kubeletUnit: typed<string>(`${key}.kubeletUnit`, v["kubeletUnit"], "string"),
                 });
             default: {
                 const other: never = m;

@@ -134,7 +134,7 @@ export const SCHEMA = {
                 "mode": {
                     "type": "string",
                     "plain": true,
-                    "description": "\"userns-remap\", \"docker-rootless\", \"podman\" or \"podman-auto\"."
+                    "description": "\"userns-remap\", \"docker-rootless\", \"podman\", \"podman-auto\" or \"kubelet-userns\"."
                 },
                 "user": {
                     "type": "string",
@@ -203,6 +203,31 @@ export const SCHEMA = {
                     "type": "boolean",
                     "plain": true,
                     "description": "podman-auto: install Podman when missing. Default true."
+                },
+                "idsPerPod": {
+                    "type": "number",
+                    "plain": true,
+                    "description": "kubelet-userns: IDs per pod (kubelet's userNamespaces.idsPerPod, a multiple of 65536). Default 65536."
+                },
+                "maxPods": {
+                    "type": "number",
+                    "plain": true,
+                    "description": "kubelet-userns: pods per node (kubelet's maxPods; the range holds this many). Default 110."
+                },
+                "configDir": {
+                    "type": "string",
+                    "plain": true,
+                    "description": "kubelet-userns: kubelet's --config-dir, where the drop-in goes. Default `/etc/kubernetes/kubelet.conf.d`."
+                },
+                "restartKubelet": {
+                    "type": "boolean",
+                    "plain": true,
+                    "description": "kubelet-userns: restart a running kubelet when its range or drop-in changed. Default false."
+                },
+                "kubeletUnit": {
+                    "type": "string",
+                    "plain": true,
+                    "description": "kubelet-userns: kubelet's systemd unit. Default `kubelet`."
                 }
             },
             "required": [

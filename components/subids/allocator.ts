@@ -70,6 +70,14 @@ export interface AllocationRequest {
     readonly owner: string;
     /** Number of ids; integer `>= minSize`. Default 65536 ({@link MIN_RANGE}). */
     readonly size?: number;
+    /**
+     * This owner's start must be a multiple of this (ids): a multiple of the call's `alignment`
+     * (65536), e.g. kubelet's `idsPerPod` for its `kubelet` range. Default: the call's alignment.
+     * A previous range whose start is not a multiple is placed anew (it would be refused by
+     * whoever needs the alignment). Placing such an owner skips the sliver below its aligned
+     * start for the rest of this call (the next call sees it free again).
+     */
+    readonly alignment?: number;
 }
 
 /**
@@ -139,6 +147,8 @@ interface Request {
     readonly owner: string;
     readonly size: number;
     readonly index: number;
+    /** This owner's start alignment (a multiple of the call's). */
+    readonly align: number;
 }
 
 interface SortedAvoid {
@@ -303,7 +313,11 @@ export function allocate(input: AllocateInput): AllocationResult {
                 field,
             );
         }
-        byOwner.set(r.owner, { owner: r.owner, size, index });
+        const align = r.alignment ?? alignment;
+        if (!Number.isSafeInteger(align) || align < alignment || align % alignment !== 0 || align > poolSize) {
+            throw new SubidError(`${who()}: alignment must be a multiple of ${alignment} no larger than the pool (got ${String(r.alignment)})`, `requests[${index}].alignment`);
+        }
+        byOwner.set(r.owner, { owner: r.owner, size, index, align });
     });
 
     // --- previous ranges of requested owners -------------------------------
@@ -383,6 +397,12 @@ export function allocate(input: AllocateInput): AllocationResult {
         const req = byOwner.get(p.owner) as Request;
         const who = (): string => `owner ${JSON.stringify(req.owner)}`;
         const count = p.end - p.start;
+        // A start that is not a multiple of the owner's own alignment (it asks for a larger
+        // one now): placed anew, like a new owner.
+        if (p.start % req.align !== 0) {
+            toPlace.push(req);
+            return;
+        }
         if (count === req.size) {
             if (p.start < pool.start || p.end > pool.end) {
                 throw new SubidError(
@@ -454,6 +474,24 @@ export function allocate(input: AllocateInput): AllocationResult {
     toPlace.sort((a, b) => compareStrings(a.owner, b.owner));
     const placed: PlacedRange[] = [];
     for (const req of toPlace) {
+        if (req.align !== alignment) {
+            // Rare (one owner such as `kubelet`): a scan of the gaps for the first one holding
+            // `size` IDs from a multiple of the owner's own alignment.
+            const up = (x: number): number => Math.ceil(x / req.align) * req.align;
+            const j = gapStart.findIndex((g, k) => up(g) + req.size <= (gapEnd[k] as number));
+            if (j < 0) {
+                throw new SubidError(
+                    `owner ${JSON.stringify(req.owner)}: pool exhausted — no free range of ${req.size} ids ` +
+                        `aligned to ${req.align} left in pool ${formatPool(pool)}`,
+                    "pool",
+                );
+            }
+            const s0 = up(gapStart[j] as number);
+            gapStart[j] = s0 + req.size;
+            tree.set(j, usable(j));
+            placed.push({ owner: req.owner, start: s0, end: s0 + req.size });
+            continue;
+        }
         const i = tree.leftmostAtLeast(req.size);
         if (i < 0) {
             const largest = Math.max(0, tree.max());

@@ -7,9 +7,12 @@
 import type { IdRange } from "../subids/ranges";
 
 /** The runtimes a host can be verified for (one per `HostVerification`). */
-export type VerifyRuntime = "docker-remap" | "docker-rootless" | "podman" | "podman-auto";
+export type VerifyRuntime = "docker-remap" | "docker-rootless" | "podman" | "podman-auto" | "kubelet-userns";
 /** Every runtime (exhaustive: a new one fails to compile until it is listed). */
-const RUNTIMES: Record<VerifyRuntime, true> = { "docker-remap": true, "docker-rootless": true, podman: true, "podman-auto": true };
+const RUNTIMES: Record<VerifyRuntime, true> = { "docker-remap": true, "docker-rootless": true, podman: true, "podman-auto": true, "kubelet-userns": true };
+
+/** What a kubelet-userns host's result says: proven, failed, or ready but with nothing to prove it on yet. */
+export const PREPARED_NOT_PROVEN = "prepared, not proven";
 export const VERIFY_RUNTIMES = Object.keys(RUNTIMES) as readonly VerifyRuntime[];
 
 /** What `verify.sh observe` prints (format 1). Fields are optional where a probe may not have run. */
@@ -68,6 +71,10 @@ export interface Observations {
     supervision?: { systemd: boolean; linger: boolean | null; unitEnabled: boolean | null };
     /** podman-auto only: two containers run at once, as the host saw them. */
     auto?: AutoObservation;
+    /** kubelet-userns only: kubelet and its running pods, as the host shows them. */
+    kubelet?: KubeletObservation;
+    /** kubelet-userns only: the planned IDs per pod. */
+    idsPerPod?: number;
     cleanup: { containersLeft: string[]; imageRemoved: boolean; tempDirRemoved: boolean; errors: string[] };
     timingsMs: Record<string, number>;
 }
@@ -90,6 +97,33 @@ export interface AutoContainer {
     /** Host owner of the file it wrote into the shared bind mount. */
     fileUid: number | null;
     fileGid: number | null;
+}
+
+/** kubelet-userns: what verify.sh saw of kubelet (nothing is started). */
+export interface KubeletObservation {
+    running: boolean;
+    pid: number | null;
+    version: string | null;
+    /** kubelet's --config-dir, when it runs with one. */
+    configDir: string | null;
+    rootDir: string;
+    /** `getsubids kubelet` and `getsubids -g kubelet` as printed (what kubelet reads). */
+    getsubids: { present: boolean; uid: string | null; gid: string | null };
+    dropIn: { path: string; present: boolean; idsPerPod: number | null; maxPods: number | null };
+    /** Running pods (at most 20), each by its oldest process. */
+    pods: KubeletPod[];
+    podCount: number;
+}
+export interface KubeletPod {
+    uid: string;
+    /** The pod's hostname from its etc-hosts (its name); null on the host network. */
+    name: string | null;
+    pid: number;
+    uidMap: string[];
+    gidMap: string[];
+    hostUid: number | null;
+    /** kubelet recorded a user namespace for it (ROOT/pods/UID/userns). */
+    recorded: boolean;
 }
 
 export interface DockerInfo {
@@ -152,9 +186,16 @@ export interface HostResult {
      * The daemon mode actually seen: userns-remap, rootless, userns-auto (rootful Podman whose
      * containers got namespaces of their own), rootful (none of these), or unreachable.
      */
-    mode: "userns-remap" | "rootless" | "userns-auto" | "rootful" | "unreachable";
-    /** Every check of severity "error" passed. */
+    mode: "userns-remap" | "rootless" | "userns-auto" | "rootful" | "unreachable" | "kubelet-userns" | "no-kubelet";
+    /**
+     * Every check of severity "error" passed (kubelet-userns: and the property was proven on
+     * two running pods; a node with no kubelet or fewer such pods is never `passed`).
+     */
     passed: boolean;
+    /** kubelet-userns only: "passed", "failed" or "prepared, not proven". */
+    status?: "passed" | "failed" | typeof PREPARED_NOT_PROVEN;
+    /** kubelet-userns only: the running pods as observed (name, maps, host UID of root). */
+    pods?: { name: string; uid: string; hostUsers: boolean; uidMap: string[]; gidMap: string[]; processUid: number | null }[];
     checks: Check[];
     uidMap: string[];
     gidMap: string[];
@@ -174,7 +215,7 @@ export interface Expectations {
     runtime: VerifyRuntime;
     user: string;
     expectedRange: IdRange;
-    /** podman-auto: the planned IDs per container. */
+    /** podman-auto: the planned IDs per container; kubelet-userns: idsPerPod. */
     autoSize?: number;
 }
 
@@ -236,6 +277,7 @@ function engineDown(o: Observations): string | undefined {
 
 /** The daemon mode actually seen. */
 export function observedMode(o: Observations): HostResult["mode"] {
+    if (o.runtime === "kubelet-userns") return o.kubelet?.running ? "kubelet-userns" : "no-kubelet";
     if (engineDown(o)) return "unreachable";
     if (o.engine.cli === "podman") {
         if (podmanRootless(o)) return "rootless";
@@ -282,6 +324,7 @@ function hostNamespaceContainers(o: Observations): { passed: boolean; observed: 
  */
 export function evaluateChecks(o: Observations, exp: Expectations): Check[] {
     if (exp.runtime === "podman-auto") return evaluateAutoChecks(o, exp);
+    if (exp.runtime === "kubelet-userns") return evaluateKubeletChecks(o, exp);
     const { start, count } = exp.expectedRange;
     const remap = exp.runtime === "docker-remap";
     const checks: Check[] = [];
@@ -603,6 +646,124 @@ export function evaluateAutoChecks(o: Observations, exp: Expectations): Check[] 
     return checks;
 }
 
+/** A pod whose map is the identity map `0 0 4294967295`: it shares the host's user namespace. */
+function hostUsersPod(p: KubeletPod): boolean {
+    return p.uidMap.length === 1 && p.uidMap[0]!.trim().split(/\s+/).join(" ") === "0 0 4294967295";
+}
+
+/** Whether a kubelet-userns observation proves the property (kubelet runs, two hostUsers:false pods). */
+export function kubeletProven(o: Observations): boolean {
+    const k = o.kubelet;
+    return k !== undefined && k.running && k.pods.filter((p) => !hostUsersPod(p)).length >= 2;
+}
+
+/**
+ * kubelet-userns: the `kubelet` line (and getsubids' reading of it) exactly as planned, the
+ * drop-in in place, and, when kubelet runs, its pods with `hostUsers: false` each in one
+ * idsPerPod-sized slot of the range, disjoint, never mapping host root; pods sharing the host's
+ * user namespace are reported (a warning: hostUsers: true is the pod author's choice). Where no
+ * kubelet runs, or fewer than two such pods, `userns-proven` says so: the host is "prepared, not
+ * proven", never "passed".
+ */
+export function evaluateKubeletChecks(o: Observations, exp: Expectations): Check[] {
+    const { start, count } = exp.expectedRange;
+    const ids = exp.autoSize;
+    const k = o.kubelet;
+    const checks: Check[] = [];
+    const add: AddCheck = (name, passed, expected, observed, detail, severity = "error") =>
+        checks.push({ name, passed, expected, observed, detail, severity });
+    const rangeText = `${start}-${start + count - 1}`;
+    add(
+        "user-account",
+        o.user.exists && o.user.uid !== null && o.user.uid !== 0,
+        `${exp.user} exists with a UID other than 0`,
+        o.user.exists ? `uid ${id(o.user.uid)}, gid ${id(o.user.gid)}` : `${exp.user} does not exist`,
+        "kubelet reads its range only for a user named exactly kubelet; without it, pods get IDs anywhere from 65536 up",
+    );
+    const want = `0: ${exp.user} ${start} ${count}`;
+    add(
+        "getsubids",
+        k !== undefined && k.getsubids.present && k.getsubids.uid === want && k.getsubids.gid === want,
+        `getsubids ${exp.user} and getsubids -g ${exp.user}: exactly "${want}"`,
+        k === undefined ? "not observed" : !k.getsubids.present ? "no getsubids on the host" : `uid: ${k.getsubids.uid ?? "nothing"}; gid: ${k.getsubids.gid ?? "nothing"}`,
+        "what kubelet reads at start: one line, the same for subuid and subgid, or it refuses to start (or, without getsubids, silently uses its default range)",
+    );
+    add(
+        "kubelet-config",
+        k !== undefined && k.dropIn.present && k.dropIn.idsPerPod === (ids ?? null),
+        `${k?.dropIn.path ?? "the drop-in"} with userNamespaces.idsPerPod ${ids ?? "?"}`,
+        k === undefined ? "not observed" : !k.dropIn.present ? `${k.dropIn.path} is missing` : `idsPerPod ${k.dropIn.idsPerPod ?? "not set"}, maxPods ${k.dropIn.maxPods ?? "not set"}`,
+        "kubelet's idsPerPod must match the range's sizing (a drop-in elsewhere, or a kubelet older than 1.33 with the feature gate instead, reads as a warning)",
+        "warning",
+    );
+    const running = k?.running === true;
+    const pods = running ? k!.pods : [];
+    const nsPods = pods.filter((p) => !hostUsersPod(p));
+    const proven = kubeletProven(o);
+    add(
+        "userns-proven",
+        proven,
+        "kubelet runs with at least two hostUsers: false pods to observe",
+        !running ? `${PREPARED_NOT_PROVEN}: no kubelet runs on this host` : `${PREPARED_NOT_PROVEN}: kubelet ${k!.version ?? ""} (pid ${id(k!.pid)}) runs ${nsPods.length} pod(s) with their own user namespace`.replace("  ", " "),
+        "the property is shown on running pods only; a node being prepared has none yet",
+        "warning",
+    );
+    const label = (p: KubeletPod) => p.name ?? `pod ${p.uid.slice(0, 8)}`;
+    const mapsText = (ps: KubeletPod[], kind: "uidMap" | "gidMap") => ps.length === 0 ? "no such pod runs" : ps.map((p) => `${label(p)}: ${p[kind].join("; ") || "empty"}`).join(", ");
+    if (running && nsPods.length > 0) {
+        const size = ids ?? 0;
+        const inRange = (r: [number, number, number] | undefined) => r !== undefined && r[0] === 0 && r[2] === size && r[1] % size === 0 && r[1] >= start && r[1] + r[2] <= start + count;
+        for (const [name, kind, lbl] of [["pod-uid-maps", "uidMap", "uid"], ["pod-gid-maps", "gidMap", "gid"]] as const) {
+            add(
+                name,
+                nsPods.every((p) => inRange(singleRow(p[kind]))),
+                `each hostUsers: false pod: one row "0 <host ${lbl}, a multiple of ${size}, in ${rangeText}> ${size}"`,
+                mapsText(nsPods, kind),
+                `/proc/PID/${lbl}_map of each pod's oldest process: a slot of idsPerPod IDs of the kubelet range, not kubelet's default 65536..2^32`,
+            );
+        }
+        const rows = nsPods.map((p) => [singleRow(p.uidMap), singleRow(p.gidMap)] as const);
+        let disjoint = true;
+        for (let i = 0; i < rows.length; i++) {
+            for (let j = i + 1; j < rows.length; j++) {
+                for (const x of [0, 1] as const) {
+                    const a = rows[i]![x], b = rows[j]![x];
+                    if (a === undefined || b === undefined || !(a[1] + a[2] <= b[1] || b[1] + b[2] <= a[1])) disjoint = false;
+                }
+            }
+        }
+        add(
+            "pod-maps-disjoint",
+            disjoint,
+            "no two pods share a host uid or gid",
+            mapsText(nsPods, "uidMap"),
+            "a pod that escapes its namespace reaches none of another pod's files",
+        );
+        const mapsRoot = (p: KubeletPod) => [...p.uidMap, ...p.gidMap].some((r) => {
+            const [, host] = r.trim().split(/\s+/).map((x) => (/^\d+$/.test(x) ? Number(x) : NaN));
+            return !Number.isFinite(host) || host === 0;
+        });
+        add(
+            "pod-no-host-root",
+            nsPods.every((p) => p.uidMap.length > 0 && p.gidMap.length > 0 && !mapsRoot(p) && p.hostUid !== 0),
+            "no hostUsers: false pod maps host uid 0 or gid 0, nor runs as host root",
+            nsPods.map((p) => `${label(p)}: ${mapsRoot(p) ? "maps host root" : `root is host uid ${id(p.hostUid)}`}`).join(", "),
+            "pod root is an unprivileged host UID",
+        );
+    }
+    const shared = pods.filter(hostUsersPod);
+    add(
+        "host-users-pods",
+        shared.length === 0,
+        "no running pod in the host's user namespace (hostUsers: true or unset)",
+        !running ? "no kubelet runs" : shared.length === 0 ? `none of ${k!.podCount} running` : shared.map((p) => `${label(p)} (${p.uid})`).join("; "),
+        "such a pod's root is host root: reported, not refused (its manifest chose it)",
+        "warning",
+    );
+    subidChecks(o, exp, add);
+    return checks;
+}
+
 /** Checks that fail the host (severity "error"). */
 export function failedChecks(r: { checks: readonly Check[] }): Check[] {
     return r.checks.filter((c) => !c.passed && c.severity === "error");
@@ -619,16 +780,27 @@ export function hostResult(o: Observations, exp: Expectations): HostResult {
     if (exp.runtime === "podman-auto" && o.auto?.size !== exp.autoSize) {
         throw new VerifyError(`the observations are for podman-auto with ${o.auto?.size ?? "no"} IDs per container, not ${exp.autoSize ?? "?"}`);
     }
+    if (exp.runtime === "kubelet-userns" && (o.kubelet === undefined || o.idsPerPod !== exp.autoSize)) {
+        throw new VerifyError(`the observations are for kubelet-userns with ${o.idsPerPod ?? "no"} IDs per pod, not ${exp.autoSize ?? "?"}`);
+    }
     const checks = evaluateChecks(o, exp);
+    const clean = failedChecks({ checks }).length === 0;
+    const kube = exp.runtime === "kubelet-userns" ? o.kubelet! : undefined;
+    const status = kube === undefined ? undefined : !clean ? "failed" as const : kubeletProven(o) ? "passed" as const : PREPARED_NOT_PROVEN;
+    const nsPod = kube?.running ? kube.pods.find((p) => !hostUsersPod(p)) : undefined;
     return {
         host: exp.host,
         runtime: exp.runtime,
         mode: observedMode(o),
-        passed: failedChecks({ checks }).length === 0,
+        passed: status === undefined ? clean : status === "passed",
+        ...(status !== undefined ? {
+            status,
+            pods: (kube!.running ? kube!.pods : []).map((p) => ({ name: p.name ?? p.uid, uid: p.uid, hostUsers: hostUsersPod(p), uidMap: p.uidMap, gidMap: p.gidMap, processUid: p.hostUid })),
+        } : {}),
         checks,
-        uidMap: o.probe.uidMap,
-        gidMap: o.probe.gidMap,
-        containerRootHostUid: o.process.hostUid,
+        uidMap: nsPod ? nsPod.uidMap : o.probe.uidMap,
+        gidMap: nsPod ? nsPod.gidMap : o.probe.gidMap,
+        containerRootHostUid: nsPod ? nsPod.hostUid : o.process.hostUid,
         expectedRange: { start: exp.expectedRange.start, count: exp.expectedRange.count },
         verifiedAt: o.observedAt,
         runtimeVersion: o.engine.version,
@@ -661,6 +833,10 @@ export interface HostSummary {
      * e.g. "a: uid 0 2147483648 65536, gid 0 2147483648 65536, root uid 2147483648, file 2147483648".
      */
     auto?: { size: number; containers: string[] };
+    /** kubelet-userns: "passed", "failed" or "prepared, not proven". */
+    status?: HostResult["status"];
+    /** kubelet-userns: each running pod, e.g. "userns-a: uid 0 2147549184 65536, gid ..., root uid 2147549184". */
+    pods?: string[];
     checks: Record<string, string>;
 }
 
@@ -682,6 +858,10 @@ export function hostSummary(r: HostResult): HostSummary {
                 containers: r.auto.containers.map((c) =>
                     `${c.name}: uid ${c.uidMap.join("; ") || "?"}, gid ${c.gidMap.join("; ") || "?"}, root uid ${id(c.processUid)}, file ${id(c.fileUid)}`),
             },
+        } : {}),
+        ...(r.status !== undefined ? {
+            status: r.status,
+            pods: (r.pods ?? []).map((p) => `${p.name}: ${p.hostUsers ? "host user namespace (hostUsers: true), " : ""}uid ${p.uidMap.join("; ") || "?"}, gid ${p.gidMap.join("; ") || "?"}, root uid ${id(p.processUid)}`),
         } : {}),
         checks: Object.fromEntries(r.checks.map((c) => [c.name, line(c)])),
     };
@@ -710,20 +890,28 @@ export interface FleetSummary {
     failing: FleetFinding[];
     /** Failed checks of severity "warning" (they do not fail a host). */
     warnings: FleetFinding[];
+    /** kubelet-userns hosts that are "prepared, not proven" (neither passed nor failed); absent when none. */
+    hostsPrepared?: number;
 }
 
 export function fleetSummary(results: readonly HostResult[]): FleetSummary {
     const hosts = new Map<string, boolean>();
     const failing: FleetFinding[] = [];
     const warnings: FleetFinding[] = [];
+    const prepared = new Set<string>();
     for (const r of results) {
-        hosts.set(r.host, (hosts.get(r.host) ?? true) && r.passed);
+        if (r.status === PREPARED_NOT_PROVEN) {
+            prepared.add(r.host);
+        } else {
+            hosts.set(r.host, (hosts.get(r.host) ?? true) && r.passed);
+        }
         for (const c of r.checks) {
             if (c.passed) continue;
             const f = { host: r.host, runtime: r.runtime, check: c.name, observed: c.observed, expected: c.expected };
             (c.severity === "error" ? failing : warnings).push(f);
         }
     }
+    for (const h of hosts.keys()) prepared.delete(h);
     const passed = [...hosts.values()].filter((p) => p).length;
-    return { hostsPassed: passed, hostsFailed: hosts.size - passed, failing, warnings };
+    return { hostsPassed: passed, hostsFailed: hosts.size - passed, failing, warnings, ...(prepared.size > 0 ? { hostsPrepared: prepared.size } : {}) };
 }

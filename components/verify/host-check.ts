@@ -24,7 +24,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { PlainConnection } from "../host/ssh-exec";
 import { withSsh } from "../host/ssh-exec";
 import type { IdRange } from "../subids/ranges";
-import { Check, HostResult, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
+import { Check, HostResult, PREPARED_NOT_PROVEN, VerifyRuntime, failedChecks, failureMessage, hostResult, parseObservations } from "./checks";
 import { describeExit } from "../host/exit-codes";
 import { parseReport } from "../host/report";
 import { PackagedDynamicResource } from "../host/dynamic-resource";
@@ -48,10 +48,10 @@ export interface HostStepInput {
 
 /** Which step repairs a failed check: the subids lines, else the runtime (which also restarts on new lines). */
 export function stepFor(check: string): HostStep["name"] | undefined {
-    if (/^sub[ug]id-(range|managed-lines)$/.test(check)) return "subids";
+    if (/^sub[ug]id-(range|managed-lines)$/.test(check) || check === "getsubids") return "subids";
     // A foreign line overlapping ours, or a user's --userns=host container, is not ours to undo:
     // the check stays failed (and says so) until a human decides. Nor is a host that did not answer.
-    if (/^sub[ug]id-no-overlap$/.test(check) || check === "no-userns-host-containers" || check === UNREACHABLE) return undefined;
+    if (/^sub[ug]id-no-overlap$/.test(check) || check === "no-userns-host-containers" || check === "host-users-pods" || check === UNREACHABLE) return undefined;
     return "runtime";
 }
 
@@ -209,7 +209,8 @@ export function observedProps(p: CheckProps, stdout: string, repaired: HostStep[
 /** Why this state fails the operation (failed checks, not reportOnly), or undefined. */
 export function checkFailure(outs: CheckProps): string | undefined {
     const result = outs.result!;
-    if (outs.reportOnly || result.passed) return undefined;
+    // A kubelet-userns node with nothing to prove it on yet is not a failure: its outputs say so.
+    if (outs.reportOnly || result.passed || result.status === PREPARED_NOT_PROVEN) return undefined;
     return `${failureMessage(result)}\nExport the result without failing: reportOnly: true. After fixing the host: pulumi up --refresh.`;
 }
 

@@ -60,7 +60,11 @@ const DOCKER_HOST = /^(unix|tcp|ssh|fd):\/\/[A-Za-z0-9._/:@%+=,~-]+$/;
 
 /** What is wrong with `autoSize` for this runtime, if anything ("" or nothing: not given). */
 function autoSizeProblem(runtime: VerifyRuntime, size: unknown): string | undefined {
-    if (runtime !== "podman-auto") return size === "" || size === undefined || size === null ? undefined : `is for podman-auto, not ${runtime}`;
+    if (runtime === "kubelet-userns") {
+        return typeof size === "number" && Number.isInteger(size) && size >= 65536 && size % 65536 === 0
+            ? undefined : `kubelet-userns needs idsPerPod (a multiple of 65536), not ${JSON.stringify(size)}`;
+    }
+    if (runtime !== "podman-auto") return size === "" || size === undefined || size === null ? undefined : `is for podman-auto and kubelet-userns, not ${runtime}`;
     return typeof size === "number" && Number.isInteger(size) && size >= 1 && size <= 65536
         ? undefined : `podman-auto needs the IDs per container (1-65536), not ${JSON.stringify(size)}`;
 }
@@ -95,6 +99,7 @@ export class HostVerification extends pulumi.ComponentResource {
                 case "docker-rootless":
                 case "podman":
                 case "podman-auto":
+                case "kubelet-userns":
                     return undefined;
                 default: {
                     const other: never = r;
@@ -111,7 +116,7 @@ export class HostVerification extends pulumi.ComponentResource {
         const checkedDockerHost = problems.check("dockerHost", args.dockerHost ?? "", (h) => {
             if (h === "" || h === undefined || h === null) return undefined;
             if (typeof h !== "string" || !DOCKER_HOST.test(h)) return `${JSON.stringify(h)} is not a daemon address (${DOCKER_HOST.source})`;
-            if (args.runtime === "podman" || args.runtime === "podman-auto") return `is for the docker runtimes, not ${args.runtime}`;
+            if (args.runtime === "podman" || args.runtime === "podman-auto" || args.runtime === "kubelet-userns") return `is for the docker runtimes, not ${args.runtime}`;
             return undefined;
         });
         const checkedReportOnly = problems.check("reportOnly", args.reportOnly ?? false, (b) =>
@@ -129,7 +134,7 @@ export class HostVerification extends pulumi.ComponentResource {
         const image = checkedImage.apply((i) => i ?? "");
         const dockerHost = checkedDockerHost.apply((h) => h ?? "");
         const reportOnly = checkedReportOnly.apply((b) => b ?? false);
-        const autoSize = checkedAuto.apply(([rt, z]) => (rt === "podman-auto" ? (z as number) : undefined));
+        const autoSize = checkedAuto.apply(([rt, z]) => (rt === "podman-auto" || rt === "kubelet-userns" ? (z as number) : undefined));
         const hostName = pulumi.output(args.hostName ?? args.connection.host);
 
         const expectedLines = pulumi.output(args.expectedLines ?? []);

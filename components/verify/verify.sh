@@ -84,6 +84,7 @@ root_dir_writable="" root_dir_message=""
 proc_ran=0 proc_pid="" proc_found_by="" proc_uid="" proc_gid="" proc_error=""
 priv_tried=0 priv_exit="" priv_message="" priv_reason=""
 ctr_listed=0 ctr_error="" ctr_json="[]" ctr_count=0 ctr_hostns=0 ctr_privileged=0
+kube_json=""
 
 # A JSON value some other tool printed (docker/podman templates), or null when it is empty.
 jraw_or_null() { if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi; }
@@ -117,12 +118,13 @@ parse_args() {
       *) fail "$EXIT_USAGE" "observe: unknown option '$opt' (it takes --runtime --user --expect-range --image --docker-host --auto-size --expect-lines)" ;;
     esac
   done
-  [ -n "$runtime" ] || fail "$EXIT_USAGE" "observe: --runtime docker-remap|docker-rootless|podman|podman-auto is required"
-  case "$runtime" in docker-remap|docker-rootless|podman|podman-auto) ;; *) fail "$EXIT_USAGE" "--runtime '$runtime': expected docker-remap, docker-rootless, podman or podman-auto" ;; esac
-  if [ "$runtime" = podman-auto ]; then
-    [[ "$auto_size" =~ ^[1-9][0-9]{0,9}$ ]] || fail "$EXIT_USAGE" "--auto-size N (IDs per container) is required with --runtime podman-auto, not '$auto_size'"
+  [ -n "$runtime" ] || fail "$EXIT_USAGE" "observe: --runtime docker-remap|docker-rootless|podman|podman-auto|kubelet-userns is required"
+  case "$runtime" in docker-remap|docker-rootless|podman|podman-auto|kubelet-userns) ;; *) fail "$EXIT_USAGE" "--runtime '$runtime': expected docker-remap, docker-rootless, podman, podman-auto or kubelet-userns" ;; esac
+  if [ "$runtime" = podman-auto ] || [ "$runtime" = kubelet-userns ]; then
+    # kubelet-userns: the IDs per pod (kubelet's idsPerPod).
+    [[ "$auto_size" =~ ^[1-9][0-9]{0,9}$ ]] || fail "$EXIT_USAGE" "--auto-size N (IDs per container or pod) is required with --runtime $runtime, not '$auto_size'"
   else
-    [ -z "$auto_size" ] || fail "$EXIT_USAGE" "--auto-size is for --runtime podman-auto only"
+    [ -z "$auto_size" ] || fail "$EXIT_USAGE" "--auto-size is for --runtime podman-auto and kubelet-userns only"
   fi
   [ -n "$user" ] || fail "$EXIT_USAGE" "observe: --user NAME is required"
   [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || fail "$EXIT_USAGE" "--user '$user': expected a login name matching ^[a-z_][a-z0-9_-]{0,31}\$"
@@ -220,7 +222,7 @@ observe_user() {
   fi
   # The GID of the group of the user's name: getsubids -g counts subgid lines owned by it.
   group_gid=$(getent group "$user" 2>/dev/null | cut -d: -f3 || true)
-  if [ "$runtime" = docker-remap ] || [ "$runtime" = podman-auto ]; then run_as=root
+  if [ "$runtime" = docker-remap ] || [ "$runtime" = podman-auto ] || [ "$runtime" = kubelet-userns ]; then run_as=root
   elif command -v runuser >/dev/null 2>&1; then runner=runuser; run_as="$user (runuser)"
   elif command -v setpriv >/dev/null 2>&1; then runner=setpriv; run_as="$user (setpriv)"
   fi
@@ -232,7 +234,7 @@ observe_user() {
 # to answer. null where it does not apply (no systemd, docker-remap, no user).
 observe_supervision() {
   [ -d /run/systemd/system ] && sup_systemd=1
-  [ "$sup_systemd" = 1 ] && [ "$runtime" != docker-remap ] && [ "$runtime" != podman-auto ] && [ "$user_exists" = 1 ] || return 0
+  [ "$sup_systemd" = 1 ] && [ "$runtime" != docker-remap ] && [ "$runtime" != podman-auto ] && [ "$runtime" != kubelet-userns ] && [ "$user_exists" = 1 ] || return 0
   # Lingering as logind sees it (the flag file alone can be there while logind does not linger).
   local logind=""
   command -v loginctl >/dev/null 2>&1 && logind=$(loginctl show-user "$user" -p Linger --value 2>/dev/null || true)
@@ -604,6 +606,75 @@ list_containers() {
   say "containers: $ctr_count running, $ctr_hostns with --userns=host, $ctr_privileged privileged"
 }
 
+# kubelet-userns: kubelet and its pods as the host shows them (nothing is started: the pods are
+# whatever kubelet runs). Sets kube_json:
+#   {"running","pid","version","configDir","rootDir","getsubids":{"present","uid","gid"},
+#    "dropIn":{"path","present","idsPerPod","maxPods"},"pods":[{"uid","name","pid","uidMap",
+#    "gidMap","hostUid","recorded"}],"podCount"}
+# A pod is found by its processes' cgroup (kubepods/.../pod<UID>/ with the cgroupfs driver,
+# kubepods-...-pod<UID>.slice with systemd's); its maps are its oldest process's /proc/PID/*_map
+# (the sandbox and the containers share the pod's namespace); its name is the hostname kubelet
+# wrote into ROOT/pods/<UID>/etc-hosts (pods on the host network: none, the UID stands for it).
+observe_kubelet() {
+  local pid kpid="" kver="" kdir="" kroot=/var/lib/kubelet a prev="" gs_present=0 gs_u="" gs_g="" dropin d
+  local drop_present=0 drop_ids="" drop_pods="" pods_json="" sep="" npods=0
+  for pid in $(printf '%s\n' /proc/[0-9]* | sed 's#^/proc/##' | sort -n); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = kubelet ] || continue
+    kpid=$pid; break
+  done
+  if [ -n "$kpid" ]; then
+    kver=$("/proc/$kpid/exe" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1 || true)
+    local -a args=()
+    mapfile -d '' -t args < "/proc/$kpid/cmdline" || true
+    for a in ${args[@]+"${args[@]}"}; do
+      case "$prev" in --config-dir) kdir=$a ;; --root-dir) kroot=$a ;; esac
+      case "$a" in --config-dir=*) kdir=${a#--config-dir=} ;; --root-dir=*) kroot=${a#--root-dir=} ;; esac
+      prev=$a
+    done
+  fi
+  if PATH=$SYS_PATH command -v getsubids >/dev/null 2>&1; then
+    gs_present=1
+    gs_u=$(PATH=$SYS_PATH getsubids "$user" 2>&1 | head -n 5 || true)
+    gs_g=$(PATH=$SYS_PATH getsubids -g "$user" 2>&1 | head -n 5 || true)
+  fi
+  d=${kdir:-/etc/kubernetes/kubelet.conf.d}
+  dropin="${d%/}/50-hardened-hosts-userns.conf"
+  if [ -f "$dropin" ]; then
+    drop_present=1
+    drop_ids=$(awk '/^userNamespaces:/ { u = 1; next } /^[^ ]/ { u = 0 } u && $1 == "idsPerPod:" { print $2; exit }' "$dropin")
+    drop_pods=$(awk '$1 == "maxPods:" { print $2; exit }' "$dropin")
+  fi
+  # Pods: the oldest process of each pod UID found in a kubepods cgroup.
+  declare -A seen=()
+  local cg podid hostu name hosts recorded
+  for pid in $(printf '%s\n' /proc/[0-9]* | sed 's#^/proc/##' | sort -n); do
+    cg=$(cat "/proc/$pid/cgroup" 2>/dev/null || true)
+    [[ "$cg" == *kubepods* ]] || continue
+    podid=$(printf '%s' "$cg" | grep -oE 'pod[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}' | head -n 1 | cut -c4- | tr _ - || true)
+    if [ -z "$podid" ] || [ -n "${seen[$podid]:-}" ]; then continue; fi
+    seen[$podid]=1
+    npods=$((npods + 1))
+    [ "$npods" -le "$LIST_MAX" ] || continue
+    local -a um=() gm=()
+    mapfile -t um < <(map_rows "/proc/$pid/uid_map")
+    mapfile -t gm < <(map_rows "/proc/$pid/gid_map")
+    hostu=$(awk '/^Uid:/ { print $2; exit }' "/proc/$pid/status" 2>/dev/null || true)
+    hosts="$kroot/pods/$podid/etc-hosts" name=""
+    if [ -f "$hosts" ] && head -n 1 -- "$hosts" | grep -qx '# Kubernetes-managed hosts file.'; then
+      name=$(awk 'NF >= 2 && $1 !~ /^#/ { n = $2 } END { print n }' "$hosts")
+    fi
+    recorded=0; [ ! -f "$kroot/pods/$podid/userns" ] || recorded=1
+    pods_json+="$sep$(printf '{"uid":%s,"name":%s,"pid":%s,"uidMap":%s,"gidMap":%s,"hostUid":%s,"recorded":%s}' "$(jstr "$podid")" \
+      "$(jstr_or_null "$name")" "$pid" "$(json_list ${um[@]+"${um[@]}"})" "$(json_list ${gm[@]+"${gm[@]}"})" "$(jnum_or_null "$hostu")" "$(jbool "$recorded")")"
+    sep=,
+  done
+  say "kubelet: ${kpid:+pid $kpid, }${kver:-not running}; $npods pod(s) running; getsubids $user: ${gs_u:-n/a}"
+  kube_json=$(printf '{"running":%s,"pid":%s,"version":%s,"configDir":%s,"rootDir":%s,"getsubids":{"present":%s,"uid":%s,"gid":%s},"dropIn":{"path":%s,"present":%s,"idsPerPod":%s,"maxPods":%s},"pods":[%s],"podCount":%s}' \
+    "$(jbool "$([ -n "$kpid" ] && echo 1 || echo 0)")" "$(jnum_or_null "$kpid")" "$(jstr_or_null "$kver")" "$(jstr_or_null "$kdir")" "$(jstr "$kroot")" \
+    "$(jbool "$gs_present")" "$(jstr_or_null "$gs_u")" "$(jstr_or_null "$gs_g")" "$(jstr "$dropin")" "$(jbool "$drop_present")" \
+    "$(jnum_or_null "$drop_ids")" "$(jnum_or_null "$drop_pods")" "$pods_json" "$npods")
+}
+
 timed() { # timed KEY FUNCTION: runs it, records its milliseconds
   local t0; t0=$(now_ms)
   "$2"
@@ -631,7 +702,13 @@ main() {
   subuid=$(subid_json /etc/subuid user)
   subgid=$(subid_json /etc/subgid group)
   managed=$(managed_json)
-  timed engine observe_engine
+  if [ "$runtime" = kubelet-userns ]; then
+    # No container engine of ours to drive: kubelet's pods are observed as they run.
+    timed probe observe_kubelet
+    engine_error="kubelet-userns observes kubelet's pods, not a container engine"
+  else
+    timed engine observe_engine
+  fi
   if [ "$engine_reachable" = 1 ]; then
     timed containers list_containers
     timed image prepare_image
@@ -648,7 +725,7 @@ main() {
   timed cleanup cleanup
 
   local not_run="" image_json
-  [ "$engine_reachable" = 1 ] || not_run="the runtime did not answer: $engine_error"
+  [ "$engine_reachable" = 1 ] || [ "$runtime" = kubelet-userns ] || not_run="the runtime did not answer: $engine_error"
   [ -n "$not_run" ] || [ "$img_ready" = 1 ] || not_run="no test image: $img_error"
   if [ "$img_ready" = 1 ] || [ -n "$img_error" ] || [ -n "$image" ]; then
     image_json=$(printf '{"name":%s,"builtOnHost":%s,"from":%s,"busyboxVersion":%s,"busyboxSha256":%s,"reused":%s,"removedAfter":%s,"error":%s}' \
@@ -692,6 +769,9 @@ main() {
   printf '"containers":{"listed":%s,"running":%s,"count":%s,"hostNamespace":%s,"privileged":%s,"error":%s},"subuid":%s,"subgid":%s,' \
     "$(jbool "$ctr_listed")" "$ctr_json" "$ctr_count" "$ctr_hostns" "$ctr_privileged" "$(jstr_or_null "$ctr_error")" "$subuid" "$subgid"
   printf '"supervision":{"systemd":%s,"linger":%s,"unitEnabled":%s},"managed":%s,' "$(jbool "$sup_systemd")" "$sup_linger" "$sup_unit_enabled" "$managed"
+  if [ "$runtime" = kubelet-userns ]; then
+    printf '"kubelet":%s,"idsPerPod":%s,' "$kube_json" "$auto_size"
+  fi
   if [ "$runtime" = podman-auto ]; then
     printf '"auto":{"size":%s,"ran":%s,"error":%s,"containers":%s},' "$auto_size" "$(jbool "$auto_ran")" "$(jstr_or_null "$auto_error")" "$auto_json"
   fi

@@ -119,6 +119,8 @@ describe("verify.sh + checks.ts on this machine (private remapped dockerd, rootl
                 // This machine's root lacks CAP_SYS_RESOURCE (docs/notes/podman-auto.md): rootful
                 // Podman is verified on lab hosts instead (test/e2e/lab-auto.test.ts).
                 throw new Error("podman-auto is verified on lab hosts, not here");
+            case "kubelet-userns":
+                throw new Error("kubelet-userns is verified on a lab host (test/e2e/lab-kubelet.test.ts)");
         }
     };
     const expFor = (runtime: VerifyRuntime): Expectations =>
@@ -141,6 +143,8 @@ describe("verify.sh + checks.ts on this machine (private remapped dockerd, rootl
                 return [mustAsUser(user(podmanUser), ["podman", "ps", "-a", "--format", "{{.Names}}"]), mustAsUser(user(podmanUser), ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"])].join("|");
             case "podman-auto":
                 throw new Error("podman-auto is verified on lab hosts, not here");
+            case "kubelet-userns":
+                throw new Error("kubelet-userns is verified on a lab host (test/e2e/lab-kubelet.test.ts)");
         }
     };
 
