@@ -6,6 +6,7 @@
  * - `docker/`: rootful Docker with userns-remap.
  * - `rootless/`: rootless Docker and rootless Podman for a named user.
  * - `podman/`: rootful Podman with an automatic user namespace per container (podman-auto).
+ * - `kubernetes/`: a Kubernetes node's pods in the kubelet range (kubelet-userns).
  * - `verify/`: post-deploy verification and its checks.
  * - `fleet/`: HardenedHost (one machine) and HardenedFleet (many, one allocation).
  * - `host/`: the SSH connection, quoting, and how host scripts are run.
@@ -24,7 +25,9 @@ export type { RootlessMode, RootlessRuntimeArgs, RootlessReport } from "./rootle
 export { PodmanAuto, DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_POOL_OWNER } from "./podman/podman-auto";
 export type { PodmanAutoArgs, PodmanAutoReport } from "./podman/podman-auto";
 export { HardenedHost, RUNTIME_MODES, runtimeOwner, runtimeRangeSize } from "./fleet/hardened-host";
-export type { HardenedHostArgs, PodmanAutoRuntime, RuntimeSpec, RootlessRuntimeSpec, UsernsRemapRuntime } from "./fleet/hardened-host";
+export type { HardenedHostArgs, KubeletUsernsRuntime, PodmanAutoRuntime, RuntimeSpec, RootlessRuntimeSpec, UsernsRemapRuntime } from "./fleet/hardened-host";
+export { KubeletUserns, DEFAULT_IDS_PER_POD, DEFAULT_MAX_PODS, KUBELET_OWNER, idsPerPodProblem, maxPodsProblem, kubeletRangeProblem } from "./kubernetes/kubelet-userns";
+export type { KubeletUsernsArgs, KubeletUsernsReport } from "./kubernetes/kubelet-userns";
 export { HardenedFleet } from "./fleet/hardened-fleet";
 export type { FleetHostSpec, HardenedFleetArgs } from "./fleet/hardened-fleet";
 export { ledgerFromStack, sharedLedgerProblem } from "./fleet/shard";

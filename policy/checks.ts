@@ -46,6 +46,7 @@ export const TYPES = {
     dockerUsernsRemap: "hardened-hosts:docker:DockerUsernsRemap",
     rootlessRuntime: "hardened-hosts:rootless:RootlessRuntime",
     podmanAuto: "hardened-hosts:podman:PodmanAuto",
+    kubeletUserns: "hardened-hosts:kubernetes:KubeletUserns",
     hostSubids: "hardened-hosts:subids:HostSubids",
     subidLedger: "pulumi-nodejs:dynamic/subids:SubidLedger",
     remoteCommand: "command:remote:Command",
@@ -59,9 +60,10 @@ export const TYPES = {
 
 /**
  * The runtimes a HardenedHost may run: rootful Docker with userns-remap, a rootless one, or
- * rootful Podman with a user namespace of its own for every container (podman-auto).
+ * rootful Podman with a user namespace of its own for every container (podman-auto), or a
+ * Kubernetes node whose pods get user namespaces from the kubelet range (kubelet-userns).
  */
-export const ALLOWED_RUNTIMES = ["userns-remap", "docker-rootless", "podman", "podman-auto"] as const;
+export const ALLOWED_RUNTIMES = ["userns-remap", "docker-rootless", "podman", "podman-auto", "kubelet-userns"] as const;
 
 /**
  * No subordinate range may start below this: IDs 0-65535 are the host's own users and groups
@@ -349,6 +351,20 @@ export function runtimeOfComponent(component: StackResourceView, children: reado
             if (!flag(args, "--pool")) return { problem: `${describe(cmd)} create: "apply" without --pool` };
             return { mode: "podman-auto" };
         }
+        if (component.type === TYPES.kubeletUserns) {
+            // The range itself is a HostSubids line, checked with every other range; here, that it
+            // is one kubelet accepts (start and count multiples of idsPerPod, room for maxPods).
+            const m = /^(\d+):(\d+)$/.exec(flag(args, "--range") ?? "");
+            const ids = Number(flag(args, "--ids-per-pod")), pods = Number(flag(args, "--max-pods"));
+            if (!m || !Number.isInteger(ids) || ids < 65536 || ids % 65536 !== 0 || !Number.isInteger(pods) || pods < 1) {
+                return { problem: `${describe(cmd)} create: "apply" without --range START:COUNT, --ids-per-pod (a multiple of 65536) and --max-pods` };
+            }
+            const start = Number(m[1]), count = Number(m[2]);
+            if (start % ids !== 0 || start < ids || count % ids !== 0 || count < ids * pods) {
+                return { problem: `${describe(cmd)} create: --range ${m[0]} is not one kubelet accepts with idsPerPod ${ids} and maxPods ${pods} (start and count multiples of ${ids}, count at least ${ids * pods})` };
+            }
+            return { mode: "kubelet-userns" };
+        }
         const mode = flag(args, "--mode");
         if (mode === undefined) return { problem: `${describe(cmd)} create: "apply" without --mode` };
         return { mode };
@@ -371,10 +387,10 @@ export function checkHardenedHostRuntimes(resources: readonly StackResourceView[
     }
     const allowed = ALLOWED_RUNTIMES.map((m) => JSON.stringify(m)).join(", ");
     for (const host of resources.filter((r) => r.type === TYPES.hardenedHost)) {
-        const runtimes = (childrenOf.get(host) ?? []).filter((c) => c.type === TYPES.dockerUsernsRemap || c.type === TYPES.rootlessRuntime || c.type === TYPES.podmanAuto);
+        const runtimes = (childrenOf.get(host) ?? []).filter((c) => c.type === TYPES.dockerUsernsRemap || c.type === TYPES.rootlessRuntime || c.type === TYPES.podmanAuto || c.type === TYPES.kubeletUserns);
         if (runtimes.length === 0) {
             findings.push({
-                message: `${describe(host)}: runtime: none below it; a HardenedHost needs a DockerUsernsRemap, RootlessRuntime or PodmanAuto (one of ${allowed})`,
+                message: `${describe(host)}: runtime: none below it; a HardenedHost needs a DockerUsernsRemap, RootlessRuntime, PodmanAuto or KubeletUserns (one of ${allowed})`,
                 urn: host.urn,
             });
             continue;

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import {
-    DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, Ec2Distro, MANAGED_TAG, RUNTIME_MODES, RuntimeSpec, autoPoolProblem, autoSizeProblem,
+    DEFAULT_AUTO_SIZE, DEFAULT_AUTO_SLOTS, DEFAULT_IDS_PER_POD, DEFAULT_MAX_PODS, Ec2Distro, idsPerPodProblem, kubeletRangeProblem, maxPodsProblem, MANAGED_TAG, RUNTIME_MODES, RuntimeSpec, autoPoolProblem, autoSizeProblem,
     autoSlotsProblem, distroProblem, ec2PublicKeyProblem, imageSupportProblem, instanceTypeProblem, isValidOwner, nonRootUserProblem, parseSshCidr,
     rootVolumeProblem, sshCidrsProblem, subnetIdProblem, tagProblem, vpcIdProblem,
 } from "hardened-hosts";
@@ -169,6 +169,25 @@ function parseRuntime(v: unknown, key: string): RuntimeSpec {
             return {
                 mode, ...defined("poolOwner", poolOwner), ...defined("slots", slots), ...defined("size", size),
                 ...defined("installPodman", install as boolean | undefined),
+            };
+        }
+        case "kubelet-userns": {
+            const fields = ["mode", "idsPerPod", "maxPods", "configDir", "restartKubelet", "kubeletUnit"];
+            for (const field of Object.keys(r)) {
+                if (!fields.includes(field)) throw new ConfigError(`${key}.${field}`, `is not a kubelet-userns setting (${fields.slice(1).join(", ")})`);
+            }
+            const idsPerPod = r["idsPerPod"] === undefined ? undefined : checked<number>(r["idsPerPod"], `${key}.idsPerPod`, idsPerPodProblem);
+            const maxPods = r["maxPods"] === undefined ? undefined : checked<number>(r["maxPods"], `${key}.maxPods`, maxPodsProblem);
+            const range = kubeletRangeProblem(idsPerPod ?? DEFAULT_IDS_PER_POD, maxPods ?? DEFAULT_MAX_PODS);
+            if (range) throw new ConfigError(key, range);
+            const configDir = r["configDir"] === undefined ? undefined : str(r["configDir"], `${key}.configDir`);
+            if (configDir !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(configDir)) throw new ConfigError(`${key}.configDir`, "must be an absolute path");
+            const restart = r["restartKubelet"];
+            if (restart !== undefined && typeof restart !== "boolean") throw new ConfigError(`${key}.restartKubelet`, "must be true or false");
+            const unit = r["kubeletUnit"] === undefined ? undefined : str(r["kubeletUnit"], `${key}.kubeletUnit`);
+            return {
+                mode, ...defined("idsPerPod", idsPerPod), ...defined("maxPods", maxPods), ...defined("configDir", configDir),
+                ...defined("restartKubelet", restart as boolean | undefined), ...defined("kubeletUnit", unit),
             };
         }
         default:

@@ -7,9 +7,11 @@
 #   kubelet-userns.sh facts     read-only: the prerequisites and the kubelet as found (JSON)
 #   kubelet-userns.sh apply --range START:COUNT --ids-per-pod N --max-pods M
 #                           [--config-dir DIR] [--restart-kubelet yes|no] [--kubelet-unit NAME]
+#                           [--install-getsubids yes|no]
 #   kubelet-userns.sh remove [--config-dir DIR]
 #
 # apply, in this order (a refusal comes before anything is written):
+#   0. getsubids missing on an apt host: uidmap is installed (unless --install-getsubids no);
 #   1. prerequisites, every missing one named in one refusal (EXIT_UNSUPPORTED): Linux >= 6.3
 #      (idmapped tmpfs), containerd >= 2.0 or CRI-O >= 1.25, runc >= 1.2 or crun >= 1.9,
 #      getsubids (kubelet reads its range through it; Debian: uidmap), kubelet's root dir
@@ -50,7 +52,7 @@ readonly DIRS_RECORD=/etc/kubelet-userns.hardened-hosts.dirs
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
 
 action="" range="" start="" count="" ids_per_pod="" max_pods="" config_dir="/etc/kubernetes/kubelet.conf.d"
-restart="no" unit="kubelet"
+restart="no" unit="kubelet" install="yes"
 work=""
 # Facts (detect).
 kernel="" kernel_ok=0 cr_name="" cr_version="" cr_ok=0 oci_found=() oci_ok=0 getsubids_path=""
@@ -70,7 +72,7 @@ parse_args() {
   case "$action" in
     facts) allowed="" ;;
     remove) allowed="--config-dir" ;;
-    apply) allowed="--range --ids-per-pod --max-pods --config-dir --restart-kubelet --kubelet-unit" ;;
+    apply) allowed="--range --ids-per-pod --max-pods --config-dir --restart-kubelet --kubelet-unit --install-getsubids" ;;
     *) action=""; usage ;;
   esac
   while [ $# -gt 0 ]; do
@@ -90,6 +92,7 @@ parse_args() {
       --config-dir) config_dir=$value ;;
       --restart-kubelet) restart=$value ;;
       --kubelet-unit) unit=$value ;;
+      --install-getsubids) install=$value ;;
     esac
   done
   if ! [[ "$config_dir" =~ ^/[A-Za-z0-9._/-]*$ ]] || [[ "$config_dir" == *..* ]]; then fail "$EXIT_USAGE" "--config-dir must be an absolute path of letters, digits and ._/-, not '$config_dir'"; fi
@@ -104,6 +107,7 @@ parse_args() {
   (( count % ids_per_pod == 0 && count >= ids_per_pod * max_pods )) || fail "$EXIT_USAGE" "--range $range: the count must be a multiple of $ids_per_pod and at least --ids-per-pod x --max-pods = $(( ids_per_pod * max_pods ))"
   (( start + count <= 4294967295 )) || fail "$EXIT_USAGE" "--range $range: must end below 4294967295"
   case "$restart" in yes|no) ;; *) fail "$EXIT_USAGE" "--restart-kubelet must be yes or no, not '$restart'" ;; esac
+  case "$install" in yes|no) ;; *) fail "$EXIT_USAGE" "--install-getsubids must be yes or no, not '$install'" ;; esac
   [[ "$unit" =~ ^[A-Za-z0-9_.@-]{1,100}$ ]] || fail "$EXIT_USAGE" "--kubelet-unit '$unit': not a unit name"
 }
 
@@ -253,6 +257,12 @@ undo() { # takes back what this run wrote (the account, the drop-in, the folders
 cmd_apply() {
   local dropin new line_u line_g want stranded d mtime kstart
   lock_config
+  # getsubids is the one package this mode installs (apt: uidmap), when --install-getsubids yes.
+  if [ -z "$getsubids_path" ] && [ "$install" = yes ] && command -v apt-get >/dev/null 2>&1; then
+    read_os_release
+    install_packages uidmap || fail "$EXIT_PACKAGES" "installing uidmap (getsubids) failed (nothing else was written)"
+    detect
+  fi
   say "apply: range $start:$count for $OWNER, idsPerPod $ids_per_pod, maxPods $max_pods, drop-in in $config_dir"
   say "prerequisites: kernel $kernel, ${cr_name:-no CRI runtime} ${cr_version}, OCI ${oci_found[*]:-none}, getsubids ${getsubids_path:-missing}, kubelet ${kubelet_version:-not installed}${kubelet_pid:+ (pid $kubelet_pid)}, $kubelet_root_dir on $root_fs"
   if [ ${#missing[@]} -gt 0 ]; then

@@ -75,11 +75,12 @@ function aptRootless(mode: "docker-rootless" | "podman"): string[] {
 export function packagePlan(family: Family, mode: SupportMode): PackagePlan {
     const rootlessDockerBins: PackagePlan["requires"] = ["dockerd", "rootlesskit", "dockerd-rootless.sh", "slirp4netns", "newuidmap", "newgidmap"];
     const rootlessPodmanBins: PackagePlan["requires"] = ["podman", "slirp4netns", "newuidmap", "newgidmap"];
-    // kubelet-userns installs nothing (the node image brings kubelet, the CRI and OCI runtimes;
-    // kubelet-userns.sh checks their versions): only getsubids, kubelet's reader of its range.
+    // kubelet-userns installs no runtime (the node image brings kubelet, the CRI and OCI
+    // runtimes; kubelet-userns.sh checks their versions): only getsubids, kubelet's reader of its
+    // range, which kubelet-userns.sh installs with apt (uidmap) and the dnf families need first.
     if (mode === "kubelet-userns") {
         return family === "debian" || family === "ubuntu"
-            ? { packages: ["uidmap"], installedBy: "by-hand", requires: ["getsubids"] }
+            ? { packages: ["uidmap"], installedBy: "script", requires: ["getsubids"] }
             : { packages: ["shadow-utils-subid"], installedBy: "by-hand", requires: ["getsubids"] };
     }
     switch (family) {
@@ -205,7 +206,14 @@ export function decideSupport(facts: HostFacts, mode: SupportMode): SupportDecis
     base.packages = plan.packages;
     base.installedBy = plan.installedBy;
     const missing = plan.requires.filter((b) => !facts.binaries[b]);
-    if (mode === "kubelet-userns" && missing.length > 0) {
+    // kubelet-userns on apt: uidmap brings getsubids from shadow 4.11 on (Ubuntu 22.04's 4.8.1 has none).
+    const shadowVersion = /^(?:\d+:)?(\d+)\.(\d+)/.exec(facts.shadow?.package ?? "");
+    if (mode === "kubelet-userns" && missing.length > 0 && plan.installedBy === "script" && shadowVersion &&
+        (Number(shadowVersion[1]) < 4 || (Number(shadowVersion[1]) === 4 && Number(shadowVersion[2]) < 11))) {
+        return refuse(`${distro}: shadow ${facts.shadow.package} has no getsubids (from 4.11 on), and kubelet reads its range with it`,
+            "use a release whose uidmap has getsubids (Debian 12, Ubuntu 24.04 or newer)");
+    }
+    if (mode === "kubelet-userns" && missing.length > 0 && plan.installedBy === "by-hand") {
         return refuse(`${distro}: no getsubids (kubelet reads its range with it; shadow 4.11 or newer)`,
             `install ${plan.packages.join(" ")} with ${pm} (a release whose shadow has getsubids) and run again`);
     }

@@ -399,7 +399,7 @@ export function allocate(input: AllocateInput): AllocationResult {
         const count = p.end - p.start;
         // A start that is not a multiple of the owner's own alignment (it asks for a larger
         // one now): placed anew, like a new owner.
-        if (p.start % req.align !== 0) {
+        if (req.align !== alignment && p.start % req.align !== 0) {
             toPlace.push(req);
             return;
         }

@@ -53,8 +53,8 @@ describe("component provider schema (components/provider/schema.ts)", function (
         assert.deepEqual(runtime.required, ["mode"]);
         assert.equal(runtime.properties.mode!.type, "string");
         assert.deepEqual(Object.keys(runtime.properties).sort(), [
-            "createUser", "daemonOptions", "existingContainers", "installDocker", "installPodman", "mode", "poolOwner", "remapUser", "requireNoContainers",
-            "restrictShell", "size", "slots", "takeOverRemap", "user",
+            "configDir", "createUser", "daemonOptions", "existingContainers", "idsPerPod", "installDocker", "installPodman", "kubeletUnit", "maxPods", "mode",
+            "poolOwner", "remapUser", "requireNoContainers", "restartKubelet", "restrictShell", "size", "slots", "takeOverRemap", "user",
         ]);
         assert.deepEqual(runtime.properties.daemonOptions!.additionalProperties, { $ref: "pulumi.json#/Any" });
     });
