@@ -126,13 +126,18 @@ version_at_least() {
   return 0
 }
 
-first_version() { grep -oE '[0-9]+\.[0-9]+(\.[0-9]+)?' | head -n 1 || true; }
+# The first dotted version in TEXT's first line. (No `| head` on a tool's output: with pipefail
+# a tool still writing when head exits fails the pipeline with SIGPIPE, 141.)
+first_version() { # first_version TEXT
+  local l=${1%%$'\n'*}
+  if [[ "$l" =~ ([0-9]+\.[0-9]+(\.[0-9]+)?) ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
+}
 
 detect_kubelet() {
   local pid args a prev=""
   kubelet_path=$(command -v kubelet 2>/dev/null || true)
   kubelet_version=""
-  if [ -n "$kubelet_path" ]; then kubelet_version=$("$kubelet_path" --version 2>/dev/null | first_version || true); fi
+  if [ -n "$kubelet_path" ]; then kubelet_version=$(first_version "$("$kubelet_path" --version 2>/dev/null || true)"); fi
   kubelet_pid="" kubelet_config_dir="" kubelet_root_dir=/var/lib/kubelet
   # The oldest process whose executable is named kubelet (/proc: no procps on minimal hosts).
   for pid in $(printf '%s\n' /proc/[0-9]* | sed 's#^/proc/##' | sort -n); do
@@ -141,7 +146,7 @@ detect_kubelet() {
   done
   [ -n "$kubelet_pid" ] || return 0
   if [ -z "$kubelet_version" ] && [ -x "/proc/$kubelet_pid/exe" ]; then
-    kubelet_version=$("/proc/$kubelet_pid/exe" --version 2>/dev/null | first_version || true)
+    kubelet_version=$(first_version "$("/proc/$kubelet_pid/exe" --version 2>/dev/null || true)")
   fi
   mapfile -d '' -t args < "/proc/$kubelet_pid/cmdline" || true
   for a in "${args[@]}"; do
@@ -163,18 +168,20 @@ detect() {
   kernel_ok=0; version_at_least "$kernel" 6.3 && kernel_ok=1
   cr_name="" cr_version="" cr_ok=0
   if command -v containerd >/dev/null 2>&1; then
-    cr_name=containerd cr_version=$(containerd --version 2>/dev/null | awk '{ print $3 }' | first_version)
+    # "containerd github.com/containerd/containerd/v2 v2.2.10 <commit>": the third word.
+    v=$(containerd --version 2>/dev/null || true); v=${v%%$'\n'*}; read -r _ _ v _ <<< "$v" || true
+    cr_name=containerd cr_version=$(first_version "${v:-}")
     version_at_least "${cr_version:-0}" 2.0 && cr_ok=1
   fi
   if [ "$cr_ok" = 0 ] && command -v crio >/dev/null 2>&1; then
-    v=$(crio --version 2>/dev/null | first_version)
+    v=$(first_version "$(crio --version 2>/dev/null || true)")
     if [ -z "$cr_name" ] || version_at_least "${v:-0}" 1.25; then cr_name=cri-o cr_version=$v; fi
     version_at_least "${v:-0}" 1.25 && cr_ok=1
   fi
   oci_found=() oci_ok=0
   for bin in runc crun; do
     command -v "$bin" >/dev/null 2>&1 || continue
-    v=$("$bin" --version 2>/dev/null | head -n 1 | first_version)
+    v=$(first_version "$("$bin" --version 2>/dev/null || true)")
     oci_found+=("$bin ${v:-?}")
     if [ "$bin" = runc ] && version_at_least "${v:-0}" 1.2; then oci_ok=1; fi
     if [ "$bin" = crun ] && version_at_least "${v:-0}" 1.9; then oci_ok=1; fi
@@ -282,7 +289,7 @@ cmd_apply() {
   fi
 
   dropin="$config_dir/$DROPIN_NAME"
-  if [ -e "$dropin" ] && ! head -n 1 -- "$dropin" | grep -qxF "$DROPIN_HEADER"; then
+  if [ -e "$dropin" ] && [ "$(head -n 1 -- "$dropin")" != "$DROPIN_HEADER" ]; then
     fail "$EXIT_PRECONDITION" "$dropin exists and was not written by hardened-hosts: move it away (nothing was written)"
   fi
   trap 'say "error: putting back what this run wrote"; undo' ERR
@@ -351,7 +358,7 @@ cmd_apply() {
 cmd_remove() {
   local dropin="$config_dir/$DROPIN_NAME" removed=() d
   lock_config
-  if [ -f "$dropin" ] && head -n 1 -- "$dropin" | grep -qxF "$DROPIN_HEADER"; then
+  if [ -f "$dropin" ] && [ "$(head -n 1 -- "$dropin")" = "$DROPIN_HEADER" ]; then
     rm -f -- "$dropin"; removed+=("$dropin"); say "removed $dropin"
   else
     say "remove: no drop-in of ours at $dropin"

@@ -650,7 +650,8 @@ observe_kubelet() {
   for pid in $(printf '%s\n' /proc/[0-9]* | sed 's#^/proc/##' | sort -n); do
     cg=$(cat "/proc/$pid/cgroup" 2>/dev/null || true)
     [[ "$cg" == *kubepods* ]] || continue
-    podid=$(printf '%s' "$cg" | grep -oE 'pod[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}' | head -n 1 | cut -c4- | tr _ - || true)
+    # API pods have UUIDs (systemd's driver writes them with _), static pods a 32-hex hash.
+    podid=$(printf '%s' "$cg" | grep -oE 'pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})' | head -n 1 | cut -c4- | tr _ - || true)
     if [ -z "$podid" ] || [ -n "${seen[$podid]:-}" ]; then continue; fi
     seen[$podid]=1
     npods=$((npods + 1))

@@ -40,9 +40,13 @@ function manifest(name: string, hostUsers: boolean): string {
     ].join("\n");
 }
 
-/** kubepods cgroup directories at the machine's cgroup v1 roots (kubelet's cgroupfs driver makes them). */
+/**
+ * kubepods cgroup directories kubelet's cgroupfs driver made on this machine's cgroup v1
+ * hierarchies: at their roots, or under the cgroup this test (and so the lab host) runs in (the
+ * memory hierarchy here: /sys/fs/cgroup/memory/<this session's cgroup>/kubepods).
+ */
 function kubepodsCgroups(): string[] {
-    const r = spawnSync("bash", ["-c", "ls -d /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/payload/kubepods 2>/dev/null || true"], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", "find /sys/fs/cgroup -maxdepth 6 -type d -name kubepods -prune 2>/dev/null || true"], { encoding: "utf8" });
     return r.stdout.split("\n").filter((l) => l !== "");
 }
 

@@ -417,3 +417,22 @@ describe("subids/allocator: properties", function () {
         );
     });
 });
+
+describe("subids/allocator: an owner's own alignment (kubelet's idsPerPod)", function () {
+    const B = 2147483648, K = 65536;
+    it("places the aligned owner at the first multiple of its alignment that fits; the others as before", function () {
+        const { allocation } = allocate({ requests: [{ owner: "alpha" }, { owner: "kubelet", size: 8 * 2 * K, alignment: 2 * K }, { owner: "zed" }] });
+        assert.deepEqual(allocation["alpha"], { start: B, count: K });
+        assert.deepEqual(allocation["kubelet"], { start: B + 2 * K, count: 16 * K }, "past alpha, at a multiple of 131072");
+        assert.deepEqual(allocation["zed"], { start: B + 18 * K, count: K });
+    });
+    it("keeps an aligned previous range; re-places one that is not a multiple of a larger alignment asked for now", function () {
+        const previous = { kubelet: { start: B + K, count: 8 * K } };
+        assert.deepEqual(allocate({ requests: [{ owner: "kubelet", size: 8 * K }], previous }).allocation["kubelet"], previous.kubelet);
+        const moved = allocate({ requests: [{ owner: "kubelet", size: 8 * K, alignment: 2 * K }], previous }).allocation["kubelet"]!;
+        assert.equal(moved.start % (2 * K), 0);
+    });
+    it("refuses an alignment that is no multiple of the call's", function () {
+        assert.throws(() => allocate({ requests: [{ owner: "kubelet", alignment: 100000 }] }), /alignment must be a multiple of 65536/);
+    });
+});
