@@ -612,8 +612,9 @@ list_containers() {
 #    "dropIn":{"path","present","idsPerPod","maxPods"},"pods":[{"uid","name","pid","uidMap",
 #    "gidMap","hostUid","recorded"}],"podCount"}
 # A pod is found by its processes' cgroup (kubepods/.../pod<UID>/ with the cgroupfs driver,
-# kubepods-...-pod<UID>.slice with systemd's); its maps are its oldest process's /proc/PID/*_map
-# (the sandbox and the containers share the pod's namespace); its name is the hostname kubelet
+# kubepods-...-pod<UID>.slice with systemd's); its maps are its oldest container process's
+# /proc/PID/*_map (the sandbox and the containers share the pod's namespace; pause only when
+# nothing else runs); its name is the hostname kubelet
 # wrote into ROOT/pods/<UID>/etc-hosts (pods on the host network: none, the UID stands for it).
 observe_kubelet() {
   local pid kpid="" kver="" kdir="" kroot=/var/lib/kubelet a prev="" gs_present=0 gs_u="" gs_g="" dropin d
@@ -644,12 +645,18 @@ observe_kubelet() {
     drop_ids=$(awk '/^userNamespaces:/ { u = 1; next } /^[^ ]/ { u = 0 } u && $1 == "idsPerPod:" { print $2; exit }' "$dropin")
     drop_pods=$(awk '$1 == "maxPods:" { print $2; exit }' "$dropin")
   fi
-  # Pods: the oldest process of each pod UID found in a kubepods cgroup.
+  # Pods: the oldest process of each pod UID found in a kubepods cgroup, a container's before the
+  # sandbox's pause (which runs as the image's user 65535, not as the pod's root).
   declare -A seen=()
   local cg podid hostu name hosts recorded
+  local -a kpids=() pauses=()
   for pid in $(printf '%s\n' /proc/[0-9]* | sed 's#^/proc/##' | sort -n); do
     cg=$(cat "/proc/$pid/cgroup" 2>/dev/null || true)
     [[ "$cg" == *kubepods* ]] || continue
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = pause ]; then pauses+=("$pid"); else kpids+=("$pid"); fi
+  done
+  for pid in ${kpids[@]+"${kpids[@]}"} ${pauses[@]+"${pauses[@]}"}; do
+    cg=$(cat "/proc/$pid/cgroup" 2>/dev/null || true)
     # API pods have UUIDs (systemd's driver writes them with _), static pods a 32-hex hash.
     podid=$(printf '%s' "$cg" | grep -oE 'pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})' | head -n 1 | cut -c4- | tr _ - || true)
     if [ -z "$podid" ] || [ -n "${seen[$podid]:-}" ]; then continue; fi

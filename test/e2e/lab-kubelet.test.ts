@@ -180,7 +180,8 @@ describe("kubelet-userns on a bookworm lab host (real engine, real kubelet): pre
         };
         assert.notEqual(slot("userns-a"), slot("userns-b"));
         assert.ok(pods.some((p) => /host user namespace \(hostUsers: true\), uid 0 0 4294967295/.test(p)), JSON.stringify(pods));
-        const recorded = L().run(H, "cat /var/lib/kubelet/pods/*/userns").trim().split("\n");
+        // kubelet's own record of each pod's mapping (no trailing newline in the files).
+        const recorded = L().run(H, "for f in /var/lib/kubelet/pods/*/userns; do cat \"$f\"; echo; done").trim().split("\n");
         assert.equal(recorded.length, 2, recorded.join("\n"));
         for (const r of recorded) assert.match(r, new RegExp(`"length":${IDS}`));
     });

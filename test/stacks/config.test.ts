@@ -105,6 +105,17 @@ describe("stack config", function () {
             assert.equal(parseStackConfig(awsStack({ hosts: [{ name: "web-1", runtime: { mode: "userns-remap" } }] }, { distro: "amazon-linux-2023" })).kind, "aws");
         });
 
+        it("kubelet-userns: its settings read, a wrong one named", function () {
+            const plan = parseStackConfig(awsStack({ hosts: [{ name: "node-1", runtime: { mode: "kubelet-userns", idsPerPod: 131072, maxPods: 8, restartKubelet: true } }] }, { distro: "ubuntu-24.04" }));
+            assert.equal(plan.kind, "aws");
+            if (plan.kind !== "aws") return;
+            assert.deepEqual(plan.hosts[0]!.runtime, { mode: "kubelet-userns", idsPerPod: 131072, maxPods: 8, restartKubelet: true });
+            assert.throws(() => parseStackConfig(awsStack({ hosts: [{ name: "node-1", runtime: { mode: "kubelet-userns", idsPerPod: 100000 } }] }, { distro: "ubuntu-24.04" })),
+                /hardened-hosts:hosts\[0\]\.runtime\.idsPerPod: must be a multiple of 65536/);
+            assert.throws(() => parseStackConfig(awsStack({ hosts: [{ name: "node-1", runtime: { mode: "kubelet-userns", slots: 3 } }] }, { distro: "ubuntu-24.04" })),
+                /hardened-hosts:hosts\[0\]\.runtime\.slots: is not a kubelet-userns setting/);
+        });
+
         it("reads the EC2 settings with defaults (debian-12, key in sshPrivateKey, no tags) and per-host runtime and tenants", function () {
             const plan = parseStackConfig(awsStack());
             assert.deepEqual(plan, {

@@ -5,11 +5,14 @@ import { Expectations, KubeletPod, Observations, PREPARED_NOT_PROVEN, fleetSumma
 import { checkFailure, repairPlan } from "../../components/verify/host-check";
 
 // kubelet-userns verification (checks.ts, pure): the states a node goes through, derived from
-// verify.sh's real report on this machine (test/fixtures/verify/kubelet-userns-no-kubelet.json):
+// verify.sh's real report on this machine (test/fixtures/kubelet-node/verify-no-kubelet.json:
+// `verify.sh observe --runtime kubelet-userns --user kubelet --expect-range 2147614720:1048576
+// --auto-size 131072 --expect-lines "alpha:2147483648:65536 kubelet:2147614720:1048576"`, no
+// kubelet, no account, no line; test/e2e/lab-kubelet.test.ts shows the other states for real):
 // prepared with no kubelet, proven with two hostUsers:false pods, a pod on the host's user
 // namespace reported, and each way of being wrong.
 const START = 2147614720, COUNT = 1048576, IDS = 131072;
-const base = (): Observations => parseObservations(fs.readFileSync(path.join(__dirname, "..", "fixtures", "verify", "kubelet-userns-no-kubelet.json"), "utf8").replace(/\n\s*/g, "") + "\n");
+const base = (): Observations => parseObservations(fs.readFileSync(path.join(__dirname, "..", "fixtures", "kubelet-node", "verify-no-kubelet.json"), "utf8").replace(/\n\s*/g, "") + "\n");
 const exp: Expectations = { host: "node-1", runtime: "kubelet-userns", user: "kubelet", expectedRange: { start: START, count: COUNT }, autoSize: IDS };
 const line = `kubelet:${START}:${COUNT}`;
 
