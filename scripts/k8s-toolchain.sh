@@ -47,7 +47,7 @@ have_pause() { [ -x "$pause_dir/pause" ]; }
 have_images() { [ -s "$images_dir/localbb.oci.tar" ] && [ -s "$images_dir/pause.oci.tar" ]; }
 have_all() { have_runc && have_containerd && have_kubelet && have_cni && have_pause && have_images; }
 
-gobuild_env() { env GOFLAGS=-buildvcs=false nice -n 19 "$@"; }
+gobuild_env() { nice -n 19 env GOFLAGS=-buildvcs=false "$@"; }
 
 build_runc() {
   have_runc && { log "runc v$RUNC_VERSION: cached at $runc_dir"; return 0; }
