@@ -73,6 +73,6 @@ npm_ci tools/command-provider
 bash scripts/pulumi-toolchain.sh
 # kubelet, containerd, runc, CNI plugins for test/e2e/lab-kubelet.test.ts: cached by version; a
 # cold build (~15 minutes on 2 cores) runs in the background while the tests before it run, and
-# that test waits for it (HH_K8S_TOOLCHAIN=skip: not at all).
+# that test waits for it (HH_K8S_TOOLCHAIN=skip: no build, and that test is skipped).
 if [ "${HH_K8S_TOOLCHAIN:-}" != skip ]; then bash scripts/k8s-toolchain.sh --background; fi
 log "ready in $(elapsed)"
