@@ -62,7 +62,7 @@ function stackPolicy(name: string, description: string, check: (rs: readonly Sta
 
 export const hardenedHostRuntime = stackPolicy(
     "hardened-host-runtime",
-    "Every HardenedHost runs containers with Docker userns-remap, rootless Docker, rootless Podman, or rootful Podman with an automatic user namespace per container (podman-auto).",
+    "Every HardenedHost runs containers with Docker userns-remap, rootless Docker, rootless Podman, rootful Podman with an automatic user namespace per container (podman-auto), or, on a Kubernetes node, pods in user namespaces from a kubelet range kubelet accepts (kubelet-userns).",
     checkHardenedHostRuntimes,
 );
 
