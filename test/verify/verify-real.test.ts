@@ -236,7 +236,7 @@ describe("verify.sh + checks.ts on this machine (private remapped dockerd, rootl
             ["no action", [], /usage/],
             ["another action", ["apply", "--runtime", "podman", ...ok], /usage/],
             ["no --runtime", ["observe", ...ok], /--runtime .* is required/],
-            ["an unknown runtime", ["observe", "--runtime", "lxc", ...ok], /expected docker-remap, docker-rootless, podman or podman-auto/],
+            ["an unknown runtime", ["observe", "--runtime", "lxc", ...ok], /expected docker-remap, docker-rootless, podman, podman-auto or kubelet-userns/],
             ["no --user", ["observe", "--runtime", "podman", "--expect-range", "1:65536"], /--user NAME is required/],
             ["user root", ["observe", "--runtime", "podman", "--user", "root", "--expect-range", "1:65536"], /must not map to root/],
             ["a user with shell characters", ["observe", "--runtime", "podman", "--user", "a;id", "--expect-range", "1:65536"], /expected a login name/],
