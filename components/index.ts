@@ -17,6 +17,8 @@ export * from "./subids";
 export * from "./verify";
 export * from "./host/connection";
 export { runHostScript, scriptCommandLine } from "./host/script";
+export { HostWork, HOST_WORK_TYPE } from "./host/host-work";
+export type { HostWorkArgs } from "./host/host-work";
 export { shellJoin, shellQuote } from "./host/shell";
 export { DockerUsernsRemap, containerEffects } from "./docker/remap";
 export type { ContainerEffects, DockerUsernsRemapArgs, DockerRemapReport, ExistingContainers } from "./docker/remap";

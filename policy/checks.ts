@@ -50,6 +50,8 @@ export const TYPES = {
     hostSubids: "hardened-hosts:subids:HostSubids",
     subidLedger: "pulumi-nodejs:dynamic/subids:SubidLedger",
     remoteCommand: "command:remote:Command",
+    /** What runs a host script since #29 (a stack made before has remote Commands instead). */
+    hostWork: "pulumi-nodejs:dynamic/host:HostWork",
     securityGroup: "aws:ec2/securityGroup:SecurityGroup",
     defaultSecurityGroup: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
@@ -232,9 +234,14 @@ function parentType(r: ResourceView | StackResourceView): string | undefined {
     return parentOf(r)?.type;
 }
 
-/** True for the write command of a HostSubids (a remote Command whose parent is a HostSubids). */
+/** True for what runs a host script: a HostWork, or a remote Command (stacks made before #29). */
+export function isHostCommand(r: ResourceView | StackResourceView): boolean {
+    return r.type === TYPES.hostWork || r.type === TYPES.remoteCommand;
+}
+
+/** True for the write command of a HostSubids (its HostWork, or remote Command before #29). */
 export function isHostSubidsWrite(r: ResourceView | StackResourceView): boolean {
-    return r.type === TYPES.remoteCommand && parentType(r) === TYPES.hostSubids;
+    return isHostCommand(r) && parentType(r) === TYPES.hostSubids;
 }
 
 /** `HostSubids "host-a-subids" (Command "host-a-subids-write" create)`: the component and the field. */
@@ -327,7 +334,7 @@ export function checkRangeOverlaps(resources: readonly StackResourceView[]): Fin
 
 /** The runtime a runtime component's command sets up, or why it cannot be told. */
 export function runtimeOfComponent(component: StackResourceView, children: readonly StackResourceView[]): { mode?: string; problem?: string } {
-    const commands = children.filter((c) => c.type === TYPES.remoteCommand);
+    const commands = children.filter(isHostCommand);
     if (commands.length === 0) return { problem: `${describe(component)}: has no command that configures the runtime` };
     for (const cmd of commands) {
         const create = known(() => cmd.props["create"]);

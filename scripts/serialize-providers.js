@@ -1,5 +1,5 @@
 // Run by scripts/build.js, in a process of its own, from the repository root: prints the dynamic
-// providers' code, serialized by the SDK from the built dist/components/ (local files there, so
+// providers' code (those not loaded by reference: dynamic-resource.ts's BY_REFERENCE), serialized by the SDK from the built dist/components/ (local files there, so
 // captured by value), as one JSON object name -> text.
 //
 // A script file, not `node -e`: an eval'd script has `exports`, `require` and `module` as globals,
@@ -14,13 +14,12 @@ process.chdir(root);
 /** name -> [module under dist/, exported provider]. */
 const PROVIDERS = {
     "subids-ledger": ["components/subids/ledger.js", "ledgerProvider"],
-    "host-check": ["components/verify/host-check.js", "hostCheckProvider"],
-    "host-support": ["components/platform/host-support.js", "hostSupportProvider"],
 };
 
 (async () => {
-    const { serializeProvider } = require(path.join(root, "dist", "components", "host", "dynamic-resource.js"));
+    const { serializeProvider, BY_REFERENCE, referenceText } = require(path.join(root, "dist", "components", "host", "dynamic-resource.js"));
     const out = {};
+    for (const name of Object.keys(BY_REFERENCE)) out[name] = referenceText(name);
     for (const [name, [file, exported]] of Object.entries(PROVIDERS)) {
         const { text, containsSecrets } = await serializeProvider(require(path.join(root, "dist", file))[exported]);
         if (containsSecrets) throw new Error(`${name}: the provider captures a secret`);

@@ -1,4 +1,4 @@
-import * as command from "@pulumi/command";
+import type { HostWork } from "../host/host-work";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
@@ -122,7 +122,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
     /** What the last apply did to containers it found (stopped, hidden, a remap taken over). */
     public readonly containers: pulumi.Output<ContainerEffects>;
     /** The command that configures Docker (for `dependsOn`). */
-    public readonly command: command.remote.Command;
+    public readonly command: HostWork;
 
     constructor(name: string, args: DockerUsernsRemapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:docker:DockerUsernsRemap", name, {}, opts);

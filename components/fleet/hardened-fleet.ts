@@ -1,4 +1,3 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerEffects } from "../docker/remap";
 import { HostConnection } from "../host/connection";
@@ -189,16 +188,6 @@ export class HardenedFleet extends pulumi.ComponentResource {
             hostOwners = (h) => pulumi.output([runtimeOwner(args.hosts[h]!.runtime), ...(args.hosts[h]!.tenants ?? [])]);
         }
 
-        // The hosts' commands go through one explicit Command provider of the fleet's (unless the
-        // caller gave the fleet one). Why: the engine starts a default provider only when the first
-        // command's inputs are known, after the ledger's allocation, and the preview waits for it
-        // there; an explicit provider has no inputs to wait for, so it starts while the program is
-        // still registering (dev stack: 0.2 s of a 3 s no-change preview). A stack from before
-        // it shows the provider created once; no command changes.
-        const hostProviders = this.getProvider("command:remote:Command")
-            ? {}
-            : { providers: [new command.Provider(`${name}-command`, {}, { parent: this })] };
-
         this.hosts = {};
         for (const host of hostNames) {
             const spec = args.hosts[host]!;
@@ -209,7 +198,7 @@ export class HardenedFleet extends pulumi.ComponentResource {
                 verify: spec.verify,
                 dependsOn: spec.dependsOn,
                 // The fleet's own dependsOn reaches every host's commands (children do not inherit it).
-            }, { parent: this, dependsOn: opts?.dependsOn, ...hostProviders });
+            }, { parent: this, dependsOn: opts?.dependsOn });
         }
         const results = hostNames
             .map((h) => this.hosts[h]!.verification)

@@ -1,4 +1,4 @@
-import type * as command from "@pulumi/command";
+import { HOST_WORK_TYPE, HostWork } from "../host/host-work";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerEffects, DockerUsernsRemap, ExistingContainers } from "../docker/remap";
 import { HostConnection } from "../host/connection";
@@ -93,8 +93,11 @@ export type RuntimeSpec = UsernsRemapRuntime | RootlessRuntimeSpec | PodmanAutoR
 const MODES: Record<RuntimeSpec["mode"], true> = { "userns-remap": true, "docker-rootless": true, podman: true, "podman-auto": true, "kubelet-userns": true };
 export const RUNTIME_MODES = Object.keys(MODES) as readonly RuntimeSpec["mode"][];
 
-/** The URN the runtime command of host `name` has in `mode` (names as HardenedHost gives them). */
-function runtimeCommandUrn(name: string, mode: RuntimeSpec["mode"], host: pulumi.Resource): pulumi.Output<string> {
+/**
+ * The URNs the runtime command of host `name` has in `mode` (names as HardenedHost gives them):
+ * a HostWork, or in a stack made before #29 a remote.Command.
+ */
+function runtimeCommandUrns(name: string, mode: RuntimeSpec["mode"], host: pulumi.Resource): pulumi.Output<string>[] {
     const component = mode === "userns-remap"
         ? pulumi.createUrn(`${name}-docker`, "hardened-hosts:docker:DockerUsernsRemap", host)
         : mode === "podman-auto"
@@ -103,7 +106,7 @@ function runtimeCommandUrn(name: string, mode: RuntimeSpec["mode"], host: pulumi
                 ? pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:kubernetes:KubeletUserns", host)
                 : pulumi.createUrn(`${name}-${mode}`, "hardened-hosts:rootless:RootlessRuntime", host);
     const command = mode === "userns-remap" ? `${name}-docker-daemon` : `${name}-${mode}-runtime`;
-    return pulumi.createUrn(command, "command:remote:Command", component);
+    return [HOST_WORK_TYPE, "command:remote:Command"].map((type) => pulumi.createUrn(command, type, component));
 }
 
 /** The subordinate-ID owner a runtime needs a range for. */
@@ -249,9 +252,9 @@ export class HardenedHost extends pulumi.ComponentResource {
         // over the old one's state, so the engine runs the old remove before the new apply and
         // verification comes after both, instead of the old remove running last (un-hardening a
         // host whose outputs had just said "passed").
-        const takesOver = (mode: RuntimeSpec["mode"]) => RUNTIME_MODES.filter((m) => m !== mode).map((m) => runtimeCommandUrn(name, m, this));
+        const takesOver = (mode: RuntimeSpec["mode"]) => RUNTIME_MODES.filter((m) => m !== mode).flatMap((m) => runtimeCommandUrns(name, m, this));
         let runtimeResource: pulumi.Resource;
-        let runtimeCommand: command.remote.Command;
+        let runtimeCommand: HostWork;
         let dockerHost: pulumi.Output<string> | undefined;
         let autoSize: pulumi.Output<number> | undefined;
         let verifyRuntime: VerifyRuntime;
@@ -349,9 +352,9 @@ export class HardenedHost extends pulumi.ComponentResource {
                 // digests are in the check's rerunOn); drift a refresh saw is repaired by
                 // re-running these, exactly as they ran.
                 steps: [
-                    // The very command line and stdin the step's remote.Command holds.
-                    { name: "subids", command: subids.command.create.apply((c) => c ?? ""), script: subids.command.stdin.apply((s) => s ?? "") },
-                    { name: "runtime", command: runtimeCommand.create.apply((c) => c ?? ""), script: runtimeCommand.stdin.apply((s) => s ?? "") },
+                    // The very command line and script the step's HostWork runs.
+                    { name: "subids", command: subids.command.create, script: subids.command.scriptPath },
+                    { name: "runtime", command: runtimeCommand.create, script: runtimeCommand.scriptPath },
                 ],
             }, { parent: this, dependsOn: [runtimeResource] });
             this.verification = verify.result;

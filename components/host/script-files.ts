@@ -18,6 +18,9 @@ export const PRELUDE = "host/prelude.sh";
  */
 export const SCRIPT_PARTS: Readonly<Record<string, readonly string[]>> = {
     "rootless/rootless.sh": ["rootless/rootless-common.sh", "rootless/toml-keys.sh", "rootless/rootless-docker.sh", "rootless/rootless-podman.sh"],
+    "docker/docker-remap.sh": ["docker/docker-switch.sh"],
+    // The subids step refuses, before it writes, a Docker switch the runtime step would refuse.
+    "subids/subids-host.sh": ["docker/docker-switch.sh"],
 };
 
 /** `components/` of this copy of the library (dist/components/ once built). */

@@ -16,18 +16,20 @@
  * writing; the later steps wait for it through dependsOn, so previews still show their exact
  * command lines.
  */
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, commandConnection, needsSudo } from "../host/connection";
 import { describeExit } from "../host/exit-codes";
 import { parseReport } from "../host/report";
-import { readHostScript, scriptCommandLine } from "../host/script";
+import { readHostScript, scriptByDigest, scriptCommandLine, scriptDigest } from "../host/script-files";
 import type { PlainConnection } from "../host/ssh-exec";
 import { withSsh } from "../host/ssh-exec";
 import { PackagedDynamicResource } from "../host/dynamic-resource";
-import { packScripts, unpackScripts } from "../verify/host-check";
+import { unpackScripts } from "../verify/host-check";
 import { HostFacts, parseFacts } from "./facts";
 import { SupportDecision, SupportMode, decideSupport, describeDecision, fixArgs } from "./support";
+
+/** The script this step runs, under the package's `components/`. */
+const PLATFORM_SCRIPT = "platform/platform.sh";
 
 /** What the state keeps of the facts (the whole observation is in the step's log). */
 export interface FactsSummary {
@@ -49,8 +51,12 @@ export interface SupportProps {
     /** `sudo -n ` or empty: how the scripts run. */
     __sudo: boolean;
     __connection: PlainConnection;
-    /** platform.sh with its prelude, packed as HostCheck packs its scripts (~38 KB -> ~18 KB per host, in inputs and outputs). */
-    __script: string;
+    /**
+     * State written before #29: platform.sh with its prelude, packed as HostCheck packed its
+     * scripts. Now the script is the installed package's, by the digest in `script`; the next update
+     * drops this.
+     */
+    __script?: string;
     decision?: SupportDecision;
     facts?: FactsSummary;
     /** The fixes platform.sh reported in place after the last step (`apparmor PATH`, `max_user_namespaces N`). */
@@ -80,7 +86,8 @@ export function refusalMessage(p: SupportProps): string | undefined {
 type Exec = (commandLine: string, stdin: string) => Promise<{ stdout: string; stderr: string; code: number | null }>;
 
 async function runScript(exec: Exec, p: SupportProps, args: string[]): Promise<string> {
-    const r = await exec(scriptCommandLine(args, p.__sudo), unpackScripts(p.__script).platform ?? "");
+    const text = p.__script !== undefined ? unpackScripts(p.__script).platform ?? "" : scriptByDigest(PLATFORM_SCRIPT, p.script, args[0] === "unfix");
+    const r = await exec(scriptCommandLine(args, p.__sudo), text);
     if (r.code !== 0) {
         const report = parseReport(r.stdout, "platform.sh");
         const why = report.ok === false && report.error ? report.error : r.stderr.trim().split("\n").slice(-3).join(" / ") || `exit ${r.code}`;
@@ -130,10 +137,14 @@ export const hostSupportProvider: pulumi.dynamic.ResourceProvider = {
     },
     async diff(_id: string, olds: SupportProps, news: SupportProps) {
         const changed = COMPARED.filter((k) => !same(olds[k], news[k]));
-        // A refused host is decided again on every up (it may have been fixed by hand).
-        return { changes: changed.length > 0 || olds.decision?.status !== "supported" };
+        // A refused host is decided again on every up (it may have been fixed by hand). State from
+        // before #29 holds the script: rewritten without it (no host contact, see update).
+        return { changes: changed.length > 0 || olds.decision?.status !== "supported" || olds.__script !== undefined };
     },
-    async update(id: string, _olds: SupportProps, news: SupportProps) {
+    async update(id: string, olds: SupportProps, news: SupportProps) {
+        if (olds.__script !== undefined && olds.decision?.status === "supported" && COMPARED.every((k) => same(olds[k], news[k]))) {
+            return { outs: { ...news, decision: olds.decision, facts: olds.facts, fixesApplied: olds.fixesApplied ?? [] } };
+        }
         const outs = await withSsh(news.__connection, (exec) => decideOnHost(news, exec));
         return settle(id, outs);
     },
@@ -162,7 +173,7 @@ export class HostSupport extends PackagedDynamicResource {
     public readonly fixesApplied!: pulumi.Output<string[]>;
 
     constructor(name: string, args: HostSupportArgs, opts?: pulumi.CustomResourceOptions) {
-        const script = readHostScript("platform/platform.sh");
+        const script = readHostScript(PLATFORM_SCRIPT);
         super(
             "host-support",
             hostSupportProvider,
@@ -170,10 +181,9 @@ export class HostSupport extends PackagedDynamicResource {
             {
                 host: args.hostName,
                 mode: args.mode,
-                script: `sha256:${createHash("sha256").update(script).digest("hex").slice(0, 16)}`,
+                script: scriptDigest(script),
                 __sudo: needsSudo(args.connection),
                 __connection: commandConnection(args.connection) as pulumi.Input<PlainConnection>,
-                __script: packScripts({ platform: script }),
                 decision: undefined,
                 facts: undefined,
                 fixesApplied: undefined,

@@ -1,4 +1,4 @@
-import * as command from "@pulumi/command";
+import type { HostWork } from "../host/host-work";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { ScriptReport, parseReport } from "../host/report";
@@ -107,7 +107,7 @@ export class PodmanAuto extends pulumi.ComponentResource {
     /** The host script's report of the last apply. */
     public readonly report: pulumi.Output<PodmanAutoReport>;
     /** The command that configures Podman (for `dependsOn`). */
-    public readonly command: command.remote.Command;
+    public readonly command: HostWork;
 
     constructor(name: string, args: PodmanAutoArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:podman:PodmanAuto", name, {}, opts);

@@ -1,4 +1,4 @@
-import * as command from "@pulumi/command";
+import type { HostWork } from "../host/host-work";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { runHostScript } from "../host/script";
@@ -77,7 +77,7 @@ export class RootlessRuntime extends pulumi.ComponentResource {
     /** `DOCKER_HOST` the user must use (docker-rootless only). */
     public readonly dockerHost: pulumi.Output<string | undefined>;
     /** The command that sets the runtime up (for `dependsOn`). */
-    public readonly command: command.remote.Command;
+    public readonly command: HostWork;
 
     constructor(name: string, args: RootlessRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:rootless:RootlessRuntime", name, {}, opts);

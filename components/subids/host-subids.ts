@@ -1,4 +1,4 @@
-import * as command from "@pulumi/command";
+import type { HostWork } from "../host/host-work";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { ScriptReport, parseReport } from "../host/report";
@@ -93,7 +93,7 @@ export class HostSubids extends pulumi.ComponentResource {
     /** The host script's report. */
     public readonly report: pulumi.Output<HostSubidsReport>;
     /** The command that writes the files (for `dependsOn`). */
-    public readonly command: command.remote.Command;
+    public readonly command: HostWork;
 
     constructor(name: string, args: HostSubidsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:subids:HostSubids", name, {}, opts);

@@ -28,14 +28,15 @@ import { Check, HostResult, PREPARED_NOT_PROVEN, VerifyRuntime, failedChecks, fa
 import { describeExit } from "../host/exit-codes";
 import { parseReport } from "../host/report";
 import { PackagedDynamicResource } from "../host/dynamic-resource";
+import { readHostScript, scriptByDigest, scriptDigest } from "../host/script-files";
 
 /** A host step the check can re-run when its checks drift. */
 export interface HostStep {
     /** `subids` (the managed /etc/subuid and /etc/subgid lines) or `runtime`. */
     name: "subids" | "runtime";
-    /** The exact command line of the step's `remote.Command` create (sudo included). */
+    /** The exact command line of the step's `HostWork` create (sudo included). */
     command: string;
-    /** The step's script, sent on stdin (kept out of diffs). */
+    /** The step's script under the package's `components/` (`subids/subids-host.sh`). */
     script: string;
 }
 
@@ -43,7 +44,8 @@ export interface HostStep {
 export interface HostStepInput {
     name: HostStep["name"];
     command: pulumi.Input<string>;
-    script: pulumi.Input<string>;
+    /** The step's script under `components/`, as `runHostScript` takes it (`HostWork.scriptPath`). */
+    script: string;
 }
 
 /** Which step repairs a failed check: the subids lines, else the runtime (which also restarts on new lines). */
@@ -120,11 +122,16 @@ export interface CheckProps {
     __steps: { name: HostStep["name"]; command: string }[];
     __connection: PlainConnection;
     /**
-     * verify.sh and each step's script, by name, packed ({@link packScripts}); state written
-     * before the packing holds the plain object, which is read the same. Internal keys stay out of
-     * every diff display.
+     * verify.sh and each step's script, by name: `<path under components/> <digest>`, read from the
+     * installed package when they run ({@link scriptByDigest}). Internal keys stay out of every diff
+     * display.
      */
-    __scripts: PackedScripts | Record<string, string>;
+    __scriptRefs?: Record<string, string>;
+    /**
+     * State written before #29: the scripts themselves, packed ({@link packScripts}) or (before
+     * the packing) plain. Read when there are no refs; the next update drops them.
+     */
+    __scripts?: PackedScripts | Record<string, string>;
     result?: HostResult;
     repaired?: string[];
 }
@@ -180,7 +187,7 @@ async function runStep(exec: (c: string, s: string) => Promise<{ stdout: string;
 
 /** Observes (after re-running `repair` steps) and returns the new state. */
 async function observe(p: CheckProps, repair: HostStep["name"][]): Promise<CheckProps> {
-    const scripts = unpackScripts(p.__scripts);
+    const scripts = p.__scriptRefs ? scriptsByRef(p.__scriptRefs) : unpackScripts(p.__scripts);
     const stdout = await withSsh(p.__connection, async (exec) => {
         for (const name of repair) {
             const step = p.__steps.find((s) => s.name === name);
@@ -232,7 +239,24 @@ function settle(id: string, outs: CheckProps): { id: string; outs: CheckProps } 
 }
 
 const COMPARED: (keyof CheckProps)[] = ["host", "runtime", "user", "expectedRange", "autoSize", "reportOnly", "rerunOn", "__observe", "__steps"];
-const INPUTS: (keyof CheckProps)[] = [...COMPARED, "drift", "repair", "__connection", "__scripts"];
+const INPUTS: (keyof CheckProps)[] = [...COMPARED, "drift", "repair", "__connection", "__scriptRefs", "__scripts"];
+
+/** The scripts of `__scriptRefs`, by name, from the installed package (their digests checked). */
+export function scriptsByRef(refs: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(refs).map(([name, ref]) => {
+        const [file, digest] = ref.split(" ");
+        return [name, scriptByDigest(file!, digest!)];
+    }));
+}
+
+/**
+ * Whether olds are a check's state from before #29 (its scripts kept in it) that the program
+ * declares unchanged: the update then only rewrites the state (no host contact).
+ */
+function legacyUnchanged(olds: CheckProps, news: CheckProps): boolean {
+    return olds.__scripts !== undefined && olds.result !== undefined && (olds.drift ?? []).length === 0
+        && COMPARED.every((k) => same(olds[k], news[k]));
+}
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const failedNames = (p: CheckProps) => (p.result ? failedChecks(p.result).map((c) => c.name) : []);
 
@@ -244,9 +268,14 @@ export const hostCheckProvider: pulumi.dynamic.ResourceProvider = {
     },
     async diff(_id: string, olds: CheckProps, news: CheckProps) {
         const changed = COMPARED.filter((k) => !same(olds[k], news[k]));
-        return { changes: changed.length > 0 || (olds.drift ?? []).length > 0 };
+        // State from before #29 holds the scripts: rewritten without them (see legacyUnchanged).
+        return { changes: changed.length > 0 || (olds.drift ?? []).length > 0 || olds.__scripts !== undefined };
     },
     async update(id: string, olds: CheckProps, news: CheckProps) {
+        if (legacyUnchanged(olds, news)) {
+            const { __scripts: _old, ...rest } = news;
+            return settle(id, { ...rest, result: olds.result, drift: [], repair: [], repaired: olds.repaired ?? [] });
+        }
         // Drift recorded by a refresh (or a failed run) is repaired here, except for steps whose
         // command changed: remote.Command has just run those.
         const repair = repairPlan(failedNames(olds)).filter((name) => {
@@ -293,10 +322,11 @@ export interface HostCheckArgs {
     /** Digests (`name sha256:...`) whose change re-observes, besides the steps' and verify.sh's. */
     rerunOn: pulumi.Input<pulumi.Input<string>[]>;
     steps: HostStepInput[];
+    /** verify.sh's path under `components/`. */
     verifyScript: string;
 }
 
-/** A short digest of command lines and scripts, for previews. */
+/** A short digest of command lines and scripts' texts, for previews. */
 function digest(...parts: string[]): string {
     const h = createHash("sha256");
     for (const p of parts) h.update(p).update("\0");
@@ -314,11 +344,14 @@ export class HostCheck extends PackagedDynamicResource {
 
     constructor(name: string, args: HostCheckArgs, opts?: pulumi.CustomResourceOptions) {
         const steps = pulumi.output(args.steps) as pulumi.Output<HostStep[]>;
+        // The texts as the program reads them (the digests are those of the texts, as before #29).
+        const texts = new Map([args.verifyScript, ...args.steps.map((x) => x.script)].map((f) => [f, readHostScript(f)]));
         const digests = pulumi.all([steps, args.observe, args.rerunOn]).apply(([ss, observe, extra]) => [
-            ...ss.map((x) => `${x.name} ${digest(x.command, x.script)}`),
-            `verify ${digest(observe, args.verifyScript)}`,
+            ...ss.map((x) => `${x.name} ${digest(x.command, texts.get(x.script)!)}`),
+            `verify ${digest(observe, texts.get(args.verifyScript)!)}`,
             ...extra,
         ]);
+        const ref = (f: string) => `${f} ${scriptDigest(texts.get(f)!)}`;
         super(
             "host-check",
             hostCheckProvider,
@@ -336,7 +369,7 @@ export class HostCheck extends PackagedDynamicResource {
                 __observe: args.observe,
                 __steps: steps.apply((s) => s.map(({ name, command }) => ({ name, command }))),
                 __connection: args.connection,
-                __scripts: steps.apply((s) => packScripts(Object.fromEntries([["verify", args.verifyScript], ...s.map((x) => [x.name, x.script])]))),
+                __scriptRefs: Object.fromEntries([["verify", ref(args.verifyScript)], ...args.steps.map((x) => [x.name, ref(x.script)])]),
                 result: undefined,
                 repaired: undefined,
             },

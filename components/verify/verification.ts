@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, commandConnection, needsSudo } from "../host/connection";
-import { readHostScript, scriptCommandLine } from "../host/script";
+import { scriptCommandLine } from "../host/script-files";
 import type { PlainConnection } from "../host/ssh-exec";
 import { Problems, nonRootUserProblem } from "../host/validate";
 import { IdRange, containerRangeProblem } from "../subids/ranges";
@@ -162,7 +162,7 @@ export class HostVerification extends pulumi.ComponentResource {
                 observe: pulumi.all([observeArgs, needsSudo(args.connection)]).apply(([a, sudo]) => scriptCommandLine(a, sudo)),
                 rerunOn,
                 steps: args.steps ?? [],
-                verifyScript: readHostScript("verify/verify.sh"),
+                verifyScript: "verify/verify.sh",
             },
             // The check waits for what the component waits for (the SDK does not pass dependsOn on).
             { parent: this, dependsOn: opts?.dependsOn },

@@ -15,7 +15,7 @@ describe("DockerUsernsRemap (mocks)", function () {
         mocks.resources.length = 0;
     });
 
-    const commandOf = (name: string) => mocks.resources.find((r) => r.type === "command:remote:Command" && r.name === name);
+    const commandOf = (name: string) => mocks.resources.find((r) => r.type === "pulumi-nodejs:dynamic/host:HostWork" && r.name === name);
 
     it("runs docker-remap.sh with readable, quoted arguments and restores on destroy", async function () {
         const c = new mod.DockerUsernsRemap("host-a-docker", {
@@ -74,7 +74,7 @@ describe("DockerUsernsRemap (mocks)", function () {
                 assert.match(e.message, message);
                 return true;
             });
-            assert.equal(mocks.resources.filter((r) => r.type === "command:remote:Command").length, 0);
+            assert.equal(mocks.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/host:HostWork").length, 0);
         });
         it(`fails naming the field for ${what} when the value arrives as an Output`, async function () {
             const pulumi = await import("@pulumi/pulumi");

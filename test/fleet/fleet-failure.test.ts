@@ -70,7 +70,7 @@ describe("HardenedFleet ordering and failures (mocks)", function () {
         assert.ok(!registered.includes("f-b-subids-write"));
         assert.deepEqual(registered.filter((n) => /^f-b-(docker-daemon|verify-check)$/.test(n)), []);
         // The error carries the host's resource name and the provider's message.
-        const message = /failed to register new resource f-b-subids-write \[command:remote:Command\]: Process exited with status 3: subids-host\.sh: conflict/;
+        const message = /failed to register new resource f-b-subids-write \[pulumi-nodejs:dynamic\/host:HostWork\]: Process exited with status 3: subids-host\.sh: conflict/;
         assert.match(String(failed.error), message);
         // The fleet summary is computed from every host: it fails with the same error (no partial
         // summary), while each healthy host's own outputs stand.

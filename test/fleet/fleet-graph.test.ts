@@ -50,31 +50,17 @@ describe("HardenedFleet (mocks)", function () {
         assert.match(podman?.inputs.create ?? "", /--mode podman --user alice .*--expect-range \d+:65536/);
     });
 
-    it("runs every host command through one explicit Command provider of the fleet's, registered up front", async function () {
+    it("runs every host's work as a HostWork of the dynamic provider, with no Command provider (issue #29)", async function () {
         const fleet = makeFleet("f6");
         await promiseOf(fleet.hosts["host-b"]!.subidLines);
         await new Promise((r) => setTimeout(r, 100));
-        const providers = mocks.resources.filter((r) => r.type === "pulumi:providers:command");
-        assert.deepEqual(providers.map((p) => p.name), ["f6-command"]);
-        const commands = mocks.resources.filter((r) => r.type === "command:remote:Command");
-        assert.ok(commands.length >= 4, `commands: ${commands.map((c) => c.name).join(", ")}`);
-        for (const c of commands) assert.match(c.provider ?? "", /HardenedFleet\$pulumi:providers:command::f6-command::/, c.name);
-        // Registered before any command (it waits for no input, unlike the commands).
-        assert.ok(mocks.resources.indexOf(providers[0]!) < mocks.resources.indexOf(commands[0]!));
-    });
-
-    it("keeps a Command provider the caller gives the fleet, and makes none of its own", async function () {
-        const command = await import("@pulumi/command");
-        const own = new command.Provider("own-command", {});
-        const fleet = new fleetMod.HardenedFleet("f7", {
-            tenants: {},
-            hosts: { "host-a": { connection: conn("10.0.0.1"), runtime: { mode: "userns-remap" }, verify: false } },
-        }, { providers: [own] });
-        await promiseOf(fleet.hosts["host-a"]!.subidLines);
-        await new Promise((r) => setTimeout(r, 100));
-        assert.deepEqual(mocks.resources.filter((r) => r.type === "pulumi:providers:command").map((p) => p.name), ["own-command"]);
-        for (const c of mocks.resources.filter((r) => r.type === "command:remote:Command")) {
-            assert.match(c.provider ?? "", /pulumi:providers:command::own-command::/, c.name);
+        assert.deepEqual(mocks.resources.filter((r) => r.type === "pulumi:providers:command").map((p) => p.name), []);
+        assert.deepEqual(mocks.resources.filter((r) => r.type === "command:remote:Command").map((c) => c.name), []);
+        const work = mocks.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/host:HostWork");
+        assert.ok(work.length >= 4, `host work: ${work.map((c) => c.name).join(", ")}`);
+        for (const c of work) {
+            assert.equal(c.inputs.stdin, undefined, c.name);
+            assert.match(c.inputs.scriptDigest, /^sha256:[0-9a-f]{16}$/, c.name);
         }
     });
 

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import type { HostFacts } from "../../components/platform/facts";
 import { SupportProps, decideOnHost, hostSupportProvider, refusalMessage } from "../../components/platform/host-support";
 import { RECORDED } from "../../components/platform/recorded";
+import { readHostScript, scriptDigest } from "../../components/host/script-files";
 import { packScripts } from "../../components/verify/host-check";
 
 // Issue #30: HostSupport's provider over a scripted host session: what it runs on the host for
@@ -19,8 +20,10 @@ function session(facts: HostFacts, fixReport = '{"ok":true,"action":"fix","chang
     return { calls, exec };
 }
 
+// platform.sh is the package's, by its digest (issue #29): the state holds no script.
+const PLATFORM = readHostScript("platform/platform.sh");
 const props = (mode: SupportProps["mode"], sudo = false): SupportProps => ({
-    host: "h1", mode, script: "sha256:x", __sudo: sudo, __connection: { host: "10.0.0.1" }, __script: packScripts({ platform: "#platform.sh" }),
+    host: "h1", mode, script: scriptDigest(PLATFORM), __sudo: sudo, __connection: { host: "10.0.0.1" },
 });
 const edit = (key: string, f: (x: HostFacts) => void): HostFacts => { const x = JSON.parse(JSON.stringify(RECORDED[key]!.facts)); f(x); return x; };
 
@@ -29,7 +32,7 @@ describe("HostSupport (scripted host)", function () {
         const { calls, exec } = session(RECORDED["debian-12"]!.facts);
         const out = await decideOnHost(props("userns-remap", true), exec);
         assert.deepEqual(calls.map((c) => c.commandLine), ["sudo -n bash -s -- observe"]);
-        assert.equal(calls[0]!.stdin, "#platform.sh");
+        assert.equal(calls[0]!.stdin, PLATFORM);
         assert.equal(out.decision!.status, "supported");
         assert.deepEqual(out.fixesApplied, []);
         assert.equal(out.facts!.distro, "Debian GNU/Linux 12 (bookworm)");
@@ -68,6 +71,17 @@ describe("HostSupport (scripted host)", function () {
         assert.equal((await hostSupportProvider.diff!("id", base, { ...props("podman"), script: "sha256:y" })).changes, true);
         const refused = { ...props("podman"), decision: { status: "refused" } } as SupportProps;
         assert.equal((await hostSupportProvider.diff!("id", refused, props("podman"))).changes, true);
+    });
+
+    it("upgrade: a state from before #29 (the script packed in it) is rewritten without it, with no host contact", async function () {
+        const facts = { distro: "Debian GNU/Linux 12 (bookworm)" } as SupportProps["facts"];
+        const legacy = { ...props("podman"), __script: packScripts({ platform: PLATFORM }), decision: { status: "supported", fixes: [] }, facts, fixesApplied: [] } as unknown as SupportProps;
+        assert.equal((await hostSupportProvider.diff!("id", legacy, props("podman"))).changes, true);
+        // The endpoint would not answer: nothing may connect.
+        const news = { ...props("podman"), __connection: { host: "192.0.2.1", perDialTimeout: 1, dialErrorLimit: 1 } };
+        const r = await hostSupportProvider.update!("id", { ...legacy, __connection: news.__connection }, news);
+        assert.equal(r.outs.__script, undefined);
+        assert.deepEqual([r.outs.decision, r.outs.facts, r.outs.fixesApplied], [legacy.decision, facts, []]);
     });
 
     it("delete visits only a host that got fixes", async function () {

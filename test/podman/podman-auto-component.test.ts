@@ -19,7 +19,7 @@ describe("PodmanAuto and the podman-auto mode (mocks)", function () {
     beforeEach(function () {
         mocks.resources.length = 0;
     });
-    const commandOf = (name: string) => mocks.resources.find((r) => r.type === "command:remote:Command" && r.name === name);
+    const commandOf = (name: string) => mocks.resources.find((r) => r.type === "pulumi-nodejs:dynamic/host:HostWork" && r.name === name);
 
     it("runs podman-auto.sh apply with the pool, slots and size on its command line; remove on destroy", async function () {
         const c = new mod.PodmanAuto("host-a-podman-auto", { connection, pool, slots: 4, size: 65536 });
@@ -29,8 +29,9 @@ describe("PodmanAuto and the podman-auto mode (mocks)", function () {
         assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove");
         assert.deepEqual(cmd.inputs.triggers, ["podman-auto"]);
         assert.ok(isSecret(cmd.inputs.connection));
-        assert.match(cmd.inputs.stdin, /readonly EXIT_OK=0/, "the prelude goes first");
-        assert.match(cmd.inputs.stdin, /readonly TOOL=podman-auto/);
+        assert.equal(cmd.inputs.script, "podman/podman-auto.sh");
+        assert.match(cmd.inputs.scriptDigest, /^sha256:[0-9a-f]{16}$/);
+        assert.match(c.command.scriptText, /readonly EXIT_OK=0[\s\S]*readonly TOOL=podman-auto/, "the prelude goes first");
     });
 
     const invalid: [string, object, RegExp][] = [
@@ -46,7 +47,7 @@ describe("PodmanAuto and the podman-auto mode (mocks)", function () {
                 assert.match(e.message, message);
                 return true;
             });
-            assert.equal(mocks.resources.filter((r) => r.type === "command:remote:Command").length, 0);
+            assert.equal(mocks.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/host:HostWork").length, 0);
         });
     }
 

@@ -51,7 +51,7 @@ describe("RootlessRuntime (mocks)", function () {
                 () => new mod.RootlessRuntime(`bad-${what.replace(/\W+/g, "-")}`, { connection, mode: "podman", user: "alice", range, ...override } as any),
                 (e: Error) => e.constructor.name === "ResourceError" && message.test(e.message),
             );
-            assert.equal(mocks.resources.filter((r) => r.type === "command:remote:Command").length, 0);
+            assert.equal(mocks.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/host:HostWork").length, 0);
         });
     }
 });

@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -23,15 +24,21 @@ describe("HostSubids (mocks)", function () {
         });
         assert.deepEqual(await promiseOf(c.lines), ["tenant-a:2147483648:65536", "tenant-b:2147549184:65536"]);
         await promiseOf(c.command.urn);
-        const cmd = mocks.resources.find((r) => r.type === "command:remote:Command");
-        assert.ok(cmd, "a remote.Command is registered");
+        const cmd = mocks.resources.find((r) => r.type === "pulumi-nodejs:dynamic/host:HostWork");
+        assert.ok(cmd, "a HostWork is registered");
         assert.equal(cmd.name, "host-a-subids-write");
         // The block is marked with the program's project/stack (the mocks': hardened-hosts/test).
         assert.equal(cmd.inputs.create, "sudo -n bash -s -- apply tenant-a:2147483648:65536 tenant-b:2147549184:65536 --stack hardened-hosts/test");
         assert.equal(cmd.inputs.delete, "sudo -n bash -s -- remove --stack hardened-hosts/test");
-        // The prelude, the script's part (what the runtime step refuses: docker-switch.sh), then the script, on stdin.
-        assert.equal(cmd.inputs.stdin, ["host/prelude.sh", "docker/docker-switch.sh", "subids/subids-host.sh"]
-            .map((f) => fs.readFileSync(path.join(repoRoot, "components", f), "utf8")).join("\n"));
+        // The script by path and digest (its text, the prelude, the script's part (what the runtime
+        // step refuses: docker-switch.sh), then the script as sent on stdin, stays out of the
+        // state: issue #29).
+        const text = ["host/prelude.sh", "docker/docker-switch.sh", "subids/subids-host.sh"]
+            .map((f) => fs.readFileSync(path.join(repoRoot, "components", f), "utf8")).join("\n");
+        assert.equal(cmd.inputs.script, "subids/subids-host.sh");
+        assert.equal(cmd.inputs.scriptDigest, `sha256:${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}`);
+        assert.equal(cmd.inputs.stdin, undefined);
+        assert.equal(c.command.scriptText, text);
         assert.ok(isSecret(cmd.inputs.connection), "the whole connection (with its key) is secret");
     });
 

@@ -29,6 +29,7 @@ export function installMocks(): { resources: Registered[]; invokes: Map<string, 
                 // runs its real (pure) planning, as its provider's check() would.
                 let state = args.inputs;
                 if (args.type === "command:remote:Command") state = { ...args.inputs, stdout: "{}", stderr: "" };
+                if (args.type === "pulumi-nodejs:dynamic/host:HostWork") state = { ...args.inputs, stdout: "{}" };
                 if (args.type === "pulumi-nodejs:dynamic/subids:SubidLedger") state = { ...args.inputs, ...planLedger(undefined, args.inputs) };
                 return { id: `${args.name}-id`, state };
             },
