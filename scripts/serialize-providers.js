@@ -11,10 +11,11 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 process.chdir(root);
 
-/** name -> [module under dist/, exported provider]. */
-const PROVIDERS = {
-    "subids-ledger": ["components/subids/ledger.js", "ledgerProvider"],
-};
+/**
+ * name -> [module under dist/, exported provider]: providers shipped serialized. None since #29:
+ * every provider is loaded by reference from the installed package (BY_REFERENCE).
+ */
+const PROVIDERS = {};
 
 (async () => {
     const { serializeProvider, BY_REFERENCE, referenceText } = require(path.join(root, "dist", "components", "host", "dynamic-resource.js"));

@@ -360,6 +360,8 @@ export class HardenedHost extends pulumi.ComponentResource {
             this.verification = verify.result;
         }
         this.subidLines = subids.lines;
-        this.registerOutputs({ subidLines: this.subidLines, runtimeRange: this.runtimeRange, verification: this.verification, support: this.support, containers: this.containers });
+        // The verification and the support decision are in their own resources' state; stored
+        // again here they were 8 KB a host (issue #29).
+        this.registerOutputs({ subidLines: this.subidLines, runtimeRange: this.runtimeRange, containers: this.containers });
     }
 }

@@ -29,8 +29,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 /**
  * Providers whose state-held text only loads the installed package's module (issue #29): the
- * per-host ones. Their serialized code (45 KB for the check) sat in every host's state, in inputs
- * and outputs; this text is ~600 bytes, the same for every resource and release, so an upgrade
+ * per-host ones and the ledger. Their serialized code (45 KB for the check, 26 KB for the ledger) sat
+ * in every host's state, in inputs and outputs; this text is ~120 bytes, the same for every resource and release, so an upgrade
  * that changes only the providers' code changes no resource. The module is resolved from the
  * program's directory, the dynamic provider's working directory (the engine starts plugins there):
  * the project's `node_modules/hardened-hosts`, or this package itself in its own repository (Node's
@@ -40,25 +40,17 @@ export const BY_REFERENCE: Readonly<Record<string, readonly [string, string]>> =
     "host-work": ["hardened-hosts/providers/host-work", "hostWorkProvider"],
     "host-check": ["hardened-hosts/providers/host-check", "hostCheckProvider"],
     "host-support": ["hardened-hosts/providers/host-support", "hostSupportProvider"],
+    "subids-ledger": ["hardened-hosts/providers/subids-ledger", "ledgerProvider"],
 };
 
-/** The text a by-reference provider's resources hold (`__provider`); see {@link BY_REFERENCE}. */
+/**
+ * The text a by-reference provider's resources hold (`__provider`; see {@link BY_REFERENCE}): one
+ * line, in inputs and outputs of every such resource. Not installed where the program runs, it
+ * fails with Node's own "Cannot find module 'hardened-hosts/providers/<name>'".
+ */
 export function referenceText(name: string): string {
     const [spec, exported] = BY_REFERENCE[name]!;
-    return [
-        `// hardened-hosts ${name}: the provider is the installed package's (${spec}, resolved from the program's directory).`,
-        "exports.handler = function () {",
-        "    const path = require(\"path\");",
-        "    let m;",
-        "    try {",
-        `        m = require("module").createRequire(path.join(process.cwd(), "index.js"))(${JSON.stringify(spec)});`,
-        "    } catch (e) {",
-        `        throw new Error("hardened-hosts is not installed where the program runs (" + process.cwd() + "): " + e.message);`,
-        "    }",
-        `    return m.${exported};`,
-        "};",
-        "",
-    ].join("\n");
+    return `exports.handler=()=>require("module").createRequire(process.cwd()+"/")(${JSON.stringify(spec)}).${exported};\n`;
 }
 
 /** Where the build puts the providers' texts: dist/providers/, beside dist/components/. */

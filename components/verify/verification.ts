@@ -169,6 +169,7 @@ export class HostVerification extends pulumi.ComponentResource {
         );
         this.result = this.check.result;
         this.passed = this.result.apply((r) => r.passed);
-        this.registerOutputs({ result: this.result, passed: this.passed });
+        // The result is in the check's state; stored again here it was 7 KB a host (issue #29).
+        this.registerOutputs({ passed: this.passed });
     }
 }
