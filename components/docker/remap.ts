@@ -178,6 +178,7 @@ export class DockerUsernsRemap extends pulumi.ComponentResource {
         );
         this.report = this.command.stdout.apply((out) => parseReport<DockerRemapReport>(out, "docker-remap.sh"));
         this.containers = this.report.apply(containerEffects);
-        this.registerOutputs({ remapUser: this.remapUser, report: this.report, containers: this.containers });
+        // The report is the step's stdout, in its HostWork's state: not stored twice (issue #29).
+        this.registerOutputs({ remapUser: this.remapUser, containers: this.containers });
     }
 }

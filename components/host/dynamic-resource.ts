@@ -1,6 +1,5 @@
 /**
- * A Pulumi dynamic resource whose provider code is serialized when the package is built, not in
- * the user's program.
+ * A Pulumi dynamic resource whose provider code is not serialized in the user's program.
  *
  * Why: `pulumi.dynamic.Resource` serializes its provider's closure (`__provider`, the code the
  * engine's Node.js dynamic provider runs) on every program run. That costs the program the SDK's
@@ -10,18 +9,21 @@
  * package's `exports`), and the library's internal modules are not exports, so serializing fails
  * with `package.json export path for ... not found` (read in @pulumi/pulumi 3.270
  * `runtime/closure/createClosure.js` `captureModuleAsync` and `package.js` `getModuleFromPath`).
+ * And the text is kept in every such resource's inputs and outputs: serialized, the check's was
+ * 45 KB, in the state of every host (issue #29).
  *
- * So `npm run build` (scripts/build.js) serializes each provider from the built tree, where its
- * modules are local files and are captured by value, and ships the text as
- * `dist/providers/<name>.js`. The text is then self-contained: it requires only Node's built-in
- * modules, `@pulumi/pulumi` and `ssh2`, which the dynamic provider resolves from the user's
- * project, so a stack's provider code never depends on where the package was installed. Run from
- * the TypeScript source (this repository's tests), there is no built text: the provider is
- * serialized once per process exactly as `pulumi.dynamic.Resource` does.
+ * So `npm run build` (scripts/build.js) writes, for each provider, a one-line text that loads the
+ * provider from the installed package ({@link BY_REFERENCE}: an export of package.json, resolved
+ * from the program's directory, where the engine runs the dynamic provider), and ships it as
+ * `dist/providers/<name>.js`. The text is the same for every resource and every release: the
+ * provider's code is whatever release is installed, and a release that changes only that code
+ * changes no resource (the providers' `diff` never compares `__provider`;
+ * test/package/consumer.test.ts). Run from the TypeScript source (this repository's tests), there
+ * is no built text: the provider is serialized once per process exactly as
+ * `pulumi.dynamic.Resource` does.
  *
  * The resource's type token is the one `pulumi.dynamic.Resource` registers, so stacks see no
- * change. The providers' `diff` never compares `__provider`: a package upgrade that changes only
- * the provider's code updates nothing on a host (test/package/consumer.test.ts).
+ * change.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

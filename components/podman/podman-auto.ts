@@ -158,6 +158,7 @@ export class PodmanAuto extends pulumi.ComponentResource {
             { parent: this, dependsOn: opts?.dependsOn, aliases: args.takesOver, deleteBeforeReplace: true },
         );
         this.report = this.command.stdout.apply((out) => parseReport<PodmanAutoReport>(out, "podman-auto.sh"));
-        this.registerOutputs({ poolOwner: owner, pool, size, slots, report: this.report });
+        // The report is the step's stdout, in its HostWork's state: not stored twice (issue #29).
+        this.registerOutputs({ poolOwner: owner, pool, size, slots });
     }
 }

@@ -117,6 +117,7 @@ export class RootlessRuntime extends pulumi.ComponentResource {
         );
         this.report = this.command.stdout.apply((out) => parseReport<RootlessReport>(out, "rootless.sh"));
         this.dockerHost = this.report.apply((r: RootlessReport) => r.dockerHost ?? r.docker_host);
-        this.registerOutputs({ report: this.report, dockerHost: this.dockerHost });
+        // The report is the step's stdout, in its HostWork's state: not stored twice (issue #29).
+        this.registerOutputs({ dockerHost: this.dockerHost });
     }
 }

@@ -132,6 +132,7 @@ export class HostSubids extends pulumi.ComponentResource {
             { parent: this, dependsOn: opts?.dependsOn },
         );
         this.report = this.command.stdout.apply((out) => parseReport<HostSubidsReport>(out, "subids-host.sh"));
-        this.registerOutputs({ lines: this.lines, report: this.report });
+        // The report is the step's stdout, in its HostWork's state: not stored twice (issue #29).
+        this.registerOutputs({ lines: this.lines });
     }
 }

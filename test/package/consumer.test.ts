@@ -26,7 +26,7 @@ describe("the package (npm pack of this checkout)", function () {
         assert.deepEqual(outside, [], "only dist/, package.json and README.md");
         assert.deepEqual(files.filter((f) => /(^|\/)(test|bench|lab|tools|stacks|\.ci)\//.test(f) || /\.test\.|\.tsbuildinfo$/.test(f)), []);
         for (const f of ["dist/components/index.js", "dist/components/index.d.ts", "dist/components/ec2.js", "dist/components/ec2.d.ts",
-            "dist/providers/host-check.js", "dist/providers/host-support.js", "dist/providers/subids-ledger.js",
+            "dist/providers/host-check.js", "dist/providers/host-support.js", "dist/providers/subids-ledger.js", "dist/providers/host-work.js",
             "dist/policy/index.js", "dist/policy/PulumiPolicy.yaml", "dist/policy/package.json", "dist/policy/analyzer.sh",
             "dist/components/provider/main.js", "dist/components/provider/pulumi-resource-hardened-hosts", "dist/components/provider/PulumiPlugin.yaml",
             "dist/components/provider/package.json"]) {
@@ -43,7 +43,7 @@ describe("the package (npm pack of this checkout)", function () {
         assert.equal(policy.version, tarball.version);
     });
 
-    it("ships providers that behave as the sources do and require nothing but @pulumi/pulumi, ssh2 and Node's own modules", async function () {
+    it("ships providers that load the installed package's own modules (one line each, the same in every release) and behave as the sources do", async function () {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const fromString = require("require-from-string") as (code: string) => { handler: () => Record<string, (...a: unknown[]) => Promise<unknown>> };
         const built = (name: string) => fs.readFileSync(path.join(repoRoot, "dist", "providers", `${name}.js`), "utf8");
@@ -51,11 +51,16 @@ describe("the package (npm pack of this checkout)", function () {
         const news = { scope: "fleet", requests: [{ owner: "dockremap" }, { owner: "team-b", size: 131072 }] };
         const ledger = fromString(built("subids-ledger")).handler();
         assert.deepEqual(await ledger.check!(undefined, news), await ledgerProvider.check!(undefined as never, news));
-        for (const name of ["subids-ledger", "host-check", "host-support"]) {
-            const required = [...built(name).matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!);
-            const allowed = (m: string) => m === "ssh2" || m.startsWith("@pulumi/pulumi") || m.startsWith("node:") || !m.includes("/");
-            assert.deepEqual(required.filter((m) => !allowed(m) || m.startsWith(".")), [], `${name} requires ${required.join(", ")}`);
-            assert.ok(!built(name).includes(repoRoot), `${name} names no path of this machine`);
+        // Issue #29: the state holds this text in every resource of every host, so it is a reference
+        // to the package's module (exported for it), resolved from the program's directory.
+        const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+        for (const name of ["subids-ledger", "host-check", "host-support", "host-work"]) {
+            const text = built(name);
+            assert.ok(text.length < 200 && text.trim().split("\n").length === 1, `${name}: ${text.length} bytes`);
+            assert.deepEqual([...text.matchAll(/\(("[^"]+")\)/g)].map((m) => JSON.parse(m[1]!)), ["module", `hardened-hosts/providers/${name}`]);
+            assert.ok(pkg.exports[`./providers/${name}`], `./providers/${name} is exported`);
+            assert.ok(tarball.files.includes(pkg.exports[`./providers/${name}`].replace(/^\.\//, "")), `${name}'s module is in the tarball`);
+            assert.ok(!text.includes(repoRoot), `${name} names no path of this machine`);
         }
     });
 });
@@ -225,8 +230,13 @@ describe("a user's TypeScript project with the package installed", function () {
             const pkgFile = path.join(next, "package", "package.json");
             const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8"));
             fs.writeFileSync(pkgFile, JSON.stringify({ ...pkg, version: "0.1.1-test" }, null, 2));
-            for (const p of ["host-check", "subids-ledger"]) {
+            // The providers' code is the package's modules (issue #29); their texts in the state
+            // do not change between releases, but even a changed one changes no resource.
+            for (const p of ["host-check", "subids-ledger", "host-work"]) {
                 fs.appendFileSync(path.join(next, "package", "dist", "providers", `${p}.js`), "\n// 0.1.1-test\n");
+            }
+            for (const m of ["verify/host-check.js", "subids/ledger.js", "host/host-work.js", "platform/host-support.js"]) {
+                fs.appendFileSync(path.join(next, "package", "dist", "components", m), "\n// 0.1.1-test\n");
             }
             const nextTarball = path.join(next, "hardened-hosts-0.1.1-test.tgz");
             spawnSync("tar", ["-czf", nextTarball, "-C", next, "package"]);
