@@ -53,13 +53,13 @@ function hostWithRuntime(name: string, runtime: { mode: string; user?: string },
     const host = res(TYPES.hardenedHost, name);
     if (runtime.mode === "userns-remap") {
         const remap = res(TYPES.dockerUsernsRemap, `${name}-docker`, {}, host);
-        const cmd = res(TYPES.remoteCommand, `${name}-docker-daemon`, {
+        const cmd = res(TYPES.hostWork, `${name}-docker-daemon`, {
             create: scriptCommandLine(["apply", "--user", runtime.user ?? "dockremap", "--options", '{"live-restore":true}', "--install", "yes", "--require-no-containers", "no"], sudo),
         }, remap);
         return [host, remap, cmd];
     }
     const rootless = res(TYPES.rootlessRuntime, `${name}-${runtime.mode}`, {}, host);
-    const cmd = res(TYPES.remoteCommand, `${name}-${runtime.mode}-runtime`, {
+    const cmd = res(TYPES.hostWork, `${name}-${runtime.mode}-runtime`, {
         create: scriptCommandLine(["apply", "--mode", runtime.mode, "--user", runtime.user ?? "", "--create-user", "yes", "--install", "yes",
             "--restrict-shell", "no", "--expect-range", "2147483648:65536"], sudo),
     }, rootless);
@@ -75,7 +75,7 @@ function ledger(name: string, owners: string[], extra: { pool?: { start: number;
 /** A HostSubids and its write command (`bash -s -- apply owner:start:count ...`). */
 function hostSubids(name: string, lines: string[], sudo = false) {
     const component = res(TYPES.hostSubids, name);
-    const write = res(TYPES.remoteCommand, `${name}-write`, { create: scriptCommandLine(["apply", ...lines], sudo), stdin: "#!/usr/bin/env bash\n" }, component);
+    const write = res(TYPES.hostWork, `${name}-write`, { create: scriptCommandLine(["apply", ...lines], sudo), script: "subids/subids-host.sh", scriptDigest: "sha256:0123456789abcdef" }, component);
     return [component, write];
 }
 
@@ -127,13 +127,13 @@ describe("policy pack: checks (direct)", function () {
             const [h1, r1, c1] = hostWithRuntime("root-remap", { mode: "userns-remap", user: "root" });
             const h2 = res(TYPES.hardenedHost, "no-mode");
             const r2 = res(TYPES.rootlessRuntime, "no-mode-podman", {}, h2);
-            const c2 = res(TYPES.remoteCommand, "no-mode-podman-runtime", { create: "bash -s -- apply --user ci" }, r2);
+            const c2 = res(TYPES.hostWork, "no-mode-podman-runtime", { create: "bash -s -- apply --user ci" }, r2);
             const h3 = res(TYPES.hardenedHost, "no-cmd");
             const r3 = res(TYPES.dockerUsernsRemap, "no-cmd-docker", {}, h3);
             const got = messages(checkHardenedHostRuntimes([h1!, r1!, c1!, h2, r2, c2, h3, r3]));
             assert.equal(got.length, 3);
-            assert.match(got[0]!, /HardenedHost "root-remap": runtime: Command "root-remap-docker-daemon" create: --user "root"/);
-            assert.match(got[1]!, /HardenedHost "no-mode": runtime: Command "no-mode-podman-runtime" create: "apply" without --mode/);
+            assert.match(got[0]!, /HardenedHost "root-remap": runtime: HostWork "root-remap-docker-daemon" create: --user "root"/);
+            assert.match(got[1]!, /HardenedHost "no-mode": runtime: HostWork "no-mode-podman-runtime" create: "apply" without --mode/);
             assert.match(got[2]!, /HardenedHost "no-cmd": runtime: DockerUsernsRemap "no-cmd-docker": has no command/);
         });
 
@@ -155,7 +155,7 @@ describe("policy pack: checks (direct)", function () {
         it("does not judge a runtime whose command line is unknown yet (preview)", function () {
             const host = res(TYPES.hardenedHost, "p");
             const rt = res(TYPES.rootlessRuntime, "p-podman", {}, host);
-            const cmd = res(TYPES.remoteCommand, "p-podman-runtime", unknownCheckingProxy({ create: unknownStringValue }), rt);
+            const cmd = res(TYPES.hostWork, "p-podman-runtime", unknownCheckingProxy({ create: unknownStringValue }), rt);
             assert.deepEqual(checkHardenedHostRuntimes([host, rt, cmd]), []);
         });
     });
@@ -194,20 +194,28 @@ describe("policy pack: checks (direct)", function () {
             const [, write] = hostSubids("host-c-subids", ["carol:3221225472:65536", "erin:4294901760:65536", "junk"]);
             const got = messages(checkRangeBounds(view(write!)));
             assert.deepEqual(got, [
-                `HostSubids "host-c-subids" (Command "host-c-subids-write" create): "junk" is not an owner:start:count line`,
-                `HostSubids "host-c-subids" (Command "host-c-subids-write" create) line "erin:4294901760:65536": range ends past 4294967294, the last valid ID`,
+                `HostSubids "host-c-subids" (HostWork "host-c-subids-write" create): "junk" is not an owner:start:count line`,
+                `HostSubids "host-c-subids" (HostWork "host-c-subids-write" create) line "erin:4294901760:65536": range ends past 4294967294, the last valid ID`,
             ]);
         });
 
         it("reads the lines after the write command's options (--system OWNER, --docker-config FILE)", function () {
             const [, write] = hostSubids("host-d-subids", ["--system", "dockremap", "--docker-config", "/etc/docker/daemon.json", "dockremap:1000:1", "tenant-a:3221225472:65536"]);
             assert.deepEqual(messages(checkRangeBounds(view(write!))), [
-                `HostSubids "host-d-subids" (Command "host-d-subids-write" create) line "dockremap:1000:1": count 1 is below 65536: images expect UIDs 0-65535`,
+                `HostSubids "host-d-subids" (HostWork "host-d-subids-write" create) line "dockremap:1000:1": count 1 is below 65536: images expect UIDs 0-65535`,
+            ]);
+        });
+
+        it("reads a stack made before #29 the same (its write step a remote Command with the script as stdin)", function () {
+            const component = res(TYPES.hostSubids, "host-l-subids");
+            const write = res(TYPES.remoteCommand, "host-l-subids-write", { create: scriptCommandLine(["apply", "tenant-a:1000:65536"], false), stdin: "#!/usr/bin/env bash\n" }, component);
+            assert.deepEqual(messages(checkRangeBounds(view(write))), [
+                `HostSubids "host-l-subids" (Command "host-l-subids-write" create) line "tenant-a:1000:65536": range 1000-66535 starts below 65536: IDs 0-65535 belong to the host's own users and groups`,
             ]);
         });
 
         it("ignores other commands, even with the same arguments", function () {
-            const cmd = res(TYPES.remoteCommand, "unrelated", { create: "bash -s -- apply erin:0:1" });
+            const cmd = res(TYPES.hostWork, "unrelated", { create: "bash -s -- apply erin:0:1" });
             assert.deepEqual(checkRangeBounds(view(cmd)), []);
         });
     });
@@ -237,9 +245,9 @@ describe("policy pack: checks (direct)", function () {
             const got = checkRangeOverlaps([c!, write!, l]);
             assert.deepEqual(messages(got), [
                 `SubidLedger "fleet-subids" retired.old 2147549184-2147614719 overlaps SubidLedger "fleet-subids" allocation.new 2147483648-2147614719: subordinate ranges must never overlap`,
-                `HostSubids "host-c-subids" (Command "host-c-subids-write" create) line "dave:3221229568:65536" 3221229568-3221295103 overlaps HostSubids "host-c-subids" (Command "host-c-subids-write" create) line "carol:3221225472:65536" 3221225472-3221291007: subordinate ranges must never overlap`,
+                `HostSubids "host-c-subids" (HostWork "host-c-subids-write" create) line "dave:3221229568:65536" 3221229568-3221295103 overlaps HostSubids "host-c-subids" (HostWork "host-c-subids-write" create) line "carol:3221225472:65536" 3221225472-3221291007: subordinate ranges must never overlap`,
                 // frank starts right after carol ends, but inside dave.
-                `HostSubids "host-c-subids" (Command "host-c-subids-write" create) line "frank:3221291008:65536" 3221291008-3221356543 overlaps HostSubids "host-c-subids" (Command "host-c-subids-write" create) line "dave:3221229568:65536" 3221229568-3221295103: subordinate ranges must never overlap`,
+                `HostSubids "host-c-subids" (HostWork "host-c-subids-write" create) line "frank:3221291008:65536" 3221291008-3221356543 overlaps HostSubids "host-c-subids" (HostWork "host-c-subids-write" create) line "dave:3221229568:65536" 3221229568-3221295103: subordinate ranges must never overlap`,
             ]);
             assert.equal(got[1]!.urn, write!.urn);
         });
@@ -362,7 +370,7 @@ describe("policy pack: checks (direct)", function () {
             const [, write] = hostSubids("host-c-subids", ["carol:1000:65536"]);
             const w = view(write!);
             await pack.subidRangesInBounds.validateResource({ ...w, opts: { parent: w.parentUrn } } as unknown as ResourceValidationArgs, report);
-            assert.match(reported[0]![0], /^HostSubids "host-c-subids" \(Command "host-c-subids-write" create\) line "carol:1000:65536": range 1000-66535 starts below 65536/);
+            assert.match(reported[0]![0], /^HostSubids "host-c-subids" \(HostWork "host-c-subids-write" create\) line "carol:1000:65536": range 1000-66535 starts below 65536/);
         });
 
         it("PulumiPolicy.yaml and package.json agree on the version, the type tokens match the components", function () {
