@@ -69,7 +69,7 @@ describe("faults on lab hosts (real engine, SSH, systemd hosts)", function () {
         r = stack!.pulumi(["up", "--yes"]);
         assert.notEqual(r.status, 0);
         assert.match(r.out, /hardened-hosts:tenants\.tenant-a/);
-        assert.doesNotMatch(r.out, /command:remote:Command .*creat/);
+        assert.doesNotMatch(r.out, /(command:remote:Command|dynamic\/host:HostWork) .*creat/);
         // One login each: the count itself.
         assert.deepEqual(HOSTS.map(logins), before.map((n) => n + 1));
         for (const h of HOSTS) assert.deepEqual(lab!.snapshot(h, FILES), startBytes[h], h);

@@ -53,7 +53,8 @@ describe("stack program (mocks)", function () {
         assert.ok(r, `${type} ${name} in ${mocks.resources.map((x) => `${x.type} ${x.name}`).join(", ")}`);
         return r;
     };
-    const command = (name: string) => of("command:remote:Command", name);
+    /** A host step (issue #29: a HostWork; EC2's SSH wait is the one remote.Command). */
+    const command = (name: string) => of(name.endsWith("-ssh-ready") ? "command:remote:Command" : "pulumi-nodejs:dynamic/host:HostWork", name);
     const invokesOf = (token: string) => mocks.calls.filter((c) => c.token === token);
     /** Every string sent to a provider outside a secret. */
     function plainStrings(v: unknown, out: string[] = []): string[] {
@@ -104,7 +105,7 @@ describe("stack program (mocks)", function () {
             }
             assert.equal(mocks.resources.filter((r) => r.type === "pulumi:providers:aws").length, 0, "the default AWS provider only (its region is the stack's aws:region)");
             assert.deepEqual(mocks.resources.filter((r) => r.type.startsWith("pulumi:providers:")).map((r) => `${r.type} ${r.name}`),
-                ["pulumi:providers:command fleet-command"], "one explicit Command provider, the fleet's");
+                [], "no explicit provider (host work is the dynamic provider's; EC2's SSH wait uses the default Command provider)");
             assert.deepEqual(machines["web-1"], {
                 instanceId: "web-1-instance-id", publicIp: "203.0.113.10", privateIp: "172.31.5.10", amiId: "ami-0123456789abcdef0", loginUser: "admin",
             });
