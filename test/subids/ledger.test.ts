@@ -55,3 +55,19 @@ describe("planLedger", function () {
         );
     });
 });
+
+describe("ledger provider: a stack made before #29 (issue #29)", function () {
+    it("rewrites the serialized provider text once, with the same allocation; the one-line text alone changes nothing", async function () {
+        const { ledgerProvider, planLedger } = await import("../../components/subids/ledger");
+        const { referenceText } = await import("../../components/host/dynamic-resource");
+        const inputs = { scope: "fleet", requests: [{ owner: "tenant-a" }] };
+        const state = { ...inputs, ...planLedger(undefined, inputs) };
+        const text = referenceText("subids-ledger");
+        const serialized = `exports.handler = __f0;\n${"x".repeat(26000)}`;
+        assert.equal((await ledgerProvider.diff!("id", { ...state, __provider: serialized }, { ...state, __provider: text })).changes, true);
+        assert.equal((await ledgerProvider.diff!("id", { ...state, __provider: text }, { ...state, __provider: `${text}// next release\n` })).changes, false);
+        // Run from the sources (tests), both texts are serialized: no change either.
+        assert.equal((await ledgerProvider.diff!("id", { ...state, __provider: serialized }, { ...state, __provider: `${serialized} ` })).changes, false);
+        assert.deepEqual((await ledgerProvider.update!("id", { ...state, __provider: serialized }, { ...state, __provider: text })).outs, { ...state, __provider: text });
+    });
+});
