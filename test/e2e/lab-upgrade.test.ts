@@ -16,7 +16,7 @@ import { repoRoot } from "../support/pulumi-cli";
 // hosts back as found. The old code is `git archive` of the commit this branch starts from
 // (HH_UPGRADE_FROM to choose another), built as a fresh clone builds it.
 const FILES = ["/etc/subuid", "/etc/subgid", "/etc/docker/daemon.json", "/etc/containers/containers.conf"];
-const LAB = { name: "stu", portBase: 23200, net: 200, hosts: 4 } as const;
+const LAB = { name: "stu", portBase: 23100, net: 180, hosts: 4 } as const;
 const HOSTS = [1, 2, 3, 4].map((n) => `${LAB.name}-${n}`);
 
 /** The dev stack's four modes, on the lab's profiles in turn (busy, fresh, sudo-user, podman-host). */
