@@ -147,6 +147,12 @@ async function main(): Promise<void> {
             const slope = previous ? kb((checkpoint - previous.checkpoint) / (n - previous.n)) : "";
             previous = { n, checkpoint };
             rows.push(`| ${n} | ${kb(checkpoint)} | ${kb(checkpoint / n)} | ${slope} | ${kb(perHostBytes / n)} | ${(up.bytes / 1e6).toFixed(1)} MB |`);
+            // The review of a tenant resize (tenant-a 65536 -> 131072 on every host): the lines of
+            // `preview --diff`, which must stay short (issue #29: at most 40 on the dev stack).
+            stack.setConfig(labStackConfig(lab.inventoryFile, hosts).replace("tenant-a: {}", "tenant-a: { size: 131072 }"));
+            const review = stack.ok(["preview", "--diff"]).stdout.trimEnd().split("\n").length;
+            console.log(`      tenant resize, preview --diff: ${review} lines (${(review / n).toFixed(1)} a host)`);
+            stack.setConfig(labStackConfig(lab.inventoryFile, hosts));
             stack.ok(["destroy", "--yes", "--skip-preview"]);
             destroyed = true;
         }
