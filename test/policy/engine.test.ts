@@ -43,9 +43,9 @@ describe("policy pack through the real engine (offline preview)", function () {
             ["hardened-host-runtime", /HardenedHost "bare-host": runtime: none below it/],
             ["hardened-host-runtime", /HardenedHost "rootful-host": runtime: RootlessRuntime "rootful-host-docker" sets up "docker-rootful"/],
             ["subid-ranges-disjoint", /SubidLedger "team-[ab]" allocation\.(alice|bob) 2147483648-2147549183 overlaps SubidLedger "team-[ab]" allocation\.(alice|bob)/],
-            ["subid-ranges-disjoint", /HostSubids "host-c-subids" \(Command "host-c-subids-write" create\) line "dave:3221229568:65536" .* overlaps .* line "carol:3221225472:65536"/],
+            ["subid-ranges-disjoint", /HostSubids "host-c-subids" \(HostWork "host-c-subids-write" create\) line "dave:3221229568:65536" .* overlaps .* line "carol:3221225472:65536"/],
             ["subid-ranges-in-bounds", /SubidLedger "low" allocation\.lowuser: range 0-65535 starts below 65536/],
-            ["subid-ranges-in-bounds", /HostSubids "host-c-subids" \(Command "host-c-subids-write" create\) line "erin:4294901760:65536": range ends past 4294967294/],
+            ["subid-ranges-in-bounds", /HostSubids "host-c-subids" \(HostWork "host-c-subids-write" create\) line "erin:4294901760:65536": range ends past 4294967294/],
         ];
         for (const [policy, message] of expected) assert.match(out, message, `${policy}: ${message} in\n${out}`);
         assert.equal((out.match(/- \[mandatory\]/g) ?? []).length, expected.length, out);
