@@ -150,7 +150,9 @@ async function main(): Promise<void> {
             // The review of a tenant resize (tenant-a 65536 -> 131072 on every host): the lines of
             // `preview --diff`, which must stay short (issue #29: at most 40 on the dev stack).
             stack.setConfig(labStackConfig(lab.inventoryFile, hosts).replace("tenant-a: {}", "tenant-a: { size: 131072 }"));
-            const review = stack.ok(["preview", "--diff"]).stdout.trimEnd().split("\n").length;
+            const reviewText = stack.ok(["preview", "--diff"]).stdout.trimEnd();
+            const review = reviewText.split("\n").length;
+            if (opt("--dump")) fs.writeFileSync(path.join(opt("--dump")!, `resize-${n}.txt`), reviewText);
             console.log(`      tenant resize, preview --diff: ${review} lines (${(review / n).toFixed(1)} a host)`);
             stack.setConfig(labStackConfig(lab.inventoryFile, hosts));
             stack.ok(["destroy", "--yes", "--skip-preview"]);

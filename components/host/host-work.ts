@@ -184,6 +184,9 @@ export class HostWork extends PackagedDynamicResource {
                 // Stacks made before #29 ran this work as a remote.Command of the same name.
                 aliases: [{ type: "command:remote:Command" }],
                 additionalSecretOutputs: ["connection"],
+                // The upgrade's review would print each old command's script (its stdin, 40-110 KB)
+                // and log (stderr) as removed; after it, neither exists, so nothing is ever hidden.
+                hideDiffs: ["stdin", "stderr"],
             }),
             "host",
             "HostWork",

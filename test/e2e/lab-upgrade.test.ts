@@ -115,6 +115,10 @@ describe("upgrade of a stack made before small state (issue #29; real engine, la
     });
 
     it("this checkout's preview of that stack: in-place updates only, no replace, no host work deleted", function () {
+        // What a reviewer reads (the old scripts are not printed: see HostWork's hideDiffs).
+        const review = ok(repoRoot, ["preview", "--diff"]).stdout;
+        console.log(`      (preview --diff of the upgrade: ${review.split("\n").length} lines, ${review.length} bytes)`);
+        assert.ok(review.length < 100_000, `the upgrade's review is ${review.length} bytes:\n${review.slice(0, 3000)}`);
         const r = ok(repoRoot, ["preview", "--json"]);
         const steps = (JSON.parse(r.stdout).steps ?? []) as { op: string; urn: string }[];
         const name = (s: { urn: string }) => s.urn.split("::").pop()!;
