@@ -12,7 +12,7 @@
  * `--mixed` gives the hosts the lab's profiles in turn with the dev stack's four modes (busy:
  * userns-remap, fresh: docker-rootless, sudo-user: podman, podman-host: podman-auto), as the
  * issue's figures were taken on the dev stack. `--dump DIR` keeps each N's checkpoint there.
- * Lab "st" (ports HH_STATE_PORT_BASE or 23100.., subnet HH_STATE_NET or 180) and the stack are
+ * Lab HH_STATE_LAB or "st" (ports HH_STATE_PORT_BASE or 23100.., subnets HH_STATE_NET or 180) and the stack are
  * removed at the end, or first thing when the bench is stopped (lab-bench.ts's runBench).
  */
 import { spawn } from "node:child_process";
@@ -95,7 +95,7 @@ function checkpointFile(stack: ProjectStack): string {
 
 async function main(): Promise<void> {
     const lab = new TestLab({
-        name: "st", portBase: Number(process.env.HH_STATE_PORT_BASE ?? 23100), net: Number(process.env.HH_STATE_NET ?? 180),
+        name: process.env.HH_STATE_LAB ?? "st", portBase: Number(process.env.HH_STATE_PORT_BASE ?? 23100), net: Number(process.env.HH_STATE_NET ?? 180),
         hosts: MAX, ...(MIXED ? {} : { profile: "busy" as const }),
     });
     let stack: ProjectStack | undefined;
