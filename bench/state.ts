@@ -1,7 +1,7 @@
 /**
  * State size per host (issue #29): `npm run bench:state -- --hosts 4,12,48`. One lab of as many
  * "busy" hosts as the largest N (Docker preinstalled: no package installs), each hardened with
- * userns-remap and one tenant; for each N a fresh `pulumi up`, then from the checkpoint (the file
+ * userns-remap (its containers stopped, as asked: existingContainers stop) and one tenant; for each N a fresh `pulumi up`, then from the checkpoint (the file
  * backend's `.pulumi/stacks/<project>/<stack>.json`, what every step of an update rewrites):
  *   - its bytes, and per host (the checkpoint less the fleet's shared part, over N);
  *   - the bytes of each resource a host has (compact JSON, inputs and outputs included), by type
@@ -31,7 +31,7 @@ const MIXED = argv.includes("--mixed");
 const kb = (b: number) => `${(b / 1000).toFixed(1)} KB`;
 
 const MIXED_RUNTIMES: Record<string, string> = {
-    busy: "{ mode: userns-remap, daemonOptions: { no-new-privileges: true } }",
+    busy: "{ mode: userns-remap, daemonOptions: { no-new-privileges: true }, existingContainers: stop }",
     fresh: "{ mode: docker-rootless, user: dockeruser }",
     "sudo-user": "{ mode: podman, user: podmanuser }",
     "podman-host": "{ mode: podman-auto, slots: 16, size: 65536 }",
@@ -39,7 +39,7 @@ const MIXED_RUNTIMES: Record<string, string> = {
 
 /** The hosts of the first N and their runtimes. */
 function hostsOf(lab: TestLab, n: number): [string, string][] {
-    return lab.inventory.hosts.slice(0, n).map((h) => [h.name, MIXED ? MIXED_RUNTIMES[h.profile]! : "{ mode: userns-remap }"]);
+    return lab.inventory.hosts.slice(0, n).map((h) => [h.name, MIXED ? MIXED_RUNTIMES[h.profile]! : "{ mode: userns-remap, existingContainers: stop }"]);
 }
 
 /** `pulumi ARGS` under strace: the bytes written to files below `dir` (the backend). */

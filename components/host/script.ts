@@ -31,7 +31,9 @@ export function runHostScript(name: string, args: HostScriptArgs, opts?: pulumi.
     return new HostWork(
         name,
         {
-            connection: commandConnection(args.connection) as pulumi.Input<PlainConnection>,
+            // Secret as a whole, as remote.Command's: a review shows `connection: [secret]`, not
+            // the host's address, port and key fingerprint on every update of a host's step.
+            connection: pulumi.secret(commandConnection(args.connection)) as pulumi.Input<PlainConnection>,
             script: args.script,
             create: pulumi.all([args.create, sudo]).apply(([a, s]) => scriptCommandLine(a, s)),
             delete: args.delete

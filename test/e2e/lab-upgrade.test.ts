@@ -26,7 +26,7 @@ function stackConfig(inventory: string): string {
   hardened-hosts:labInventory: ${inventory}
   hardened-hosts:tenants: { tenant-a: {}, tenant-b: { size: 131072 } }
   hardened-hosts:hosts:
-    - { name: ${HOSTS[0]}, runtime: { mode: userns-remap, daemonOptions: { no-new-privileges: true } }, tenants: [tenant-a, tenant-b] }
+    - { name: ${HOSTS[0]}, runtime: { mode: userns-remap, daemonOptions: { no-new-privileges: true }, existingContainers: stop }, tenants: [tenant-a, tenant-b] }
     - { name: ${HOSTS[1]}, runtime: { mode: docker-rootless, user: dockeruser }, tenants: [tenant-a] }
     - { name: ${HOSTS[2]}, runtime: { mode: podman, user: podmanuser }, tenants: [tenant-b] }
     - { name: ${HOSTS[3]}, runtime: { mode: podman-auto, slots: 16, size: 65536 }, tenants: [tenant-a] }
