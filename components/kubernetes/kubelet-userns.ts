@@ -1,4 +1,4 @@
-import * as command from "@pulumi/command";
+import type { HostWork } from "../host/host-work";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../host/connection";
 import { ScriptReport, parseReport } from "../host/report";
@@ -121,7 +121,7 @@ export class KubeletUserns extends pulumi.ComponentResource {
     /** The host script's report of the last apply. */
     public readonly report: pulumi.Output<KubeletUsernsReport>;
     /** The command that prepares the node (for `dependsOn`). */
-    public readonly command: command.remote.Command;
+    public readonly command: HostWork;
 
     constructor(name: string, args: KubeletUsernsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hardened-hosts:kubernetes:KubeletUserns", name, {}, opts);
@@ -169,6 +169,7 @@ export class KubeletUserns extends pulumi.ComponentResource {
             { parent: this, dependsOn: opts?.dependsOn, aliases: args.takesOver, deleteBeforeReplace: true },
         );
         this.report = this.command.stdout.apply((out) => parseReport<KubeletUsernsReport>(out, "kubelet-userns.sh"));
-        this.registerOutputs({ range, idsPerPod: ids, maxPods: pods, report: this.report });
+        // The report is the step's stdout, in its HostWork's state: not stored twice (issue #29).
+        this.registerOutputs({ range, idsPerPod: ids, maxPods: pods });
     }
 }

@@ -141,14 +141,14 @@ describe("policy pack: checks (direct)", function () {
             const kube = (name: string, range: string, ids: number, pods: number) => {
                 const host = res(TYPES.hardenedHost, name);
                 const rt = res(TYPES.kubeletUserns, `${name}-kubelet-userns`, {}, host);
-                const cmd = res(TYPES.remoteCommand, `${name}-kubelet-userns-runtime`,
+                const cmd = res(TYPES.hostWork, `${name}-kubelet-userns-runtime`,
                     { create: `bash -s -- apply --range ${range} --ids-per-pod ${ids} --max-pods ${pods} --config-dir /etc/kubernetes/kubelet.conf.d --restart-kubelet no --kubelet-unit kubelet` }, rt);
                 return [host, rt, cmd];
             };
             assert.deepEqual(checkHardenedHostRuntimes(kube("ok", "2147614720:1048576", 131072, 8)), []);
             const got = messages(checkHardenedHostRuntimes([...kube("odd", "2147549184:1048576", 131072, 8), ...kube("small", "2147483648:983040", 65536, 16)]));
             assert.equal(got.length, 2);
-            assert.match(got[0]!, /HardenedHost "odd": runtime: Command "odd-kubelet-userns-runtime" create: --range 2147549184:1048576 is not one kubelet accepts with idsPerPod 131072 and maxPods 8/);
+            assert.match(got[0]!, /HardenedHost "odd": runtime: HostWork "odd-kubelet-userns-runtime" create: --range 2147549184:1048576 is not one kubelet accepts with idsPerPod 131072 and maxPods 8/);
             assert.match(got[1]!, /HardenedHost "small": .*count at least 1048576/);
         });
 
