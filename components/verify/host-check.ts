@@ -277,7 +277,7 @@ export const hostCheckProvider: pulumi.dynamic.ResourceProvider = {
             return settle(id, { ...rest, result: olds.result, drift: [], repair: [], repaired: olds.repaired ?? [] });
         }
         // Drift recorded by a refresh (or a failed run) is repaired here, except for steps whose
-        // command changed: remote.Command has just run those.
+        // command changed: their HostWork has just run those.
         const repair = repairPlan(failedNames(olds)).filter((name) => {
             const before = olds.__steps?.find((s) => s.name === name)?.command;
             const now = news.__steps.find((s) => s.name === name)?.command;
