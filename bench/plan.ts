@@ -63,7 +63,7 @@ function tree(root: number): number[] {
     return out;
 }
 
-async function measure(stack: ProjectStack, n: number): Promise<{ seconds: number; status: number; cpu: Record<string, number>; peakProcess: number; peakTree: number; out: string }> {
+async function measure(stack: ProjectStack, n: number): Promise<{ seconds: number; status: number; cpu: Record<string, number>; peakProcess: number; peakTree: number; peakKind: Record<string, number>; out: string }> {
     const { cmd, env } = stack.command(["preview", "--suppress-progress", ...(PROFILE_DIR ? ["--profiling", path.join(PROFILE_DIR, `engine-${n}`)] : [])]);
     const t0 = Date.now();
     const child = spawn("bash", cmd, { env, cwd: "/" });
@@ -73,6 +73,7 @@ async function measure(stack: ProjectStack, n: number): Promise<{ seconds: numbe
     child.stderr.on("data", (d) => (out += d));
     const cpu = new Map<number, { kind: Kind; seconds: number }>();
     let peakProcess = 0, peakTree = 0;
+    const peakKind: Record<string, number> = {};
     const sample = () => {
         let sum = 0;
         for (const pid of tree(child.pid!)) {
@@ -87,6 +88,7 @@ async function measure(stack: ProjectStack, n: number): Promise<{ seconds: numbe
                 known.seconds = Math.max(known.seconds, seconds);
                 cpu.set(pid, known);
                 peakProcess = Math.max(peakProcess, rss);
+                peakKind[known.kind] = Math.max(peakKind[known.kind] ?? 0, rss);
                 sum += rss;
             } catch { /* ended */ }
         }
@@ -98,7 +100,7 @@ async function measure(stack: ProjectStack, n: number): Promise<{ seconds: numbe
     untrack();
     const byKind: Record<string, number> = {};
     for (const { kind, seconds } of cpu.values()) byKind[kind] = (byKind[kind] ?? 0) + seconds;
-    return { seconds: (Date.now() - t0) / 1000, status, cpu: byKind, peakProcess, peakTree, out };
+    return { seconds: (Date.now() - t0) / 1000, status, cpu: byKind, peakProcess, peakTree, peakKind, out };
 }
 
 async function main(): Promise<void> {
@@ -130,7 +132,8 @@ async function main(): Promise<void> {
             if (m.status !== 0) throw new Error(`preview of ${n} hosts failed:\n${m.out.slice(-4000)}`);
             const resources = /(\d+) to create/.exec(m.out)?.[1] ?? "?";
             const cpu = Object.entries(m.cpu).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
-            rows.push(`${n} hosts (${resources} resources to create): ${m.seconds.toFixed(1)} s wall; peak ${(m.peakProcess / 2 ** 20).toFixed(0)} MiB in one process, ${(m.peakTree / 2 ** 20).toFixed(0)} MiB in all; CPU: ${cpu}`);
+            const mem = Object.entries(m.peakKind).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(0)}`).join(", ");
+            rows.push(`${n} hosts (${resources} resources to create): ${m.seconds.toFixed(1)} s wall; peak ${(m.peakProcess / 2 ** 20).toFixed(0)} MiB in one process (${mem}), ${(m.peakTree / 2 ** 20).toFixed(0)} MiB in all; CPU: ${cpu}`);
             console.log(rows[rows.length - 1]);
             stack.dispose();
             stacks.pop();

@@ -538,15 +538,17 @@ check_remap_switch() {
 # are named, then how many more: thousands of overlapping lines must not make a report (or an
 # error message) of megabytes.
 refuse_conflicts() {
-  local c more
-  [ ${#conflicts[@]} -gt 0 ] || return 0
-  if [ ${#conflicts[@]} -gt "$LIST_MAX" ]; then
-    more=$(( ${#conflicts[@]} - LIST_MAX ))
+  local c more total=${#conflicts[@]}
+  [ "$total" -gt 0 ] || return 0
+  if [ "$total" -gt "$LIST_MAX" ]; then
+    more=$(( total - LIST_MAX ))
     conflicts=("${conflicts[@]:0:LIST_MAX}" "(and $more more conflicts)")
   fi
   for c in "${conflicts[@]}"; do say "conflict: $c"; done
-  if [ ${#conflicts[@]} -eq 1 ]; then fail "$EXIT_PRECONDITION" "${conflicts[0]}: nothing changed"; fi
-  fail "$EXIT_PRECONDITION" "${#conflicts[@]} conflicts with the host, nothing changed; the first: ${conflicts[0]}"
+  if [ "$total" -eq 1 ]; then fail "$EXIT_PRECONDITION" "${conflicts[0]}: nothing changed"; fi
+  # The error is what a run shows (host work logs no progress lines): the count, the first, and
+  # how to see the others (the report's conflicts: the first LIST_MAX).
+  fail "$EXIT_PRECONDITION" "$total conflicts with the host, nothing changed; the first: ${conflicts[0]}${more:+ (the report lists $LIST_MAX; $more more not listed)}"
 }
 # The failure report names the conflicts and the entries already present.
 fail_fields() { printf ',"conflicts":%s,"present":%s,"changed":[]' "$(json_list "${conflicts[@]}")" "$(json_list "${present[@]}")"; }
