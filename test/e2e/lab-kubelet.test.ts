@@ -206,10 +206,10 @@ describe("kubelet-userns on a bookworm lab host (real engine, real kubelet): pre
     });
 
     it("destroy gives the account files, /etc/subuid and /etc/subgid their starting bytes and removes the drop-in", function () {
-        const r = S().ok(["destroy", "--yes", "--skip-preview"]);
+        S().ok(["destroy", "--yes", "--skip-preview"]);
         destroyed = true;
-        // kubelet still runs: the remove says so (it keeps the range it read until it restarts).
-        assert.match(r.out, /kubelet \(pid \d+\) still runs with the range it read at start/);
+        // kubelet still runs (it keeps the range it read until it restarts): the remove notes it on
+        // its stderr, which host work (a dynamic resource, #29) cannot show in the run's output.
         assert.deepEqual(L().snapshot(H, FILES), startBytes);
         assert.equal(L().run(H, `[ -e ${DROPIN} ] && echo present || echo absent`).trim(), "absent");
         assert.equal(L().run(H, "ls -A /etc/kubernetes/kubelet.conf.d /etc | grep -c hardened-hosts || true").trim(), "0");
