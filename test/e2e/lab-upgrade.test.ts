@@ -33,10 +33,16 @@ function stackConfig(inventory: string): string {
 `;
 }
 
-/** The tracked files of `commit`, with this checkout's node_modules linked and dist/ built. */
+/**
+ * The tracked files of `commit`, with this checkout's host scripts (every components .sh file) in place
+ * of its own, this checkout's node_modules linked and dist/ built. The scripts are today's so that
+ * the upgrade is only the state's new shape: a script changed since `commit` runs once on the
+ * hosts, as a remote.Command with a new stdin did (not what this test is about).
+ */
 function archiveOf(commit: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hh-upgrade-old-"));
-    const r = spawnSync("bash", ["-c", `set -o pipefail; git -C "${repoRoot}" archive "${commit}" | tar -x -C "${dir}"`], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", `set -o pipefail; git -C "${repoRoot}" archive "${commit}" | tar -x -C "${dir}" &&
+        cd "${repoRoot}" && git ls-files -z 'components/*.sh' | xargs -0 -I{} cp {} "${dir}/{}"`], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`git archive ${commit}: ${r.stderr}`);
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
     const b = spawnSync(process.execPath, [path.join(dir, "scripts", "build.js")], { cwd: dir, encoding: "utf8" });
