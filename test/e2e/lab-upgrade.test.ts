@@ -68,7 +68,8 @@ describe("upgrade of a stack made before small state (issue #29; real engine, la
         const script = `source "${dir}/scripts/pulumi-env.sh" && exec pulumi -C "${dir}" --non-interactive --stack ${stack} "$@"`;
         const r = spawnSync("bash", ["-c", script, "pulumi", ...args], {
             cwd: os.tmpdir(), encoding: "utf8", maxBuffer: 256 * 1024 * 1024,
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "test" },
+            // The plugins are this checkout's (the old archive has no plugin home of its own).
+            env: { ...process.env, PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(repoRoot, ".pulumi-home"), PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "test" },
         });
         return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
     }
